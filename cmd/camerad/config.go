@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Config is camerad's configuration: camera.yml on the image's boot partition, or any file
+// given with -config; flags override it field by field.
+type Config struct {
+	Listen     string     `yaml:"listen"`      // RTSP address, ":8554" (":554" in the image)
+	Path       string     `yaml:"path"`        // stream path, "/stream"
+	Source     string     `yaml:"source"`      // auto | testsrc | clip | file:<path> | pipe:<command> | stdin | /dev/videoN
+	Width      int        `yaml:"width"`       // picture size asked of the camera / test source
+	Height     int        `yaml:"height"`      //
+	FPS        int        `yaml:"fps"`         // frames per second
+	Bitrate    int        `yaml:"bitrate"`     // bits per second for hardware encoders
+	GOP        int        `yaml:"gop"`         // frames between keyframes
+	UDPPort    int        `yaml:"udp_port"`    // server RTP port (even) for UDP viewers; 0 = any
+	Username   string     `yaml:"username"`    // when set, viewers must authenticate
+	Password   string     `yaml:"password"`    //
+	MaxViewers int        `yaml:"max_viewers"` // concurrent sessions; more get 503
+	Hostname   string     `yaml:"hostname"`    // mDNS name without .local; "" = camera-<serial>
+	MDNS       *bool      `yaml:"mdns"`        // announce on the LAN (default true)
+	WiFi       WiFiConfig `yaml:"wifi"`        // used by the image's init
+	LogLevel   string     `yaml:"log_level"`   // debug | info | warn | error
+}
+
+// WiFiConfig is the wireless network the image joins.
+type WiFiConfig struct {
+	SSID    string `yaml:"ssid"`
+	PSK     string `yaml:"psk"`
+	Country string `yaml:"country"` // regulatory domain, e.g. "DE"
+}
+
+// DefaultConfig is what camerad runs with when nothing is configured.
+func DefaultConfig() Config {
+	return Config{
+		Listen:     ":8554",
+		Path:       "/stream",
+		Source:     "auto",
+		Width:      1280,
+		Height:     720,
+		FPS:        30,
+		Bitrate:    2_000_000,
+		MaxViewers: 32,
+		LogLevel:   "info",
+	}
+}
+
+// LoadConfig reads a YAML file over the defaults. Unknown fields are errors that name the
+// field and line, so a typo in camera.yml is reported rather than silently ignored.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return cfg, fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, true))
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// MDNSEnabled reports whether mDNS announcement is on (the default).
+func (c Config) MDNSEnabled() bool { return c.MDNS == nil || *c.MDNS }
+
+// Validate checks every field and names the first bad one.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
+	}
+	if c.Listen == "" {
+		bad("listen", "must not be empty (e.g. \":8554\")")
+	} else if i := strings.LastIndexByte(c.Listen, ':'); i < 0 {
+		bad("listen", "%q has no port (e.g. \":8554\")", c.Listen)
+	}
+	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, " ?#") || strings.Contains(c.Path, "trackID=") {
+		bad("path", "%q must start with / and contain no spaces, ?, # or trackID=", c.Path)
+	}
+	if c.Source == "" {
+		bad("source", "must not be empty (auto, testsrc, clip, file:<path>, pipe:<command>, stdin or /dev/videoN)")
+	} else if _, err := parseSourceSpec(c.Source); err != nil {
+		bad("source", "%v", err)
+	}
+	if c.Width < 16 || c.Width > 4096 || c.Width%2 != 0 {
+		bad("width", "%d must be even and between 16 and 4096", c.Width)
+	}
+	if c.Height < 16 || c.Height > 4096 || c.Height%2 != 0 {
+		bad("height", "%d must be even and between 16 and 4096", c.Height)
+	}
+	if c.FPS < 1 || c.FPS > 120 {
+		bad("fps", "%d must be between 1 and 120", c.FPS)
+	}
+	if c.Bitrate < 0 || (c.Bitrate > 0 && c.Bitrate < 64_000) || c.Bitrate > 50_000_000 {
+		bad("bitrate", "%d must be between 64000 and 50000000 bits per second", c.Bitrate)
+	}
+	if c.GOP < 0 || c.GOP > 1000 {
+		bad("gop", "%d must be between 0 (one second) and 1000 frames", c.GOP)
+	}
+	if c.UDPPort < 0 || c.UDPPort > 65534 || c.UDPPort%2 != 0 {
+		bad("udp_port", "%d must be an even port (RTP; RTCP uses the next one) or 0", c.UDPPort)
+	}
+	if c.MaxViewers < 1 || c.MaxViewers > 1000 {
+		bad("max_viewers", "%d must be between 1 and 1000", c.MaxViewers)
+	}
+	if c.Password != "" && c.Username == "" {
+		bad("username", "must be set when password is")
+	}
+	if c.Hostname != "" && !validHostname(c.Hostname) {
+		bad("hostname", "%q must be letters, digits and hyphens (at most 63), without .local", c.Hostname)
+	}
+	if c.WiFi.SSID != "" && c.WiFi.PSK != "" && (len(c.WiFi.PSK) < 8 || len(c.WiFi.PSK) > 63) {
+		bad("wifi.psk", "must be 8 to 63 characters for WPA2-PSK")
+	}
+	if _, err := parseLogLevel(c.LogLevel); err != nil {
+		bad("log_level", "%v", err)
+	}
+	return errors.Join(errs...)
+}
+
+func validHostname(h string) bool {
+	if len(h) == 0 || len(h) > 63 || h[0] == '-' || h[len(h)-1] == '-' {
+		return false
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,159 @@
+// Command camerad is IP-camera firmware: it serves the camera's H.264 over RTSP
+// (rtsp://<host>:8554/stream), announces itself with mDNS, and without a camera serves a
+// built-in test picture.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/camerad/camerad/encoder"
+	"github.com/camerad/camerad/rtspsrv"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	if handled, code := runAsInit(slog.New(slog.NewTextHandler(os.Stderr, nil))); handled {
+		os.Exit(code)
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it parses args, serves until SIGINT/SIGTERM, and returns
+// the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, opts, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "camerad:", err)
+		return exitUsage
+	}
+	if opts.version {
+		fmt.Fprintln(stdout, "camerad", version)
+		return exitOK
+	}
+	if opts.listCameras {
+		if err := listCameras(stdout); err != nil {
+			fmt.Fprintln(stderr, "camerad:", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	level, _ := parseLogLevel(cfg.LogLevel)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("camerad stopped", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serve wires source → stream → RTSP server → discovery and runs them until ctx ends.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	pool := encoder.NewPool()
+	src, desc, err := openSource(cfg, pool, log)
+	if err != nil {
+		return err
+	}
+	log.Info("source", "kind", desc)
+
+	streamCfg := rtspsrv.StreamConfig{Logger: log}
+	if kr, ok := src.(encoder.KeyframeRequester); ok {
+		streamCfg.Keyframes = kr
+	}
+	stream := rtspsrv.NewStream(streamCfg)
+	defer stream.Close()
+
+	srv, err := rtspsrv.NewServer(rtspsrv.Config{
+		Path:       cfg.Path,
+		UDPPort:    cfg.UDPPort,
+		MaxViewers: cfg.MaxViewers,
+		Username:   cfg.Username,
+		Password:   cfg.Password,
+		ServerName: "camerad/" + version,
+		Logger:     log,
+	}, stream)
+	if err != nil {
+		return fmt.Errorf("rtsp server: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	srcDone := make(chan error, 1)
+	go func() { srcDone <- src.Run(ctx, stream.Publish) }()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(ln) }()
+	discDone := startDiscovery(ctx, cfg, port, log)
+
+	log.Info("serving", "url", streamURL(ln.Addr(), cfg.Path), "udp_ports", srv.UDPPorts())
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-srcDone:
+		// Sources retry faults themselves; returning means the fault is permanent.
+		runErr = fmt.Errorf("source: %w", err)
+		srcDone <- nil
+	case err := <-srvDone:
+		runErr = fmt.Errorf("rtsp server: %w", err)
+		srvDone <- nil
+	}
+	cancel(runErr)
+	srv.Close() // RTCP BYE to every viewer, sockets closed
+	<-srvDone
+	select {
+	case <-srcDone:
+	case <-time.After(5 * time.Second):
+		log.Warn("source did not stop within 5 s")
+	}
+	<-discDone
+	return runErr
+}
+
+// streamURL is the URL to print for people: a loopback address when listening on all
+// interfaces, since that is what works on the machine itself.
+func streamURL(addr net.Addr, path string) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "rtsp://" + net.JoinHostPort(host, port) + path
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToLower(s))); err != nil {
+		return l, fmt.Errorf("%q is not one of debug, info, warn, error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,109 @@
+package rtspsrv
+
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// authRealm names the protection space in challenges.
+const authRealm = "camerad"
+
+// nonceLifetime bounds how long a Digest nonce is accepted. Nonces are stateless (an HMAC of
+// their issue time) so that a client may reuse one across connections, as ffmpeg does.
+const nonceLifetime = 5 * time.Minute
+
+// authenticator checks Basic and Digest (RFC 2617, MD5, with or without qop=auth)
+// credentials against one user.
+type authenticator struct {
+	user, pass string
+	secret     []byte
+}
+
+func (a *authenticator) enabled() bool { return a != nil && a.user != "" }
+
+func (a *authenticator) nonce(now time.Time) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(now.Unix()))
+	m := hmac.New(sha256.New, a.secret)
+	m.Write(b[:])
+	return hex.EncodeToString(b[:]) + hex.EncodeToString(m.Sum(nil)[:12])
+}
+
+func (a *authenticator) validNonce(n string, now time.Time) bool {
+	if len(n) != 16+24 {
+		return false
+	}
+	raw, err := hex.DecodeString(n[:16])
+	if err != nil {
+		return false
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(raw)), 0)
+	if now.Sub(issued) > nonceLifetime || issued.After(now.Add(time.Minute)) {
+		return false
+	}
+	return hmac.Equal([]byte(a.nonce(issued)), []byte(n))
+}
+
+// challenge is the 401 response offering Digest first (players prefer the first they
+// support) and Basic for simple clients.
+func (a *authenticator) challenge(now time.Time) *Response {
+	return respond(StatusUnauthorized).
+		with("WWW-Authenticate", fmt.Sprintf(`Digest realm="%s", nonce="%s", algorithm=MD5`, authRealm, a.nonce(now))).
+		with("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, authRealm))
+}
+
+// check reports whether req carries valid credentials.
+func (a *authenticator) check(req *Request, now time.Time) bool {
+	h := req.Header.Get("Authorization")
+	scheme, rest, _ := strings.Cut(h, " ")
+	switch strings.ToLower(scheme) {
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+		if err != nil {
+			return false
+		}
+		user, pass, _ := strings.Cut(string(raw), ":")
+		return constEq(user, a.user) && constEq(pass, a.pass)
+	case "digest":
+		p := parseAuthParams(rest)
+		if !constEq(p["username"], a.user) || p["realm"] != authRealm || !a.validNonce(p["nonce"], now) {
+			return false
+		}
+		ha1 := md5hex(a.user + ":" + authRealm + ":" + a.pass)
+		ha2 := md5hex(req.Method + ":" + p["uri"])
+		var want string
+		if p["qop"] == "auth" {
+			want = md5hex(ha1 + ":" + p["nonce"] + ":" + p["nc"] + ":" + p["cnonce"] + ":auth:" + ha2)
+		} else {
+			want = md5hex(ha1 + ":" + p["nonce"] + ":" + ha2)
+		}
+		return constEq(strings.ToLower(p["response"]), want)
+	}
+	return false
+}
+
+func parseAuthParams(s string) map[string]string {
+	out := map[string]string{}
+	for _, part := range splitOutsideQuotes(s, ',') {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok {
+			out[strings.ToLower(strings.TrimSpace(k))] = strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return out
+}
+
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func constEq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

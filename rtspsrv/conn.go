@@ -1,0 +1,197 @@
+package rtspsrv
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// conn is one RTSP control connection. It reads requests and interleaved frames in order,
+// answers each request before reading the next (so pipelined requests are answered in
+// order), and shares its write side with the TCP media writers of its sessions.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	br     *bufio.Reader
+	log    *slog.Logger
+	remote string
+
+	writeMu sync.Mutex
+
+	mu       sync.Mutex
+	sessions map[*session]struct{} // sessions set up over this connection
+	closed   bool
+	once     sync.Once
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{
+		srv:      s,
+		nc:       nc,
+		br:       bufio.NewReaderSize(nc, 4096),
+		log:      s.log.With("remote", nc.RemoteAddr().String()),
+		remote:   nc.RemoteAddr().String(),
+		sessions: make(map[*session]struct{}),
+	}
+}
+
+func (c *conn) serve() {
+	defer c.close()
+	c.log.Debug("connection opened")
+	for {
+		if err := c.readMessage(); err != nil {
+			c.logEnd(err)
+			return
+		}
+	}
+}
+
+// readMessage reads and handles one request or interleaved frame.
+func (c *conn) readMessage() error {
+	// Waiting for the next message: idle connections are bounded, except while media flows to
+	// the client over this connection (its writes detect a dead peer).
+	if c.playingOverTCP() {
+		_ = c.nc.SetReadDeadline(time.Time{})
+	} else {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+	}
+	first, err := c.br.Peek(1)
+	if err != nil {
+		return err
+	}
+	// From the first byte on, the whole message must arrive within RequestTimeout.
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))
+	if first[0] == '$' {
+		return c.readInterleaved()
+	}
+	req, err := readRequest(c.br, c.srv.cfg.Limits)
+	if err != nil {
+		if errors.Is(err, errMalformed) || errors.Is(err, errTooLarge) {
+			c.log.Info("bad request; closing connection", "err", err)
+			c.write(respond(StatusBadRequest).with("Connection", "close"), "")
+			return err
+		}
+		return err
+	}
+	resp := c.srv.handle(c, req)
+	cseq := req.Header.Get("CSeq")
+	if resp.Status == StatusBadRequest && !validCSeq(cseq) {
+		cseq = ""
+	}
+	if err := c.write(resp, cseq); err != nil {
+		return err
+	}
+	if resp.Close {
+		return errClosedByServer
+	}
+	return nil
+}
+
+var errClosedByServer = errors.New("closed after error response")
+
+// readInterleaved consumes a '$' frame from the client: RTCP receiver reports on an odd
+// channel of one of this connection's sessions; anything else is skipped.
+func (c *conn) readInterleaved() error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+		return err
+	}
+	ch, n := int(hdr[1]), int(binary.BigEndian.Uint16(hdr[2:]))
+	payload, err := c.br.Peek(min(n, c.br.Size()))
+	if err != nil {
+		return err
+	}
+	if len(payload) == n {
+		c.mu.Lock()
+		for ss := range c.sessions {
+			ss.interleavedFromClient(ch, payload)
+		}
+		c.mu.Unlock()
+	}
+	_, err = c.br.Discard(n)
+	return err
+}
+
+// write sends a response; it shares the connection with media writers, so it takes the lock.
+func (c *conn) write(resp *Response, cseq string) error {
+	b := resp.marshal(cseq, c.srv.cfg.ServerName)
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// writeMedia writes interleaved RTP/RTCP with one writev; bufs is consumed.
+func (c *conn) writeMedia(bufs *net.Buffers) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	_, err := bufs.WriteTo(c.nc)
+	return err
+}
+
+func (c *conn) addSession(ss *session) {
+	c.mu.Lock()
+	c.sessions[ss] = struct{}{}
+	c.mu.Unlock()
+}
+
+func (c *conn) dropSession(ss *session) {
+	c.mu.Lock()
+	delete(c.sessions, ss)
+	c.mu.Unlock()
+}
+
+func (c *conn) playingOverTCP() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ss := range c.sessions {
+		if ss.lower == LowerTCP && ss.playing() {
+			return true
+		}
+	}
+	return false
+}
+
+// close ends the connection and the TCP sessions bound to it. UDP sessions set up over it
+// live on until TEARDOWN or timeout, as RFC 2326 allows clients to reconnect to control them.
+func (c *conn) close() {
+	c.once.Do(func() {
+		c.nc.Close()
+		c.mu.Lock()
+		var tcp []*session
+		for ss := range c.sessions {
+			if ss.lower == LowerTCP {
+				tcp = append(tcp, ss)
+			}
+		}
+		c.closed = true
+		c.mu.Unlock()
+		for _, ss := range tcp {
+			ss.close("connection closed")
+		}
+		c.srv.removeConn(c)
+	})
+}
+
+// logEnd says once, at the right level, why the connection ended. A peer that goes away is
+// normal for a camera (viewer closed, Wi-Fi dropped): debug level.
+func (c *conn) logEnd(err error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, errClosedByServer):
+		c.log.Debug("connection closed", "reason", err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.log.Debug("connection timed out")
+	default:
+		c.log.Debug("connection ended", "err", err)
+	}
+}

@@ -1,0 +1,324 @@
+package rtspsrv
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/camerad/camerad/encoder"
+)
+
+// fanHarness is an in-process server fed with synthetic 720p access units at a fixed rate.
+type fanHarness struct {
+	t      *testing.T
+	pool   *encoder.Pool
+	stream *Stream
+	srv    *Server
+	addr   string
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+func newFanHarness(t *testing.T, cfg Config, fps int) *fanHarness {
+	t.Helper()
+	h := &fanHarness{t: t, pool: encoder.NewPool(), done: make(chan struct{})}
+	h.stream = NewStream(StreamConfig{})
+	srv, err := NewServer(cfg, h.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = srv
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = ln.Addr().String()
+	go srv.Serve(ln)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.stop = cancel
+	units := benchGOPUnits()
+	go func() {
+		defer close(h.done)
+		tick := time.NewTicker(time.Second / time.Duration(fps))
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				h.stream.Publish(benchAU(h.pool, units, i))
+			}
+		}
+	}()
+	return h
+}
+
+// close stops the source and the server, and checks that every pooled unit came back.
+func (h *fanHarness) close() {
+	h.stop()
+	<-h.done
+	h.srv.Close()
+	h.stream.Close()
+	if n := h.pool.Outstanding(); n != 0 {
+		h.t.Errorf("%d access units still held after shutdown (leak)", n)
+	}
+	if n := h.pool.DoubleReleases(); n != 0 {
+		h.t.Errorf("%d double releases", n)
+	}
+}
+
+// fanViewer is a minimal TCP-interleaved RTSP client that counts what it receives and
+// checks sequence continuity, for fan-out tests that need many cheap viewers.
+type fanViewer struct {
+	nc       net.Conn
+	br       *bufio.Reader
+	session  string
+	mu       sync.Mutex
+	packets  int
+	gaps     int
+	lastSeq  uint16
+	started  bool
+	firstNAL byte
+	err      error
+	done     chan struct{}
+}
+
+func dialFanViewer(t *testing.T, addr string, rcvbuf int) *fanViewer {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if rcvbuf > 0 {
+		d.Control = func(_, _ string, c syscall.RawConn) error {
+			return c.Control(func(fd uintptr) {
+				_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			})
+		}
+	}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &fanViewer{nc: nc, br: bufio.NewReader(nc), done: make(chan struct{})}
+	url := "rtsp://" + addr + "/stream"
+	resp := v.request(t, "SETUP "+url+"/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n")
+	for _, line := range strings.Split(resp, "\r\n") {
+		if k, val, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Session") {
+			v.session = sessionID(strings.TrimSpace(val))
+		}
+	}
+	if v.session == "" {
+		t.Fatalf("SETUP answered without a session:\n%s", resp)
+	}
+	v.request(t, "PLAY "+url+"/ RTSP/1.0\r\nCSeq: 2\r\nSession: "+v.session+"\r\n\r\n")
+	return v
+}
+
+// request sends raw and returns the response head; the body, if any, is skipped.
+func (v *fanViewer) request(t *testing.T, raw string) string {
+	t.Helper()
+	_ = v.nc.SetDeadline(time.Now().Add(10 * time.Second))
+	defer v.nc.SetDeadline(time.Time{})
+	if _, err := io.WriteString(v.nc, raw); err != nil {
+		t.Fatal(err)
+	}
+	var head strings.Builder
+	for {
+		line, err := v.br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading response: %v", err)
+		}
+		head.WriteString(line)
+		if line == "\r\n" {
+			break
+		}
+	}
+	if !strings.HasPrefix(head.String(), "RTSP/1.0 200") {
+		t.Fatalf("request failed:\n%s\n->\n%s", raw, head.String())
+	}
+	return head.String()
+}
+
+// receive reads interleaved frames until the connection ends.
+func (v *fanViewer) receive() {
+	defer close(v.done)
+	var hdr [4]byte
+	buf := make([]byte, 65536)
+	for {
+		if _, err := io.ReadFull(v.br, hdr[:]); err != nil {
+			v.setErr(err)
+			return
+		}
+		if hdr[0] != '$' {
+			v.setErr(fmt.Errorf("expected '$', got %q", hdr[0]))
+			return
+		}
+		n := int(binary.BigEndian.Uint16(hdr[2:]))
+		if _, err := io.ReadFull(v.br, buf[:n]); err != nil {
+			v.setErr(err)
+			return
+		}
+		if hdr[1] != 0 || n < rtpHeaderLen+1 {
+			continue // RTCP
+		}
+		seq := binary.BigEndian.Uint16(buf[2:4])
+		v.mu.Lock()
+		if !v.started {
+			v.started, v.firstNAL = true, buf[rtpHeaderLen]&0x1f
+		} else if seq != v.lastSeq+1 {
+			v.gaps++
+		}
+		v.lastSeq = seq
+		v.packets++
+		v.mu.Unlock()
+	}
+}
+
+func (v *fanViewer) setErr(err error) {
+	v.mu.Lock()
+	v.err = err
+	v.mu.Unlock()
+}
+
+func (v *fanViewer) snapshot() (packets, gaps int, firstNAL byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.packets, v.gaps, v.firstNAL
+}
+
+// reset closes the connection with an RST, as a viewer whose Wi-Fi drops or whose process is
+// killed does.
+func (v *fanViewer) reset() {
+	if tc, ok := v.nc.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	v.nc.Close()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func countFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count fds: %v", err)
+	}
+	return len(ents)
+}
+
+// TestStuckTCPViewerDoesNotHurtOthers: one viewer stops reading; ten others keep receiving
+// every packet in order, and the stuck one is disconnected after the write timeout.
+func TestStuckTCPViewerDoesNotHurtOthers(t *testing.T) {
+	h := newFanHarness(t, Config{WriteTimeout: 500 * time.Millisecond}, benchFPS)
+	defer h.close()
+
+	stuck := dialFanViewer(t, h.addr, 4096) // never reads
+	var good []*fanViewer
+	for range 10 {
+		v := dialFanViewer(t, h.addr, 0)
+		go v.receive()
+		good = append(good, v)
+	}
+	waitFor(t, "the stuck viewer to be dropped", func() bool { return h.srv.SessionCount() == 10 })
+	// Keep streaming a little after the drop, then check the others.
+	before := make([]int, len(good))
+	for i, v := range good {
+		before[i], _, _ = v.snapshot()
+	}
+	waitFor(t, "the other viewers to keep receiving", func() bool {
+		for i, v := range good {
+			if p, _, _ := v.snapshot(); p < before[i]+100 {
+				return false
+			}
+		}
+		return true
+	})
+	for i, v := range good {
+		p, gaps, first := v.snapshot()
+		if gaps != 0 {
+			t.Errorf("viewer %d: %d sequence gaps in %d packets", i, gaps, p)
+		}
+		if first != 24 { // STAP-A with SPS+PPS
+			t.Errorf("viewer %d: first packet NAL type %d, want 24 (STAP-A SPS+PPS)", i, first)
+		}
+	}
+	for _, st := range h.srv.Viewers() {
+		if st.Dropped != 0 {
+			t.Errorf("session %s dropped %d frames", st.Session, st.Dropped)
+		}
+	}
+	stuck.nc.Close()
+	for _, v := range good {
+		v.nc.Close()
+		<-v.done
+	}
+}
+
+// TestResetHalfOfViewers: 25 of 50 viewers reset their connections mid-stream; the other 25
+// lose nothing, and goroutines, fds and pooled buffers all return to their baseline.
+func TestResetHalfOfViewers(t *testing.T) {
+	baseG, baseFD := runtime.NumGoroutine(), countFDs(t)
+	h := newFanHarness(t, Config{MaxViewers: 64}, benchFPS)
+
+	var viewers []*fanViewer
+	for range 50 {
+		v := dialFanViewer(t, h.addr, 0)
+		go v.receive()
+		viewers = append(viewers, v)
+	}
+	waitFor(t, "all viewers to receive", func() bool {
+		for _, v := range viewers {
+			if p, _, _ := v.snapshot(); p == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, v := range viewers[:25] {
+		v.reset()
+		<-v.done
+	}
+	waitFor(t, "reset sessions to end", func() bool { return h.srv.SessionCount() == 25 })
+	rest := viewers[25:]
+	before := make([]int, len(rest))
+	for i, v := range rest {
+		before[i], _, _ = v.snapshot()
+	}
+	waitFor(t, "the remaining viewers to keep receiving", func() bool {
+		for i, v := range rest {
+			if p, _, _ := v.snapshot(); p < before[i]+200 {
+				return false
+			}
+		}
+		return true
+	})
+	for i, v := range rest {
+		if p, gaps, _ := v.snapshot(); gaps != 0 {
+			t.Errorf("viewer %d: %d gaps in %d packets", i, gaps, p)
+		}
+	}
+	for _, v := range rest {
+		v.nc.Close()
+		<-v.done
+	}
+	waitFor(t, "all sessions to end", func() bool { return h.srv.SessionCount() == 0 })
+	h.close()
+	waitFor(t, "goroutines to return to baseline", func() bool { return runtime.NumGoroutine() <= baseG })
+	waitFor(t, "fds to return to baseline", func() bool { return countFDs(t) <= baseFD })
+}

@@ -1,0 +1,313 @@
+package rtspsrv
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// publicMethods is what OPTIONS advertises and 405/455 answers list in Allow.
+const publicMethods = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
+
+// describeWait bounds how long DESCRIBE waits for a source that has not yet produced SPS/PPS
+// (a camera still starting).
+const describeWait = 5 * time.Second
+
+// target is what a request URI names.
+type target int
+
+const (
+	targetNone      target = iota // not ours
+	targetAggregate               // the stream: rtsp://host/stream
+	targetTrack                   // its video track: rtsp://host/stream/trackID=0
+	targetAny                     // "*"
+)
+
+// handle answers one request. Every path out carries a status; CSeq is added by the caller.
+func (s *Server) handle(c *conn, req *Request) *Response {
+	if req.Proto != "RTSP/1.0" {
+		return respond(StatusRTSPVersionNotSupported)
+	}
+	if !validCSeq(req.Header.Get("CSeq")) {
+		return &Response{Status: StatusBadRequest, Close: true}
+	}
+	if req.Header.Has("Require") {
+		// No option extensions are supported (RFC 2326 §12.32). Proxy-Require is for proxies.
+		return respond(StatusOptionNotSupported).with("Unsupported", req.Header.Get("Require"))
+	}
+	switch req.Method {
+	case "OPTIONS", "DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER", "SET_PARAMETER":
+	case "ANNOUNCE", "RECORD":
+		// A camera only plays; publishing to it is not allowed.
+		return respond(StatusMethodNotAllowed).with("Allow", publicMethods)
+	default:
+		return respond(StatusNotImplemented).with("Allow", publicMethods)
+	}
+	if req.Method != "OPTIONS" && s.auth.enabled() && !s.auth.check(req, time.Now()) {
+		return s.auth.challenge(time.Now())
+	}
+	tgt, base, err := s.resolve(c, req.URI)
+	if err != nil {
+		return respond(StatusBadRequest)
+	}
+	var ss *session
+	if id := sessionID(req.Header.Get("Session")); id != "" {
+		if ss = s.session(id); ss == nil {
+			return respond(StatusSessionNotFound)
+		}
+		ss.touch()
+	}
+	switch req.Method {
+	case "OPTIONS":
+		return respond(StatusOK).with("Public", publicMethods)
+	case "DESCRIBE":
+		return s.describe(c, tgt, base)
+	case "SETUP":
+		return s.setup(c, req, tgt, ss)
+	case "PLAY":
+		return s.play(tgt, base, ss)
+	case "PAUSE":
+		return s.pause(tgt, ss)
+	case "TEARDOWN":
+		if ss == nil {
+			return respond(StatusSessionNotFound)
+		}
+		ss.close("teardown")
+		return respond(StatusOK)
+	default: // GET_PARAMETER, SET_PARAMETER
+		if len(strings.TrimSpace(string(req.Body))) > 0 {
+			// Keep-alives have no body; the camera exposes no parameters.
+			return respond(StatusParameterNotUnderstood)
+		}
+		r := respond(StatusOK)
+		if ss != nil {
+			r.with("Session", s.sessionHeader(ss))
+		}
+		return r
+	}
+}
+
+func (s *Server) describe(c *conn, tgt target, base string) *Response {
+	if tgt != targetAggregate && tgt != targetTrack {
+		return respond(StatusNotFound)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, describeWait)
+	defer cancel()
+	ps, err := s.stream.ParameterSets(ctx)
+	if err != nil {
+		s.log.Warn("DESCRIBE before the source produced SPS/PPS", "err", err)
+		return respond(StatusServiceUnavailable).with("Retry-After", "5")
+	}
+	var local net.IP
+	if a, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
+		local = a.IP
+	}
+	body, err := buildSDP(ps, uint64(time.Now().Unix()), local)
+	if err != nil {
+		s.log.Error("building SDP", "err", err)
+		return respond(StatusInternalServerError)
+	}
+	r := respond(StatusOK).
+		with("Content-Base", base+"/").
+		with("Content-Type", "application/sdp")
+	r.Body = body
+	return r
+}
+
+func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response {
+	switch tgt {
+	case targetTrack:
+	case targetAggregate:
+		return respond(StatusAggregateNotAllowed)
+	default:
+		return respond(StatusNotFound)
+	}
+	th := req.Header.Get("Transport")
+	if th == "" {
+		return respond(StatusUnsupportedTransport)
+	}
+	specs, errs := parseTransports(th)
+	clientIP := remoteIP(c.nc)
+	chosen := -1
+	for i, sp := range specs {
+		if errs[i] != nil {
+			continue
+		}
+		if sp.Lower == LowerUDP && clientIP.To4() == nil {
+			continue // the UDP sender is IPv4; an IPv6 client can fall back to TCP
+		}
+		chosen = i
+		break
+	}
+	if chosen < 0 {
+		return respond(StatusUnsupportedTransport)
+	}
+	spec := specs[chosen]
+	if ss != nil {
+		// One track: a second SETUP in a session may only repeat the first while not playing.
+		if ss.playing() {
+			return respond(StatusMethodNotValidInState).with("Allow", "OPTIONS, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER")
+		}
+		if ss.lower != spec.Lower || ss.c != c {
+			return respond(StatusUnsupportedTransport)
+		}
+		return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))
+	}
+	ss = &session{
+		id:     s.newSessionID(),
+		srv:    s,
+		c:      c,
+		remote: c.remote,
+		lower:  spec.Lower,
+		state:  stateReady,
+		v: &viewer{
+			ssrc:     rand.Uint32(),
+			seq:      uint16(rand.Uint32()),
+			anchorTS: rand.Uint32(),
+		},
+	}
+	ss.touch()
+	switch spec.Lower {
+	case LowerTCP:
+		ss.channels = c.freeChannels(spec.Interleaved)
+	case LowerUDP:
+		ss.dest = udpDest{
+			rtp:  &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[0]},
+			rtcp: &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[1]},
+		}
+	}
+	if !s.addSession(ss) {
+		s.log.Warn("viewer refused: limit reached", "remote", c.remote, "max", s.cfg.MaxViewers)
+		return respond(StatusServiceUnavailable)
+	}
+	c.addSession(ss)
+	if ss.lower == LowerUDP {
+		s.udp.register(ss)
+	}
+	s.log.Info("viewer set up", "session", ss.id, "remote", c.remote, "transport", ss.lower.String())
+	return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))
+}
+
+func (s *Server) transportReply(ss *session) string {
+	if ss.lower == LowerTCP {
+		return formatTCPTransport(ss.channels, ss.v.ssrc)
+	}
+	return formatUDPTransport(ss.dest.rtp.IP.String(),
+		[2]int{ss.dest.rtp.Port, ss.dest.rtcp.Port}, s.udp.ports, ss.v.ssrc)
+}
+
+func (s *Server) sessionHeader(ss *session) string {
+	return ss.id + ";timeout=" + strconv.Itoa(int(s.cfg.SessionTimeout/time.Second))
+}
+
+func (s *Server) play(tgt target, base string, ss *session) *Response {
+	if ss == nil {
+		return respond(StatusSessionNotFound)
+	}
+	if tgt != targetAggregate && tgt != targetTrack {
+		return respond(StatusNotFound)
+	}
+	seq, rtptime, ok := ss.play()
+	if !ok {
+		return respond(StatusSessionNotFound)
+	}
+	r := respond(StatusOK).
+		with("Range", "npt=0.000-").
+		with("Session", s.sessionHeader(ss))
+	if rtptime != 0 || seq != 0 {
+		r.with("RTP-Info", fmt.Sprintf("url=%s/%s;seq=%d;rtptime=%d", base, trackControl, seq, rtptime))
+	}
+	return r
+}
+
+func (s *Server) pause(tgt target, ss *session) *Response {
+	if ss == nil {
+		return respond(StatusSessionNotFound)
+	}
+	if tgt != targetAggregate && tgt != targetTrack {
+		return respond(StatusNotFound)
+	}
+	if !ss.pause() {
+		return respond(StatusMethodNotValidInState).with("Allow", "OPTIONS, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER")
+	}
+	return respond(StatusOK).with("Session", s.sessionHeader(ss))
+}
+
+// resolve maps a request URI to what it names, and returns the stream's base URL as the
+// client addresses it (for Content-Base and RTP-Info). Clients build track URLs in several
+// ways, all accepted: base + "/trackID=0" (RFC 3986 against Content-Base), "/trackID=0"
+// (resolved against the URL without its trailing slash), with or without a trailing slash.
+func (s *Server) resolve(c *conn, uri string) (target, string, error) {
+	host := c.nc.LocalAddr().String()
+	if uri == "*" {
+		return targetAny, "rtsp://" + host + s.cfg.Path, nil
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return targetNone, "", fmt.Errorf("request URI %q: %w", truncate(uri), err)
+	}
+	if u.Host != "" {
+		host = u.Host
+	}
+	base := "rtsp://" + host + s.cfg.Path
+	p := strings.TrimRight(u.Path, "/")
+	switch {
+	case p == s.cfg.Path:
+		return targetAggregate, base, nil
+	case p == s.cfg.Path+"/"+trackControl, p == "/"+trackControl, p == trackControl:
+		return targetTrack, base, nil
+	}
+	return targetNone, base, nil
+}
+
+// freeChannels returns the interleaved channel pair for a new TCP session on c: the one asked
+// for when it is free, otherwise the lowest free even pair.
+func (c *conn) freeChannels(want [2]int) [2]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	used := func(ch int) bool {
+		for ss := range c.sessions {
+			if ss.lower == LowerTCP && (ss.channels[0] == ch || ss.channels[1] == ch) {
+				return true
+			}
+		}
+		return false
+	}
+	if want[0] >= 0 && !used(want[0]) && !used(want[1]) {
+		return want
+	}
+	for ch := 0; ch+1 <= 255; ch += 2 {
+		if !used(ch) && !used(ch+1) {
+			return [2]int{ch, ch + 1}
+		}
+	}
+	return [2]int{0, 1}
+}
+
+func sessionID(h string) string {
+	id, _, _ := strings.Cut(h, ";")
+	return strings.TrimSpace(id)
+}
+
+func validCSeq(v string) bool {
+	if v == "" || len(v) > 10 {
+		return false
+	}
+	_, err := strconv.ParseUint(v, 10, 32)
+	return err == nil
+}
+
+func remoteIP(nc net.Conn) net.IP {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		if v4 := a.IP.To4(); v4 != nil {
+			return v4
+		}
+		return a.IP
+	}
+	return nil
+}

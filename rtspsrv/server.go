@@ -1,0 +1,281 @@
+package rtspsrv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Config configures a Server. Zero durations and limits take the defaults noted.
+type Config struct {
+	// Path is the stream's path, e.g. "/stream".
+	Path string
+	// UDPPort is the server's RTP port for UDP viewers (even; RTCP is UDPPort+1). 0 picks a
+	// free even/odd pair.
+	UDPPort int
+	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503. 0 means 32.
+	MaxViewers int
+	// Username and Password, when Username is set, require Digest or Basic auth.
+	Username, Password string
+
+	IdleTimeout    time.Duration // a connection with no playing TCP session and no request (60 s)
+	RequestTimeout time.Duration // from a request's first byte to its last (10 s)
+	WriteTimeout   time.Duration // a stuck TCP viewer is dropped after this (5 s)
+	SessionTimeout time.Duration // a session with no keep-alive is ended (60 s)
+	Limits         Limits
+
+	// ServerName goes into the Server header and RTCP CNAME.
+	ServerName string
+	Logger     *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Path == "" {
+		c.Path = "/stream"
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		c.Path = "/" + c.Path
+	}
+	c.Path = strings.TrimRight(c.Path, "/")
+	if c.MaxViewers <= 0 {
+		c.MaxViewers = 32
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 5 * time.Second
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 60 * time.Second
+	}
+	if c.ServerName == "" {
+		c.ServerName = "camerad"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Limits = c.Limits.withDefaults()
+	return c
+}
+
+// Server serves one Stream over RTSP.
+type Server struct {
+	cfg    Config
+	stream *Stream
+	log    *slog.Logger
+	auth   *authenticator
+	udp    *udpSender
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	conns    map[*conn]struct{}
+	ln       net.Listener
+}
+
+// NewServer prepares a server for stream; Serve starts it.
+func NewServer(cfg Config, stream *Stream) (*Server, error) {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:      cfg,
+		stream:   stream,
+		log:      cfg.Logger,
+		ctx:      ctx,
+		cancel:   cancel,
+		sessions: make(map[string]*session),
+		conns:    make(map[*conn]struct{}),
+	}
+	if cfg.Username != "" {
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		s.auth = &authenticator{user: cfg.Username, pass: cfg.Password, secret: secret}
+	}
+	udp, err := newUDPSender(s, cfg.UDPPort)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s.udp = udp
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); udp.run(ctx) }()
+	go func() { defer s.wg.Done(); udp.readRTCP() }()
+	go func() { defer s.wg.Done(); s.reapSessions(ctx) }()
+	return s, nil
+}
+
+// UDPPorts returns the server's RTP and RTCP ports.
+func (s *Server) UDPPorts() [2]int { return s.udp.ports }
+
+// Serve accepts connections on ln until Close. It returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of fds or a transient accept error: back off instead of spinning.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "in", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		delay = 0
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.ctx.Err() != nil {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+		}()
+	}
+}
+
+// ListenAndServe listens on addr (":8554") and serves.
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return s.Serve(ln)
+}
+
+// Close tears every session down (RTCP BYE to each viewer), closes all connections and the
+// UDP sockets, and waits for the server's goroutines.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.cancel()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, ss := range sessions {
+		ss.close("server shutting down")
+	}
+	for _, c := range conns {
+		c.close()
+	}
+	s.udp.close()
+	s.wg.Wait()
+	return nil
+}
+
+// Viewers returns the counters of every playing session.
+func (s *Server) Viewers() []ViewerStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ViewerStats, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		if st, ok := ss.stats(); ok {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// SessionCount is the number of sessions set up (playing or not).
+func (s *Server) SessionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+func (s *Server) newSessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// addSession registers ss unless the viewer limit is reached.
+func (s *Server) addSession(ss *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.sessions) >= s.cfg.MaxViewers || s.ctx.Err() != nil {
+		return false
+	}
+	s.sessions[ss.id] = ss
+	return true
+}
+
+func (s *Server) session(id string) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id]
+}
+
+func (s *Server) removeSession(ss *session) {
+	s.mu.Lock()
+	delete(s.sessions, ss.id)
+	s.mu.Unlock()
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// reapSessions ends sessions whose client stopped sending keep-alives. Sessions bound to an
+// open TCP connection are kept alive by the connection itself.
+func (s *Server) reapSessions(ctx context.Context) {
+	t := time.NewTicker(min(s.cfg.SessionTimeout/4, 5*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			var expired []*session
+			s.mu.Lock()
+			for _, ss := range s.sessions {
+				if ss.expired(now, s.cfg.SessionTimeout) {
+					expired = append(expired, ss)
+				}
+			}
+			s.mu.Unlock()
+			for _, ss := range expired {
+				s.log.Info("session timed out", "session", ss.id, "remote", ss.remote)
+				ss.close("timeout")
+			}
+		}
+	}
+}

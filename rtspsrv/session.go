@@ -1,0 +1,206 @@
+package rtspsrv
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type sessionState int
+
+const (
+	stateReady sessionState = iota + 1
+	statePlaying
+)
+
+// session is one viewer's RTSP session: set up over a connection, played over UDP or over
+// that connection (TCP interleaved), ended by TEARDOWN, timeout, its connection closing (TCP)
+// or the server shutting down.
+type session struct {
+	id     string
+	srv    *Server
+	c      *conn // the connection that set it up; TCP media flows over it
+	remote string
+	lower  Lower
+
+	channels [2]int  // TCP: interleaved RTP and RTCP channels
+	dest     udpDest // UDP: where RTP and RTCP go
+
+	v        *viewer
+	lastSeen atomic.Int64 // UnixNano of the last keep-alive
+
+	mu      sync.Mutex
+	state   sessionState
+	stopTCP context.CancelFunc
+	tcpDone chan struct{}
+	closed  bool
+}
+
+func (ss *session) touch() { ss.lastSeen.Store(time.Now().UnixNano()) }
+
+func (ss *session) playing() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.state == statePlaying
+}
+
+func (ss *session) expired(now time.Time, timeout time.Duration) bool {
+	if ss.lower == LowerTCP {
+		// Bound to its connection: it ends when the connection does.
+		ss.c.mu.Lock()
+		closed := ss.c.closed
+		ss.c.mu.Unlock()
+		if !closed {
+			return false
+		}
+	}
+	return now.Sub(time.Unix(0, ss.lastSeen.Load())) > timeout
+}
+
+// play starts (or resumes) media and returns the RTP-Info values of the first packet.
+func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return 0, 0, false
+	}
+	if ss.state == statePlaying {
+		return 0, 0, true
+	}
+	seq, rtptime = ss.v.nextRTPInfo(time.Now())
+	ss.v.cur.joined, ss.v.cur.synced = false, false // rejoin: wait for a keyframe
+	ss.v.nextSR = time.Now().Add(senderReportInterval)
+	ss.state = statePlaying
+	switch ss.lower {
+	case LowerTCP:
+		ctx, cancel := context.WithCancel(ss.srv.ctx)
+		ss.stopTCP, ss.tcpDone = cancel, make(chan struct{})
+		go ss.runTCP(ctx, ss.tcpDone)
+	case LowerUDP:
+		ss.srv.udp.add(ss)
+	}
+	ss.srv.stream.requestKeyframe()
+	return seq, rtptime, true
+}
+
+// pause stops media; the session stays set up.
+func (ss *session) pause() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.state != statePlaying {
+		return false
+	}
+	ss.stopMediaLocked()
+	ss.state = stateReady
+	return true
+}
+
+// stopMediaLocked stops the sender and waits until it no longer touches the viewer.
+func (ss *session) stopMediaLocked() {
+	if ss.state != statePlaying {
+		return
+	}
+	switch ss.lower {
+	case LowerTCP:
+		ss.stopTCP()
+		<-ss.tcpDone
+	case LowerUDP:
+		ss.srv.udp.remove(ss)
+	}
+}
+
+// close ends the session: media stops, an RTCP BYE tells the viewer, resources go back.
+func (ss *session) close(reason string) {
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return
+	}
+	ss.closed = true
+	wasPlaying := ss.state == statePlaying
+	ss.stopMediaLocked()
+	ss.mu.Unlock()
+
+	if wasPlaying {
+		bye := appendBye(make([]byte, 0, 64), ss.v, ss.srv.cfg.ServerName)
+		switch ss.lower {
+		case LowerTCP:
+			ss.writeInterleaved(ss.channels[1], bye)
+		case LowerUDP:
+			ss.srv.udp.sendRTCP(ss.dest.rtcp, bye)
+		}
+	}
+	ss.srv.udp.forget(ss)
+	ss.srv.removeSession(ss)
+	ss.c.dropSession(ss)
+	ss.srv.log.Debug("session ended", "session", ss.id, "remote", ss.remote, "reason", reason)
+}
+
+// writeInterleaved sends one RTCP packet over the session's connection.
+func (ss *session) writeInterleaved(channel int, pkt []byte) {
+	hdr := []byte{'$', byte(channel), byte(len(pkt) >> 8), byte(len(pkt))}
+	bufs := net.Buffers{hdr, pkt}
+	_ = ss.c.writeMedia(&bufs)
+}
+
+// interleavedFromClient handles a '$' frame the client sent on this session's channels.
+func (ss *session) interleavedFromClient(channel int, payload []byte) {
+	if ss.lower != LowerTCP || channel != ss.channels[1] {
+		return
+	}
+	ss.touch()
+	handleReceiverReports(ss.v, payload)
+}
+
+// runTCP is the session's media writer: it follows the stream and writes each frame's
+// packets with one writev, and a sender report every few seconds. A write that cannot finish
+// within WriteTimeout means the viewer stopped reading: its connection is closed.
+func (ss *session) runTCP(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	stream := ss.srv.stream
+	wake := stream.subscribe()
+	defer stream.unsubscribe(wake)
+	v := ss.v
+	var bufs net.Buffers
+	sr := make([]byte, 0, 128)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+		for {
+			f := stream.nextFrame(&v.cur)
+			if f == nil {
+				break
+			}
+			bufs = v.buildPackets(f, ss.channels[0])
+			err := ss.c.writeMedia(&bufs)
+			f.release()
+			if err != nil {
+				ss.srv.log.Debug("TCP viewer write failed; dropping it", "session", ss.id, "remote", ss.remote, "err", err)
+				// close() waits for this goroutine, so it must run elsewhere.
+				go ss.c.close()
+				return
+			}
+			v.dropped.Store(v.cur.dropped)
+			if now := time.Now(); now.After(v.nextSR) {
+				v.nextSR = now.Add(senderReportInterval)
+				sr = appendSenderReport(sr[:0], v, ss.srv.cfg.ServerName)
+				ss.writeInterleaved(ss.channels[1], sr)
+			}
+		}
+	}
+}
+
+// stats snapshots the viewer's counters; ok is false before the session has a viewer.
+func (ss *session) stats() (ViewerStats, bool) {
+	if ss.v == nil {
+		return ViewerStats{}, false
+	}
+	st := ss.v.stats()
+	st.Session, st.Transport, st.Remote = ss.id, ss.lower, ss.remote
+	return st, true
+}

@@ -1,0 +1,271 @@
+package rtspsrv
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/camerad/camerad/encoder"
+	"github.com/camerad/camerad/encoder/h264"
+)
+
+// StreamConfig tunes a Stream. Zero fields take defaults.
+type StreamConfig struct {
+	// RingFrames is how many recent frames the stream keeps for viewers that are briefly
+	// behind (default 64).
+	RingFrames int
+	// MaxLagFrames is how far a viewer may fall behind before it is moved to the next
+	// keyframe (default 30, about a second at 30 fps).
+	MaxLagFrames int
+	// MaxPacketSize bounds RTP packets, header included (default DefaultMaxPacketSize).
+	MaxPacketSize int
+	// Keyframes, when set, is asked for an IDR whenever a viewer joins or resyncs.
+	Keyframes encoder.KeyframeRequester
+	Logger    *slog.Logger
+}
+
+// Stream is the hub between one source and all of its viewers: it packetizes each access
+// unit once, keeps a short ring of recent frames with the position of the latest keyframe,
+// and wakes viewers. Publish never blocks on a viewer.
+type Stream struct {
+	cfg StreamConfig
+	log *slog.Logger
+
+	mu      sync.Mutex
+	ring    []*frame
+	head    uint64 // number of the next frame to publish
+	lastKey uint64 // number+1 of the latest keyframe; 0 when none yet
+	sps     []byte
+	pps     []byte
+	spsInfo h264.SPS
+	ready   chan struct{} // closed once SPS and PPS are known
+	waiters map[chan struct{}]struct{}
+	closed  bool
+
+	packetizer packetizer
+	frames     sync.Pool
+}
+
+// NewStream returns an empty stream.
+func NewStream(cfg StreamConfig) *Stream {
+	if cfg.RingFrames <= 0 {
+		cfg.RingFrames = 64
+	}
+	if cfg.MaxLagFrames <= 0 || cfg.MaxLagFrames > cfg.RingFrames-2 {
+		cfg.MaxLagFrames = min(30, cfg.RingFrames-2)
+	}
+	if cfg.MaxPacketSize <= rtpHeaderLen+16 {
+		cfg.MaxPacketSize = DefaultMaxPacketSize
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Stream{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		ring:       make([]*frame, cfg.RingFrames),
+		ready:      make(chan struct{}),
+		waiters:    make(map[chan struct{}]struct{}),
+		packetizer: packetizer{maxPayload: cfg.MaxPacketSize - rtpHeaderLen},
+	}
+	s.frames.New = func() any { return &frame{pool: &s.frames} }
+	return s
+}
+
+// Publish adds an access unit; the stream takes over the caller's reference. It is the
+// source's side of the hub and never waits for a viewer.
+func (s *Stream) Publish(au *encoder.AccessUnit) {
+	f := s.frames.Get().(*frame)
+	f.au = au
+	f.keyframe = au.Keyframe || h264.IsKeyframe(au.NALUs())
+	f.pts = au.PTS
+	f.captured = au.Captured
+	if f.captured.IsZero() {
+		f.captured = time.Now()
+	}
+	f.refs.Store(1) // the ring's reference
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		f.release()
+		return
+	}
+	s.learnParameterSets(au.NALUs())
+	s.packetizer.packetize(f, s.sps, s.pps)
+	f.bytes = 0
+	for i := range f.packets {
+		f.bytes += f.packets[i].size()
+	}
+	f.number = s.head
+	slot := s.head % uint64(len(s.ring))
+	if old := s.ring[slot]; old != nil {
+		old.release()
+	}
+	s.ring[slot] = f
+	s.head++
+	if f.keyframe {
+		s.lastKey = f.number + 1
+	}
+	for w := range s.waiters {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// learnParameterSets caches the latest SPS and PPS (copied: they outlive the unit) so that
+// DESCRIBE can answer and keyframes without inline parameter sets can still be started on.
+func (s *Stream) learnParameterSets(nalus [][]byte) {
+	for _, n := range nalus {
+		switch h264.TypeOf(n) {
+		case h264.NALSPS:
+			if bytes.Equal(n, s.sps) {
+				continue
+			}
+			info, err := h264.ParseSPS(n)
+			if err != nil {
+				s.log.Warn("ignoring unparsable SPS", "err", err)
+				continue
+			}
+			if s.sps != nil {
+				s.log.Info("stream parameters changed", "width", info.Width, "height", info.Height,
+					"profile-level-id", info.ProfileLevelID())
+			}
+			s.sps, s.spsInfo = bytes.Clone(n), info
+		case h264.NALPPS:
+			if !bytes.Equal(n, s.pps) {
+				s.pps = bytes.Clone(n)
+			}
+		}
+	}
+	if s.sps != nil && s.pps != nil {
+		select {
+		case <-s.ready:
+		default:
+			close(s.ready)
+		}
+	}
+}
+
+// ErrNoParameterSets is returned by Describe when the source has not produced SPS and PPS
+// within the wait.
+var ErrNoParameterSets = errors.New("stream has no SPS/PPS yet")
+
+// ParameterSets is what SDP needs of the stream.
+type ParameterSets struct {
+	SPS, PPS []byte
+	Info     h264.SPS
+}
+
+// SpropParameterSets is the fmtp value: base64 SPS, comma, base64 PPS.
+func (p ParameterSets) SpropParameterSets() string {
+	return base64.StdEncoding.EncodeToString(p.SPS) + "," + base64.StdEncoding.EncodeToString(p.PPS)
+}
+
+// ParameterSets waits until the stream knows its SPS and PPS, or ctx ends.
+func (s *Stream) ParameterSets(ctx context.Context) (ParameterSets, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return ParameterSets{}, fmt.Errorf("%w: %w", ErrNoParameterSets, ctx.Err())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ParameterSets{SPS: s.sps, PPS: s.pps, Info: s.spsInfo}, nil
+}
+
+// subscribe returns a channel that receives a token whenever a frame is published.
+func (s *Stream) subscribe() chan struct{} {
+	w := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.waiters[w] = struct{}{}
+	s.mu.Unlock()
+	return w
+}
+
+func (s *Stream) unsubscribe(w chan struct{}) {
+	s.mu.Lock()
+	delete(s.waiters, w)
+	s.mu.Unlock()
+}
+
+// requestKeyframe asks the source for an IDR when it can make one.
+func (s *Stream) requestKeyframe() bool {
+	if s.cfg.Keyframes == nil {
+		return false
+	}
+	s.cfg.Keyframes.RequestKeyframe()
+	return true
+}
+
+// Close releases every frame in the ring; later publishes are released at once.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for i, f := range s.ring {
+		if f != nil {
+			f.release()
+			s.ring[i] = nil
+		}
+	}
+}
+
+// cursor is a viewer's position in the stream: the next frame it will send, and whether it
+// has started at a keyframe yet.
+type cursor struct {
+	next    uint64
+	synced  bool
+	joined  bool
+	dropped uint64 // frames skipped because the viewer fell behind
+}
+
+// nextFrame returns the viewer's next frame, retained, or nil when it is caught up. A viewer
+// that has not started yet, or that fell more than MaxLagFrames behind, waits for the next
+// keyframe: it never gets a non-IDR frame first.
+func (s *Stream) nextFrame(c *cursor) *frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.joined {
+		c.joined, c.next = true, s.head
+	}
+	if c.next >= s.head {
+		return nil
+	}
+	if c.synced && s.head-c.next > uint64(s.cfg.MaxLagFrames) {
+		c.dropped += s.head - c.next
+		c.next, c.synced = s.head, false
+		s.log.Debug("viewer fell behind; waiting for the next keyframe", "dropped", c.dropped)
+		if s.cfg.Keyframes != nil {
+			go s.cfg.Keyframes.RequestKeyframe()
+		}
+		return nil
+	}
+	if !c.synced {
+		// Start at the first keyframe at or after next, if the ring has one.
+		oldest := s.head - min(s.head, uint64(len(s.ring)))
+		if c.next < oldest {
+			c.next = oldest
+		}
+		for ; c.next < s.head; c.next++ {
+			if s.ring[c.next%uint64(len(s.ring))].keyframe {
+				c.synced = true
+				break
+			}
+		}
+		if !c.synced {
+			return nil
+		}
+	}
+	f := s.ring[c.next%uint64(len(s.ring))]
+	f.retain()
+	c.next++
+	return f
+}

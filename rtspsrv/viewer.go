@@ -1,0 +1,151 @@
+package rtspsrv
+
+import (
+	"encoding/binary"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// payloadTypeH264 is the dynamic payload type the SDP assigns to the video track.
+const payloadTypeH264 = 96
+
+// clockRate is H.264's RTP clock (RFC 6184 §8.2.1).
+const clockRate = 90000
+
+// ViewerStats are a viewer's counters, safe to read while it plays.
+type ViewerStats struct {
+	Session   string
+	Transport Lower
+	Remote    string
+	Packets   uint64
+	Bytes     uint64 // RTP bytes, headers included
+	Frames    uint64
+	Dropped   uint64 // frames skipped because the viewer fell behind
+	// From the viewer's RTCP receiver reports:
+	FractionLost float64
+	TotalLost    int64
+	Jitter       uint32 // in RTP timestamp units
+	LastReport   time.Time
+}
+
+// viewer is the media side of a playing session: its RTP numbering, its place in the stream
+// and its counters. The RTP header scratch lives here so sending allocates nothing.
+type viewer struct {
+	ssrc uint32
+	seq  uint16 // next sequence number
+
+	anchored bool
+	anchorTS uint32        // RTP timestamp of the anchor frame
+	anchorPT time.Duration // its PTS
+	lastTS   uint32
+	lastCap  time.Time
+
+	cur cursor
+
+	// scratch: per packet, room for a 4-byte interleave header and the RTP header.
+	hdrs []byte
+	iov  [][]byte
+
+	packets, bytes, frames, dropped atomic.Uint64
+	rrFractionLost                  atomic.Uint32 // fraction_lost as sent (0..255)
+	rrTotalLost                     atomic.Int64
+	rrJitter                        atomic.Uint32
+	rrLast                          atomic.Int64 // UnixNano of the last receiver report
+
+	// sender report bookkeeping (owned by the sending goroutine)
+	srPackets, srOctets uint32
+	nextSR              time.Time
+}
+
+// frameHeaderBytes is the scratch per packet: '$', channel, length (4) + RTP header (12).
+const frameHeaderBytes = 4 + rtpHeaderLen
+
+// rtpTime maps a frame's PTS onto the viewer's RTP clock. The first frame after PLAY (or
+// after a resume) is the anchor: it gets exactly the timestamp announced in RTP-Info.
+func (v *viewer) rtpTime(f *frame) uint32 {
+	if !v.anchored {
+		v.anchored, v.anchorPT = true, f.pts
+	}
+	d := f.pts - v.anchorPT
+	return v.anchorTS + uint32(d.Nanoseconds()*clockRate/int64(time.Second))
+}
+
+// buildPackets writes the RTP headers of every packet of f into the viewer's scratch and fills
+// v.iov with three entries per packet: header, payload prefix, payload. With channel >= 0
+// each header is preceded by the interleaved-frame header ('$', channel, length).
+func (v *viewer) buildPackets(f *frame, channel int) [][]byte {
+	n := len(f.packets)
+	if cap(v.hdrs) < n*frameHeaderBytes {
+		v.hdrs = make([]byte, n*frameHeaderBytes)
+	}
+	if cap(v.iov) < 3*n {
+		v.iov = make([][]byte, 3*n)
+	}
+	hdrs, iov := v.hdrs[:n*frameHeaderBytes], v.iov[:3*n]
+	ts := v.rtpTime(f)
+	h := rtp.Header{Version: 2, PayloadType: payloadTypeH264, Timestamp: ts, SSRC: v.ssrc}
+	var octets int
+	for i := range f.packets {
+		p := &f.packets[i]
+		slot := hdrs[i*frameHeaderBytes : (i+1)*frameHeaderBytes]
+		h.SequenceNumber = v.seq
+		h.Marker = p.marker
+		v.seq++
+		// MarshalTo cannot fail with a 12-byte buffer and no extensions.
+		_, _ = h.MarshalTo(slot[4:])
+		hdr := slot[4:]
+		if channel >= 0 {
+			slot[0], slot[1] = '$', byte(channel)
+			binary.BigEndian.PutUint16(slot[2:4], uint16(rtpHeaderLen+p.size()))
+			hdr = slot
+		}
+		iov[3*i], iov[3*i+1], iov[3*i+2] = hdr, p.prefix, p.payload
+		octets += p.size()
+	}
+	v.lastTS, v.lastCap = ts, f.captured
+	v.packets.Add(uint64(n))
+	v.bytes.Add(uint64(octets + n*rtpHeaderLen))
+	v.frames.Add(1)
+	v.srPackets += uint32(n)
+	v.srOctets += uint32(octets)
+	return iov
+}
+
+// nextRTPInfo is the sequence number and timestamp the next packet will carry, for PLAY's
+// RTP-Info. Before the first frame it is the random anchor; after a pause it is where the
+// clock would be now, and the next frame is re-anchored there.
+func (v *viewer) nextRTPInfo(now time.Time) (seq uint16, ts uint32) {
+	if v.anchored {
+		elapsed := now.Sub(v.lastCap)
+		if elapsed < 0 {
+			elapsed = 0
+		}
+		v.anchorTS = v.lastTS + uint32(elapsed.Nanoseconds()*clockRate/int64(time.Second)) + 1
+		v.anchored = false
+	}
+	return v.seq, v.anchorTS
+}
+
+func (v *viewer) stats() ViewerStats {
+	st := ViewerStats{
+		Packets:      v.packets.Load(),
+		Bytes:        v.bytes.Load(),
+		Frames:       v.frames.Load(),
+		Dropped:      v.dropped.Load(),
+		FractionLost: float64(v.rrFractionLost.Load()) / 256,
+		TotalLost:    v.rrTotalLost.Load(),
+		Jitter:       v.rrJitter.Load(),
+	}
+	if ns := v.rrLast.Load(); ns != 0 {
+		st.LastReport = time.Unix(0, ns)
+	}
+	return st
+}
+
+// udpDest is where a UDP viewer's packets go.
+type udpDest struct {
+	rtp, rtcp *net.UDPAddr
+}
