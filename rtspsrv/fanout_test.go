@@ -203,7 +203,7 @@ func (v *fanViewer) reset() {
 	v.nc.Close()
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func fanWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -214,7 +214,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func countFDs(t *testing.T) int {
+func fanCountFDs(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skipf("cannot count fds: %v", err)
@@ -235,13 +235,13 @@ func TestStuckTCPViewerDoesNotHurtOthers(t *testing.T) {
 		go v.receive()
 		good = append(good, v)
 	}
-	waitFor(t, "the stuck viewer to be dropped", func() bool { return h.srv.SessionCount() == 10 })
+	fanWaitFor(t, "the stuck viewer to be dropped", func() bool { return h.srv.SessionCount() == 10 })
 	// Keep streaming a little after the drop, then check the others.
 	before := make([]int, len(good))
 	for i, v := range good {
 		before[i], _, _ = v.snapshot()
 	}
-	waitFor(t, "the other viewers to keep receiving", func() bool {
+	fanWaitFor(t, "the other viewers to keep receiving", func() bool {
 		for i, v := range good {
 			if p, _, _ := v.snapshot(); p < before[i]+100 {
 				return false
@@ -273,7 +273,7 @@ func TestStuckTCPViewerDoesNotHurtOthers(t *testing.T) {
 // TestResetHalfOfViewers: 25 of 50 viewers reset their connections mid-stream; the other 25
 // lose nothing, and goroutines, fds and pooled buffers all return to their baseline.
 func TestResetHalfOfViewers(t *testing.T) {
-	baseG, baseFD := runtime.NumGoroutine(), countFDs(t)
+	baseG, baseFD := runtime.NumGoroutine(), fanCountFDs(t)
 	h := newFanHarness(t, Config{MaxViewers: 64}, benchFPS)
 
 	var viewers []*fanViewer
@@ -282,7 +282,7 @@ func TestResetHalfOfViewers(t *testing.T) {
 		go v.receive()
 		viewers = append(viewers, v)
 	}
-	waitFor(t, "all viewers to receive", func() bool {
+	fanWaitFor(t, "all viewers to receive", func() bool {
 		for _, v := range viewers {
 			if p, _, _ := v.snapshot(); p == 0 {
 				return false
@@ -294,13 +294,13 @@ func TestResetHalfOfViewers(t *testing.T) {
 		v.reset()
 		<-v.done
 	}
-	waitFor(t, "reset sessions to end", func() bool { return h.srv.SessionCount() == 25 })
+	fanWaitFor(t, "reset sessions to end", func() bool { return h.srv.SessionCount() == 25 })
 	rest := viewers[25:]
 	before := make([]int, len(rest))
 	for i, v := range rest {
 		before[i], _, _ = v.snapshot()
 	}
-	waitFor(t, "the remaining viewers to keep receiving", func() bool {
+	fanWaitFor(t, "the remaining viewers to keep receiving", func() bool {
 		for i, v := range rest {
 			if p, _, _ := v.snapshot(); p < before[i]+200 {
 				return false
@@ -317,8 +317,8 @@ func TestResetHalfOfViewers(t *testing.T) {
 		v.nc.Close()
 		<-v.done
 	}
-	waitFor(t, "all sessions to end", func() bool { return h.srv.SessionCount() == 0 })
+	fanWaitFor(t, "all sessions to end", func() bool { return h.srv.SessionCount() == 0 })
 	h.close()
-	waitFor(t, "goroutines to return to baseline", func() bool { return runtime.NumGoroutine() <= baseG })
-	waitFor(t, "fds to return to baseline", func() bool { return countFDs(t) <= baseFD })
+	fanWaitFor(t, "goroutines to return to baseline", func() bool { return runtime.NumGoroutine() <= baseG })
+	fanWaitFor(t, "fds to return to baseline", func() bool { return fanCountFDs(t) <= baseFD })
 }

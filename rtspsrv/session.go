@@ -70,7 +70,7 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 		return 0, 0, true
 	}
 	seq, rtptime = ss.v.nextRTPInfo(time.Now())
-	ss.v.cur.joined, ss.v.cur.synced = false, false // rejoin: wait for a keyframe
+	ss.srv.stream.join(&ss.v.cur) // (re)join: wait for a keyframe published from now on
 	ss.v.nextSR = time.Now().Add(senderReportInterval)
 	ss.state = statePlaying
 	switch ss.lower {
@@ -135,7 +135,9 @@ func (ss *session) close(reason string) {
 	ss.srv.udp.forget(ss)
 	ss.srv.removeSession(ss)
 	ss.c.dropSession(ss)
-	ss.srv.log.Debug("session ended", "session", ss.id, "remote", ss.remote, "reason", reason)
+	st := ss.v.stats()
+	ss.srv.log.Info("viewer left", "session", ss.id, "remote", ss.remote, "reason", reason,
+		"frames", st.Frames, "dropped", st.Dropped, "packets", st.Packets, "rr_lost", st.TotalLost)
 }
 
 // writeInterleaved sends one RTCP packet over the session's connection.

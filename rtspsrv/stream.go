@@ -227,6 +227,16 @@ type cursor struct {
 	dropped uint64 // frames skipped because the viewer fell behind
 }
 
+// join places c at the stream's head, unsynced: the viewer starts at the first keyframe
+// published from now on. PLAY calls it before asking the source for a keyframe, so that the
+// requested IDR cannot be published before the viewer's sender first looks (which would make
+// it wait a whole GOP for the next one).
+func (s *Stream) join(c *cursor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.next, c.joined, c.synced = s.head, true, false
+}
+
 // nextFrame returns the viewer's next frame, retained, or nil when it is caught up. A viewer
 // that has not started yet, or that fell more than MaxLagFrames behind, waits for the next
 // keyframe: it never gets a non-IDR frame first.

@@ -30,9 +30,15 @@ type udpSender struct {
 	addrMu sync.Mutex
 	byAddr map[netip.AddrPort]*session // client RTP and RTCP addresses of set-up sessions
 	msgs    []ipv4.Message
+	single  []ipv4.Message // fallback: one run split into single packets
 	pending []*frame
 	sr      []byte
 	sendErr int
+
+	// gso is the UDP_SEGMENT control message while segmentation offload works; nil after the
+	// kernel refused it once (old kernel, or a route whose device cannot checksum).
+	gso     []byte
+	segment int // bytes per full-size packet
 }
 
 func newUDPSender(s *Server, port int) (*udpSender, error) {
@@ -48,8 +54,10 @@ func newUDPSender(s *Server, port int) (*udpSender, error) {
 		rtcp:   rtcpConn,
 		batch:  ipv4.NewPacketConn(rtpConn),
 		ports:  [2]int{rtpConn.LocalAddr().(*net.UDPAddr).Port, rtcpConn.LocalAddr().(*net.UDPAddr).Port},
-		byAddr: make(map[netip.AddrPort]*session),
-		sr:     make([]byte, 0, 128),
+		byAddr:  make(map[netip.AddrPort]*session),
+		sr:      make([]byte, 0, 128),
+		gso:     gsoControl(s.stream.cfg.MaxPacketSize),
+		segment: s.stream.cfg.MaxPacketSize,
 	}, nil
 }
 
@@ -157,8 +165,18 @@ func (u *udpSender) sendPending() {
 			}
 			u.pending = append(u.pending, f)
 			iov := v.buildPackets(f, -1)
-			for i := range f.packets {
-				u.msgs = append(u.msgs, ipv4.Message{Buffers: iov[3*i : 3*i+3], Addr: ss.dest.rtp})
+			if u.gso != nil {
+				gsoRuns(f, u.segment, func(i, j int) {
+					m := ipv4.Message{Buffers: iov[3*i : 3*j], Addr: ss.dest.rtp}
+					if j-i > 1 {
+						m.OOB = u.gso
+					}
+					u.msgs = append(u.msgs, m)
+				})
+			} else {
+				for i := range f.packets {
+					u.msgs = append(u.msgs, ipv4.Message{Buffers: iov[3*i : 3*i+3], Addr: ss.dest.rtp})
+				}
 			}
 			if now.After(v.nextSR) {
 				v.nextSR = now.Add(senderReportInterval)
@@ -187,6 +205,15 @@ func (u *udpSender) writeAll(msgs []ipv4.Message) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			if msgs[0].OOB != nil {
+				// Segmentation offload refused: stop using it and send this run packet by
+				// packet. Nothing is lost; later frames go unsegmented.
+				u.srv.log.Info("UDP segmentation offload unavailable; sending packets one by one", "err", err)
+				u.gso = nil
+				u.writeSingles(msgs[0])
+				msgs = msgs[1:]
+				continue
+			}
 			u.sendErr++
 			if u.sendErr == 1 || u.sendErr%1000 == 0 {
 				u.srv.log.Debug("UDP send failed", "to", msgs[0].Addr, "err", err, "count", u.sendErr)
@@ -195,6 +222,16 @@ func (u *udpSender) writeAll(msgs []ipv4.Message) {
 		}
 		msgs = msgs[n:]
 	}
+}
+
+// writeSingles sends a segmented run as one message per packet (three iovecs each).
+func (u *udpSender) writeSingles(run ipv4.Message) {
+	u.single = u.single[:0]
+	for k := 0; k+3 <= len(run.Buffers); k += 3 {
+		u.single = append(u.single, ipv4.Message{Buffers: run.Buffers[k : k+3], Addr: run.Addr})
+	}
+	u.writeAll(u.single)
+	clear(u.single)
 }
 
 func (u *udpSender) sendRTCP(to *net.UDPAddr, pkt []byte) {

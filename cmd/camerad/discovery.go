@@ -19,7 +19,7 @@ func startDiscovery(ctx context.Context, cfg Config, port int, log *slog.Logger)
 	}
 	serial, err := board.Serial()
 	if err != nil {
-		log.Debug("no board serial or machine id; mDNS name from a fixed seed", "err", err)
+		log.Debug("no board serial or machine id; mDNS name will be plain \"camera\" (renamed on conflict)", "err", err)
 	}
 	host := cfg.Hostname
 	if host == "" {

@@ -71,7 +71,7 @@ func openSource(cfg Config, pool *encoder.Pool, log *slog.Logger) (encoder.Sourc
 		log.Info("no camera found; serving the built-in test source")
 		fallthrough
 	case sourceTestsrc:
-		src, err := testsrc.New(testsrc.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, GOP: cfg.GOP}, pool)
+		src, err := testsrc.New(testsrc.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, GOP: cfg.GOP, Logger: log.With("source", "testsrc")}, pool)
 		if err != nil {
 			return nil, "", fmt.Errorf("test source: %w", err)
 		}

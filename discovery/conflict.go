@@ -1,0 +1,113 @@
+package discovery
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// conflicts reports which of our names a response from the network
+// contradicts. A record is no conflict when it is identical to one of ours
+// (our own packets loop back, and pion answers for the same records) or is a
+// goodbye. While probing, any other record with one of our names is a
+// conflict (RFC 6762 §8.1); once the names are ours, only a record of the same
+// type with different data is (§9).
+func conflicts(msg *dnsmessage.Message, z zone, ourAddrs []netip.Addr, probing bool) (host, inst bool) {
+	hostName, instName := z.names.hostFQDN(), z.names.instanceFQDN()
+	ours, err := z.instanceRecords(hostTTL, otherTTL)
+	if err != nil {
+		return false, false
+	}
+	sections := [][]dnsmessage.Resource{msg.Answers, msg.Authorities, msg.Additionals}
+	for _, sec := range sections {
+		for _, rr := range sec {
+			if rr.Header.TTL == 0 {
+				continue
+			}
+			name := rr.Header.Name.String()
+			switch {
+			case strings.EqualFold(name, hostName):
+				if hostRecordConflicts(rr, ourAddrs, probing) {
+					host = true
+				}
+			case strings.EqualFold(name, instName):
+				if instanceRecordConflicts(rr, ours, probing) {
+					inst = true
+				}
+			}
+		}
+	}
+	return host, inst
+}
+
+func hostRecordConflicts(rr dnsmessage.Resource, ourAddrs []netip.Addr, probing bool) bool {
+	var addr netip.Addr
+	switch b := rr.Body.(type) {
+	case *dnsmessage.AResource:
+		addr = netip.AddrFrom4(b.A)
+	case *dnsmessage.AAAAResource:
+		addr = netip.AddrFrom16(b.AAAA)
+	default:
+		return probing
+	}
+	return !slices.Contains(ourAddrs, addr)
+}
+
+func instanceRecordConflicts(rr dnsmessage.Resource, ours []dnsmessage.Resource, probing bool) bool {
+	sameType := false
+	for _, o := range ours {
+		if o.Header.Type != rr.Header.Type {
+			continue
+		}
+		sameType = true
+		if sameRecord(o, rr) {
+			return false
+		}
+	}
+	return sameType || probing
+}
+
+// lostTiebreak decides a simultaneous probe (RFC 6762 §8.2): q is another
+// host's probe. For each of our names it asks about, its authority records
+// and ours are sorted and compared pairwise; the lexicographically later set
+// wins. Identical sets are our own probe looped back. It returns true when we
+// must wait a second and probe again.
+func lostTiebreak(q *dnsmessage.Message, z zone) bool {
+	if len(q.Authorities) == 0 {
+		return false
+	}
+	for _, name := range []string{z.names.hostFQDN(), z.names.instanceFQDN()} {
+		var theirs []dnsmessage.Resource
+		for _, rr := range q.Authorities {
+			if strings.EqualFold(rr.Header.Name.String(), name) {
+				theirs = append(theirs, rr)
+			}
+		}
+		if len(theirs) == 0 {
+			continue
+		}
+		ours, err := z.uniqueRecordsFor(name)
+		if err != nil {
+			continue
+		}
+		slices.SortFunc(theirs, compareRecords)
+		slices.SortFunc(ours, compareRecords)
+		if compareRecordSets(ours, theirs) < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// compareRecordSets compares sorted sets element by element; when one is a
+// prefix of the other, the longer one is later.
+func compareRecordSets(a, b []dnsmessage.Resource) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if c := compareRecords(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return len(a) - len(b)
+}

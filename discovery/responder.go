@@ -1,0 +1,454 @@
+// Package discovery makes a camera findable on its LAN with multicast DNS:
+// "<hostname>.local" (A/AAAA) and a DNS-SD "_rtsp._tcp" service whose SRV
+// points at the RTSP port and whose TXT carries path=/stream and friends.
+//
+// pion/mdns/v2 answers the questions. What it does not do (RFC 6762 probing,
+// announcing, goodbyes, the cache-flush bit, defending names, following
+// address changes) is done here with golang.org/x/net/dns/dnsmessage on a
+// second socket sharing port 5353; see wire.go.
+package discovery
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/pion/mdns/v2"
+)
+
+// RFC 6762 timings: §8.1 probing (random start up to 250 ms, three probes
+// 250 ms apart, a 250 ms wait; after too many conflicts, five seconds between
+// attempts), §8.2 (one second after losing a tie-break), §8.3 announcing.
+const (
+	probeJitter     = 250 * time.Millisecond
+	probeInterval   = 250 * time.Millisecond
+	probeCount      = 3
+	tiebreakDelay   = time.Second
+	conflictWindow  = 10 * time.Second
+	conflictLimit   = 15
+	conflictBackoff = 5 * time.Second
+	announceGap     = time.Second
+	announceCount   = 2
+	// linkSettle lets a burst of netlink events (DHCP sets an address, then
+	// routes; IPv6 finishes DAD) settle into one rescan.
+	linkSettle = time.Second
+	// retryDelay is how long to wait before trying again after a socket
+	// could not be opened, and the rescan period if netlink is unavailable.
+	retryDelay = 5 * time.Second
+)
+
+// Responder publishes the camera on mDNS. Create it with New; Run it once.
+type Responder struct {
+	cfg Config
+	txt []string
+}
+
+// New validates cfg. It opens nothing: sockets belong to Run.
+func New(cfg Config) (*Responder, error) {
+	cfg, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	return &Responder{cfg: cfg, txt: txtStrings(cfg.TXT)}, nil
+}
+
+type phase int
+
+const (
+	phaseIdle       phase = iota // no usable link or sockets; waiting
+	phaseProbing                 // claiming names; not answering yet
+	phaseAnnouncing              // names ours; sending the announcements
+	phaseRunning                 // answering (pion) and defending (us)
+)
+
+// run is the state of one Run call; it lives on Run's goroutine only, so it
+// needs no locking. The wire's readers hand packets over on a channel.
+type run struct {
+	r   *Responder
+	ctx context.Context
+	log *slog.Logger
+
+	base         names
+	hostN, instN int // rename counters: 1 is the configured name
+
+	links snapshot
+	w     *wire
+	pion  *mdns.Conn
+
+	phase      phase
+	sent       int // probes or announcements sent in this phase
+	timer      *time.Timer
+	conflictAt []time.Time
+
+	// announced is what other hosts' caches hold from us, so that a rename
+	// or shutdown can withdraw exactly that.
+	announced *announced
+}
+
+type announced struct {
+	names names
+	links snapshot
+}
+
+// Run claims the names, answers queries, announces at start and whenever the
+// interfaces' addresses change, and sends goodbyes when ctx ends. It returns
+// nil after the goodbye is sent; it keeps retrying (and logging) on network
+// errors rather than failing, since a camera must stay findable once the
+// network comes back.
+func (r *Responder) Run(ctx context.Context) error {
+	st := &run{
+		r:     r,
+		ctx:   ctx,
+		log:   r.cfg.Logger,
+		base:  names{host: r.cfg.Hostname, instance: r.cfg.Instance},
+		hostN: 1,
+		instN: 1,
+		timer: time.NewTimer(time.Hour),
+	}
+	st.timer.Stop()
+	defer st.timer.Stop()
+
+	var changes <-chan struct{}
+	var poll <-chan time.Time
+	if watch, err := watchLinks(); err != nil {
+		st.log.Warn("mdns: no netlink notifications, polling interfaces instead", "err", err)
+		t := time.NewTicker(retryDelay)
+		defer t.Stop()
+		poll = t.C
+	} else {
+		defer watch.close()
+		changes = watch.C
+	}
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
+
+	st.relink()
+	for {
+		var in chan packet
+		if st.w != nil {
+			in = st.w.in
+		}
+		select {
+		case <-ctx.Done():
+			st.shutdown()
+			return nil
+		case <-changes:
+			settle.Reset(linkSettle)
+		case <-settle.C:
+			st.relink()
+		case <-poll:
+			st.relink()
+		case p := <-in:
+			st.handle(p)
+		case <-st.timer.C:
+			st.tick()
+		}
+	}
+}
+
+func (st *run) names() names {
+	return names{host: altHost(st.base.host, st.hostN), instance: altInstance(st.base.instance, st.instN)}
+}
+
+func (st *run) zone(l link, n names) zone {
+	return zone{names: n, port: uint16(st.r.cfg.Port), txt: st.r.txt, addrs: l.addrs}
+}
+
+func (st *run) after(d time.Duration) { st.timer.Reset(d) }
+
+// relink rescans the interfaces and, if anything changed, reopens the
+// sockets on the new set: probing again if an interface is new, only
+// announcing again if just addresses moved (RFC 6762 §8.4, §13).
+func (st *run) relink() {
+	snap, err := scanLinks(st.r.cfg.Interfaces)
+	if err != nil {
+		st.log.Warn("mdns: scan interfaces", "err", err)
+		st.phase = phaseIdle
+		st.after(retryDelay)
+		return
+	}
+	if st.w != nil && snap.equal(st.links) {
+		return
+	}
+	sameIfaces := st.w != nil && sameInterfaces(snap, st.links)
+	wasClaimed := st.phase == phaseAnnouncing || st.phase == phaseRunning
+	st.withdrawRemovedAddrs(snap)
+	st.closeNet()
+	st.links = snap
+	st.timer.Stop()
+	if len(snap) == 0 {
+		st.log.Info("mdns: no usable interface; waiting for one")
+		st.phase = phaseIdle
+		return
+	}
+	w, err := openWire(st.ctx, snap, st.log)
+	if err != nil {
+		st.log.Warn("mdns: open sockets", "err", err)
+		st.phase = phaseIdle
+		st.after(retryDelay)
+		return
+	}
+	st.w = w
+	st.log.Info("mdns: links", "links", describe(snap))
+	if sameIfaces && wasClaimed {
+		st.claimed()
+		return
+	}
+	st.startProbing(rand.N(probeJitter))
+}
+
+func sameInterfaces(a, b snapshot) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ifc.Index != b[i].ifc.Index {
+			return false
+		}
+	}
+	return true
+}
+
+func describe(s snapshot) map[string][]string {
+	out := make(map[string][]string, len(s))
+	for _, l := range s {
+		for _, a := range l.addrs {
+			out[l.ifc.Name] = append(out[l.ifc.Name], a.String())
+		}
+	}
+	return out
+}
+
+// withdrawRemovedAddrs sends goodbyes for addresses we announced that a link
+// no longer has (the link itself may be gone, then the send just fails).
+func (st *run) withdrawRemovedAddrs(next snapshot) {
+	if st.announced == nil || st.w == nil {
+		return
+	}
+	for _, old := range st.announced.links {
+		var gone []netip.Addr
+		cur, _ := next.byIndex(old.ifc.Index)
+		for _, a := range old.addrs {
+			if !slices.Contains(cur.addrs, a) {
+				gone = append(gone, a)
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		z := zone{names: st.announced.names, addrs: gone}
+		msg, err := addressGoodbye(z)
+		if err == nil {
+			l := old
+			l.addrs = gone
+			err = st.w.send(l, msg)
+		}
+		if err != nil {
+			st.log.Debug("mdns: withdraw old addresses", "iface", old.ifc.Name, "err", err)
+		} else {
+			st.log.Info("mdns: withdrew addresses", "iface", old.ifc.Name, "addrs", gone)
+		}
+	}
+}
+
+func (st *run) startProbing(delay time.Duration) {
+	st.stopPion()
+	st.phase = phaseProbing
+	st.sent = 0
+	st.after(delay)
+}
+
+// tick advances the probing/announcing schedule.
+func (st *run) tick() {
+	switch st.phase {
+	case phaseIdle:
+		st.relink()
+	case phaseProbing:
+		if st.sent == probeCount {
+			st.claimed()
+			return
+		}
+		n := st.names()
+		for _, l := range st.links {
+			msg, err := probeMessage(st.zone(l, n))
+			if err == nil {
+				err = st.w.send(l, msg)
+			}
+			if err != nil {
+				st.log.Warn("mdns: send probe", "iface", l.ifc.Name, "err", err)
+			}
+		}
+		st.sent++
+		st.after(probeInterval)
+	case phaseAnnouncing:
+		st.announce()
+		st.sent++
+		if st.sent < announceCount {
+			st.after(announceGap << (st.sent - 1))
+			return
+		}
+		st.phase = phaseRunning
+	case phaseRunning:
+	}
+}
+
+// claimed starts answering for names nobody contested and announces them.
+func (st *run) claimed() {
+	n := st.names()
+	if st.pion == nil {
+		conn, err := startPion(st.ctx, st.links, n, uint16(st.r.cfg.Port), st.r.cfg.TXT, st.log)
+		if err != nil {
+			// Announcements still reach every cache; queries go unanswered
+			// until the next link change retries.
+			st.log.Error("mdns: answering disabled", "err", err)
+		} else {
+			st.pion = conn
+		}
+	}
+	st.phase = phaseAnnouncing
+	st.sent = 0
+	st.tick()
+}
+
+func (st *run) announce() {
+	n := st.names()
+	ok := false
+	for _, l := range st.links {
+		msg, err := announcement(st.zone(l, n), false)
+		if err == nil {
+			err = st.w.send(l, msg)
+		}
+		if err != nil {
+			st.log.Warn("mdns: send announcement", "iface", l.ifc.Name, "err", err)
+			continue
+		}
+		ok = true
+	}
+	if ok {
+		st.announced = &announced{names: n, links: st.links}
+		if st.sent == 0 {
+			st.log.Info("mdns: announced", "host", n.hostFQDN(), "instance", n.instance,
+				"port", st.r.cfg.Port, "links", describe(st.links))
+		}
+	}
+}
+
+// handle reacts to one packet seen on the group.
+func (st *run) handle(p packet) {
+	l, ok := st.links.byIndex(p.ifIndex)
+	if !ok || st.phase == phaseIdle {
+		return
+	}
+	n := st.names()
+	z := st.zone(l, n)
+	if p.msg.Header.Response {
+		host, inst := conflicts(&p.msg, z, st.links.allAddrs(), st.phase == phaseProbing)
+		if !host && !inst {
+			return
+		}
+		if st.phase == phaseProbing {
+			st.rename(host, inst, p.src)
+			return
+		}
+		// §9: someone else now claims a name we hold. Probe again: if they
+		// defend it, the probe sees their answer and we rename.
+		st.log.Warn("mdns: another host answers for our name; probing again",
+			"from", p.src, "host", host, "instance", inst)
+		st.startProbing(rand.N(probeJitter))
+		return
+	}
+	switch st.phase {
+	case phaseProbing:
+		if lostTiebreak(&p.msg, z) {
+			st.log.Info("mdns: lost simultaneous probe tie-break; probing again in a second", "from", p.src)
+			st.startProbing(tiebreakDelay)
+		}
+	case phaseAnnouncing, phaseRunning:
+		legacy := p.src.Port() != mdnsPort
+		msg, err := anyAnswer(z, &p.msg, legacy)
+		if err != nil || msg == nil {
+			return
+		}
+		if legacy {
+			err = st.w.sendUnicast(p.src, msg)
+		} else {
+			err = st.w.send(l, msg)
+		}
+		if err != nil {
+			st.log.Warn("mdns: answer ANY", "to", p.src, "err", err)
+		}
+	}
+}
+
+// rename picks the next free-looking name for whatever conflicted and probes
+// again, withdrawing what we announced under the old name first.
+func (st *run) rename(host, inst bool, from netip.AddrPort) {
+	old := st.names()
+	if host {
+		st.hostN++
+	}
+	if inst {
+		st.instN++
+	}
+	n := st.names()
+	st.log.Warn("mdns: name in use by another host; renaming", "from", from,
+		"old_host", old.host, "host", n.host, "old_instance", old.instance, "instance", n.instance)
+	st.sendGoodbye()
+
+	now := time.Now()
+	st.conflictAt = slices.DeleteFunc(st.conflictAt, func(t time.Time) bool { return now.Sub(t) > conflictWindow })
+	st.conflictAt = append(st.conflictAt, now)
+	delay := rand.N(probeJitter)
+	if len(st.conflictAt) > conflictLimit {
+		delay = conflictBackoff
+	}
+	st.startProbing(delay)
+}
+
+// sendGoodbye withdraws everything we announced (RFC 6762 §10.1).
+func (st *run) sendGoodbye() {
+	if st.announced == nil || st.w == nil {
+		return
+	}
+	for _, l := range st.announced.links {
+		msg, err := announcement(st.zone(l, st.announced.names), true)
+		if err == nil {
+			err = st.w.send(l, msg)
+		}
+		if err != nil {
+			st.log.Warn("mdns: send goodbye", "iface", l.ifc.Name, "err", err)
+		}
+	}
+	st.log.Info("mdns: goodbye sent", "host", st.announced.names.hostFQDN(), "instance", st.announced.names.instance)
+	st.announced = nil
+}
+
+func (st *run) stopPion() {
+	if st.pion == nil {
+		return
+	}
+	if err := st.pion.Close(); err != nil {
+		st.log.Debug("mdns: close pion server", "err", err)
+	}
+	st.pion = nil
+}
+
+func (st *run) closeNet() {
+	st.stopPion()
+	if st.w != nil {
+		st.w.close()
+		st.w = nil
+	}
+}
+
+// shutdown stops answering first, so no answer follows the goodbye, then
+// says goodbye and closes the sockets.
+func (st *run) shutdown() {
+	st.stopPion()
+	st.sendGoodbye()
+	st.closeNet()
+}

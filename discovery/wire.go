@@ -1,0 +1,200 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+
+	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// maxPacket bounds what we read; mDNS packets fit the link MTU (RFC 6762 §17)
+// and 9000 covers jumbo frames.
+const maxPacket = 9000
+
+// packet is one parsed mDNS message and where it came from.
+type packet struct {
+	msg     dnsmessage.Message
+	ifIndex int
+	src     netip.AddrPort
+}
+
+// wire is our own mDNS socket pair, beside pion's. pion/mdns only answers
+// questions; probing, announcing, goodbyes, defending our names against other
+// hosts' probes and noticing conflicts all need to send and see raw packets on
+// the multicast group, which pion does not expose. Both sockets share port
+// 5353 (SO_REUSEPORT) and each receives every multicast datagram.
+type wire struct {
+	v4  *ipv4.PacketConn
+	v6  *ipv6.PacketConn
+	log *slog.Logger
+
+	in chan packet
+	wg sync.WaitGroup
+}
+
+// openWire binds 5353, joins the mDNS groups on every link and starts readers.
+func openWire(ctx context.Context, links snapshot, log *slog.Logger) (*wire, error) {
+	v4, v6, err := listenMDNS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &wire{v4: v4, v6: v6, log: log, in: make(chan packet, 64)}
+	joined := 0
+	for _, l := range links {
+		ifc := l.ifc
+		if l.hasV4() {
+			if err := v4.JoinGroup(&ifc, groupV4); err != nil {
+				log.Warn("mdns: join IPv4 group", "iface", ifc.Name, "err", err)
+			} else {
+				joined++
+			}
+		}
+		if v6 != nil && l.hasV6() {
+			if err := v6.JoinGroup(&ifc, groupV6); err != nil {
+				log.Warn("mdns: join IPv6 group", "iface", ifc.Name, "err", err)
+			} else {
+				joined++
+			}
+		}
+	}
+	if joined == 0 {
+		w.closeConns()
+		return nil, errors.New("join mDNS group: no interface accepted it")
+	}
+	if err := v4.SetControlMessage(ipv4.FlagInterface, true); err != nil {
+		w.closeConns()
+		return nil, fmt.Errorf("enable IP_PKTINFO: %w", err)
+	}
+	w.wg.Add(1)
+	go w.read4()
+	if v6 != nil {
+		if err := v6.SetControlMessage(ipv6.FlagInterface, true); err != nil {
+			w.close()
+			return nil, fmt.Errorf("enable IPV6_RECVPKTINFO: %w", err)
+		}
+		w.wg.Add(1)
+		go w.read6()
+	}
+	return w, nil
+}
+
+func (w *wire) read4() {
+	defer w.wg.Done()
+	buf := make([]byte, maxPacket)
+	for {
+		n, cm, src, err := w.v4.ReadFrom(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				w.log.Warn("mdns: read udp4", "err", err)
+			}
+			return
+		}
+		ifIndex := 0
+		if cm != nil {
+			ifIndex = cm.IfIndex
+		}
+		w.deliver(buf[:n], ifIndex, src)
+	}
+}
+
+func (w *wire) read6() {
+	defer w.wg.Done()
+	buf := make([]byte, maxPacket)
+	for {
+		n, cm, src, err := w.v6.ReadFrom(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				w.log.Warn("mdns: read udp6", "err", err)
+			}
+			return
+		}
+		ifIndex := 0
+		if cm != nil {
+			ifIndex = cm.IfIndex
+		}
+		w.deliver(buf[:n], ifIndex, src)
+	}
+}
+
+// deliver parses b and hands it to the run loop. Malformed packets are
+// dropped: anything on the LAN can send to 5353.
+func (w *wire) deliver(b []byte, ifIndex int, src net.Addr) {
+	ua, ok := src.(*net.UDPAddr)
+	if !ok {
+		return
+	}
+	var p packet
+	if err := p.msg.Unpack(b); err != nil {
+		w.log.Debug("mdns: drop malformed packet", "from", ua, "err", err)
+		return
+	}
+	p.ifIndex = ifIndex
+	p.src = ua.AddrPort()
+	// The run loop drains this channel; if it is ever behind by 64 packets
+	// we drop rather than stall the socket, which mDNS tolerates (queries and
+	// announcements are repeated).
+	select {
+	case w.in <- p:
+	default:
+		w.log.Debug("mdns: drop packet, run loop busy", "from", ua)
+	}
+}
+
+// send multicasts msg on link l, over IPv4 and/or IPv6 depending on which
+// addresses l has.
+func (w *wire) send(l link, msg *dnsmessage.Message) error {
+	b, err := msg.Pack()
+	if err != nil {
+		return fmt.Errorf("pack mDNS message: %w", err)
+	}
+	var errs []error
+	if l.hasV4() {
+		if _, err := w.v4.WriteTo(b, &ipv4.ControlMessage{IfIndex: l.ifc.Index}, groupV4); err != nil {
+			errs = append(errs, fmt.Errorf("send on %s (IPv4): %w", l.ifc.Name, err))
+		}
+	}
+	if w.v6 != nil && l.hasV6() {
+		if _, err := w.v6.WriteTo(b, &ipv6.ControlMessage{IfIndex: l.ifc.Index}, groupV6); err != nil {
+			errs = append(errs, fmt.Errorf("send on %s (IPv6): %w", l.ifc.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sendUnicast answers a legacy (non-5353) querier directly (RFC 6762 §6.7).
+func (w *wire) sendUnicast(dst netip.AddrPort, msg *dnsmessage.Message) error {
+	b, err := msg.Pack()
+	if err != nil {
+		return fmt.Errorf("pack mDNS message: %w", err)
+	}
+	ua := net.UDPAddrFromAddrPort(dst)
+	if dst.Addr().Is4() || dst.Addr().Is4In6() {
+		_, err = w.v4.WriteTo(b, nil, ua)
+	} else if w.v6 != nil {
+		_, err = w.v6.WriteTo(b, nil, ua)
+	}
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", dst, err)
+	}
+	return nil
+}
+
+func (w *wire) closeConns() {
+	w.v4.Close()
+	if w.v6 != nil {
+		w.v6.Close()
+	}
+}
+
+// close stops the readers and waits for them.
+func (w *wire) close() {
+	w.closeConns()
+	w.wg.Wait()
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package testsrc
+
+const raceEnabled = false

@@ -1,0 +1,308 @@
+package rtspsrv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtp"
+
+	"github.com/camerad/camerad/encoder"
+)
+
+// The fan-out benchmark runs each server in a child process (this test binary re-executed
+// with fanoutServerEnv set) so that its CPU time can be read from /proc apart from the
+// viewers', which run here as identical gortsplib clients for both servers. Both servers get
+// the same access units at the same rate; the figure of merit is server user+sys CPU per
+// gigabit delivered to the viewers.
+const (
+	fanoutServerEnv = "CAMERAD_FANOUT_SERVER" // "camerad" or "gortsplib"
+	fanoutFPSEnv    = "CAMERAD_FANOUT_FPS"
+	fanoutWarmup    = time.Second
+	fanoutMeasure   = 3 * time.Second
+	// fanoutAggregate is the delivered rate each case aims at: high enough to measure,
+	// low enough for two cores to serve both the server and 100 clients.
+	fanoutAggregate = 150e6 // bit/s
+)
+
+func BenchmarkFanout(b *testing.B) {
+	if testing.Short() {
+		b.Skip("fan-out benchmark spawns servers and 100 clients; skipped in -short")
+	}
+	for _, lower := range []string{"udp", "tcp"} {
+		for _, viewers := range []int{1, 10, 100} {
+			for _, server := range []string{"camerad", "gortsplib"} {
+				name := fmt.Sprintf("%s/viewers=%d/%s", lower, viewers, server)
+				b.Run(name, func(b *testing.B) { runFanout(b, server, lower, viewers) })
+			}
+		}
+	}
+}
+
+func runFanout(b *testing.B, server, lower string, viewers int) {
+	avgFrameBits := 0.0
+	for _, u := range benchGOPUnits() {
+		for _, n := range u {
+			avgFrameBits += float64(len(n) * 8)
+		}
+	}
+	avgFrameBits /= benchGOP
+	fps := max(benchFPS, int(fanoutAggregate/(avgFrameBits*float64(viewers))))
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFanoutBenchServer$", "-test.v=false")
+	cmd.Env = append(os.Environ(), fanoutServerEnv+"="+server, fanoutFPSEnv+"="+strconv.Itoa(fps))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	var url string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "URL "); ok {
+			url = u
+			break
+		}
+	}
+	if url == "" {
+		b.Fatal("server child printed no URL")
+	}
+	go io.Copy(io.Discard, stdout)
+
+	var received atomic.Int64
+	var clients []*gortsplib.Client
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for range viewers {
+		c, err := fanoutClient(url, lower, &received)
+		if err != nil {
+			b.Fatalf("viewer: %v", err)
+		}
+		clients = append(clients, c)
+	}
+	time.Sleep(fanoutWarmup)
+	cpu0, rx0 := processCPU(b, cmd.Process.Pid), received.Load()
+	sys0 := processSysCPU(b, cmd.Process.Pid)
+	b.ResetTimer()
+	time.Sleep(fanoutMeasure)
+	b.StopTimer()
+	cpu1, rx1 := processCPU(b, cmd.Process.Pid), received.Load()
+	sys1 := processSysCPU(b, cmd.Process.Pid)
+	gbit := float64(rx1-rx0) * 8 / 1e9
+	if gbit <= 0 {
+		b.Fatal("viewers received nothing")
+	}
+	b.ReportMetric((cpu1-cpu0).Seconds()/gbit, "cpu-s/Gbit")
+	b.ReportMetric((sys1-sys0).Seconds()/gbit, "sys-s/Gbit")
+	b.ReportMetric(gbit*1e3/fanoutMeasure.Seconds(), "Mbit/s")
+	b.ReportMetric(float64(peakRSS(b, cmd.Process.Pid))/(1<<20), "MB-peak-RSS")
+}
+
+func fanoutClient(url, lower string, received *atomic.Int64) (*gortsplib.Client, error) {
+	u, err := base.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	proto := gortsplib.ProtocolUDP
+	if lower == "tcp" {
+		proto = gortsplib.ProtocolTCP
+	}
+	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &proto}
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.OnPacketRTPAny(func(_ *description.Media, _ format.Format, pkt *rtp.Packet) {
+		received.Add(int64(rtpHeaderLen + len(pkt.Payload)))
+	})
+	if _, err := c.Play(nil); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// processCPU is a process's user+sys CPU time from /proc/<pid>/stat.
+func processCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
+}
+
+// processSysCPU is the kernel part of processCPU.
+func processSysCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(stime) * time.Second / 100
+}
+
+// peakRSS is a process's VmHWM in bytes.
+func peakRSS(b *testing.B, pid int) int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestFanoutBenchServer is the child side of BenchmarkFanout; it does nothing in a normal
+// test run.
+func TestFanoutBenchServer(t *testing.T) {
+	server := os.Getenv(fanoutServerEnv)
+	if server == "" {
+		t.Skip("child process of BenchmarkFanout only")
+	}
+	fps, _ := strconv.Atoi(os.Getenv(fanoutFPSEnv))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { // the parent closes our stdin to stop us
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	var publish func(au *encoder.AccessUnit)
+	switch server {
+	case "camerad":
+		stream := NewStream(StreamConfig{})
+		srv, err := NewServer(Config{MaxViewers: 200}, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(ln)
+		fmt.Printf("URL rtsp://%s/stream\n", ln.Addr())
+		publish = stream.Publish
+	case "gortsplib":
+		p, closeFn := startGortsplibPeer(t)
+		defer closeFn()
+		publish = p
+	}
+	pool := encoder.NewPool()
+	units := benchGOPUnits()
+	tick := time.NewTicker(time.Second / time.Duration(fps))
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			publish(benchAU(pool, units, i))
+		}
+	}
+}
+
+// gortsplibPeer is gortsplib's reference server: one ServerStream that every viewer reads.
+type gortsplibPeer struct {
+	stream *gortsplib.ServerStream
+}
+
+func (p *gortsplibPeer) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return &base.Response{StatusCode: base.StatusOK}, p.stream, nil
+}
+
+func (p *gortsplibPeer) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return &base.Response{StatusCode: base.StatusOK}, p.stream, nil
+}
+
+func (p *gortsplibPeer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+func startGortsplibPeer(t *testing.T) (func(*encoder.AccessUnit), func()) {
+	rtpConn, rtcpConn, err := listenUDPPair(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := [2]int{rtpConn.LocalAddr().(*net.UDPAddr).Port, rtcpConn.LocalAddr().(*net.UDPAddr).Port}
+	rtpConn.Close()
+	rtcpConn.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	peer := &gortsplibPeer{}
+	s := &gortsplib.Server{
+		Handler:        peer,
+		RTSPAddress:    addr,
+		UDPRTPAddress:  fmt.Sprintf(":%d", ports[0]),
+		UDPRTCPAddress: fmt.Sprintf(":%d", ports[1]),
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	forma := &format.H264{PayloadTyp: payloadTypeH264, SPS: bench720pSPS, PPS: benchPPS, PacketizationMode: 1}
+	medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
+	peer.stream = &gortsplib.ServerStream{Server: s, Desc: &description.Session{Medias: []*description.Media{medi}}}
+	if err := peer.stream.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := forma.CreateEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("URL rtsp://%s/stream\n", addr)
+	publish := func(au *encoder.AccessUnit) {
+		defer au.Release()
+		pkts, err := enc.Encode(au.NALUs())
+		if err != nil {
+			return
+		}
+		ts := uint32(au.PTS * clockRate / time.Second)
+		for _, p := range pkts {
+			p.Timestamp = ts
+			_ = peer.stream.WritePacketRTPWithNTP(medi, p, au.Captured)
+		}
+	}
+	return publish, func() { peer.stream.Close(); s.Close() }
+}
