@@ -27,8 +27,8 @@ type udpSender struct {
 	mu      sync.Mutex // held while sending, so remove() returns only when a viewer is idle
 	viewers []*session
 
-	addrMu sync.Mutex
-	byAddr map[netip.AddrPort]*session // client RTP and RTCP addresses of set-up sessions
+	addrMu  sync.Mutex
+	byAddr  map[netip.AddrPort]*session // client RTP and RTCP addresses of set-up sessions
 	msgs    []ipv4.Message
 	single  []ipv4.Message // fallback: one run split into single packets
 	pending []*frame
@@ -49,11 +49,11 @@ func newUDPSender(s *Server, port int) (*udpSender, error) {
 	// A keyframe for many viewers is a burst of thousands of packets: give the kernel room.
 	_ = rtpConn.SetWriteBuffer(4 << 20)
 	return &udpSender{
-		srv:    s,
-		rtp:    rtpConn,
-		rtcp:   rtcpConn,
-		batch:  ipv4.NewPacketConn(rtpConn),
-		ports:  [2]int{rtpConn.LocalAddr().(*net.UDPAddr).Port, rtcpConn.LocalAddr().(*net.UDPAddr).Port},
+		srv:     s,
+		rtp:     rtpConn,
+		rtcp:    rtcpConn,
+		batch:   ipv4.NewPacketConn(rtpConn),
+		ports:   [2]int{rtpConn.LocalAddr().(*net.UDPAddr).Port, rtcpConn.LocalAddr().(*net.UDPAddr).Port},
 		byAddr:  make(map[netip.AddrPort]*session),
 		sr:      make([]byte, 0, 128),
 		gso:     gsoControl(s.stream.cfg.MaxPacketSize),

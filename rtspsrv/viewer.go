@@ -70,7 +70,16 @@ func (v *viewer) rtpTime(f *frame) uint32 {
 		v.anchored, v.anchorPT = true, f.pts
 	}
 	d := f.pts - v.anchorPT
-	return v.anchorTS + uint32(d.Nanoseconds()*clockRate/int64(time.Second))
+	return v.anchorTS + uint32(rtpTicks(d))
+}
+
+// rtpTicks converts d to 90 kHz ticks. Seconds and the rest are scaled apart so that the
+// product cannot overflow (d*90000 in nanoseconds would after 28 hours of playing), and the
+// result is rounded, not truncated: a 30 fps source's PTS are whole nanoseconds rounded from
+// n/30 s, and truncating them would give steps of 2999 and 3001 ticks instead of 3000.
+func rtpTicks(d time.Duration) int64 {
+	sec, rest := int64(d/time.Second), int64(d%time.Second)
+	return sec*clockRate + (rest*clockRate+int64(time.Second)/2)/int64(time.Second)
 }
 
 // buildPackets writes the RTP headers of every packet of f into the viewer's scratch and fills
@@ -123,7 +132,7 @@ func (v *viewer) nextRTPInfo(now time.Time) (seq uint16, ts uint32) {
 		if elapsed < 0 {
 			elapsed = 0
 		}
-		v.anchorTS = v.lastTS + uint32(elapsed.Nanoseconds()*clockRate/int64(time.Second)) + 1
+		v.anchorTS = v.lastTS + uint32(rtpTicks(elapsed)) + 1
 		v.anchored = false
 	}
 	return v.seq, v.anchorTS

@@ -1,7 +1,7 @@
 package main
 
-// Interim camera wiring until the device package lands: no camera is ever found, so auto
-// mode serves the test source. The device engineer replaces this file.
+// Camera wiring: find a V4L2 camera, pick how its pictures become H.264 (the camera's own
+// encoder, or raw frames through the hardware M2M encoder) and build the source.
 
 import (
 	"errors"
@@ -9,7 +9,11 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/camerad/camerad/device"
+	"github.com/camerad/camerad/device/uapi"
 	"github.com/camerad/camerad/encoder"
+	"github.com/camerad/camerad/encoder/m2m"
+	"github.com/camerad/camerad/encoder/v4l2src"
 )
 
 // CameraConfig is what camerad asks of a camera.
@@ -18,13 +22,111 @@ type CameraConfig struct {
 	Width, Height, FPS, Bitrate, GOP int
 }
 
-func openCamera(cfg CameraConfig, _ *encoder.Pool, _ *slog.Logger) (encoder.Source, string, error) {
+// listCameras prints every V4L2 node with its formats, sizes, rates and controls, and the
+// path camerad would take with it.
+func listCameras(w io.Writer) error {
+	infos, err := device.ListCameras()
+	if err != nil {
+		return fmt.Errorf("list cameras: %w", err)
+	}
+	if len(infos) == 0 {
+		fmt.Fprintln(w, "no V4L2 devices found (/dev/video*)")
+		return nil
+	}
+	for _, info := range infos {
+		info.Print(w)
+	}
+	if enc := findEncoder(infos); enc != "" {
+		fmt.Fprintf(w, "hardware H.264 encoder: %s\n", enc)
+	} else {
+		fmt.Fprintln(w, "hardware H.264 encoder: none (raw-only cameras cannot be used)")
+	}
+	return nil
+}
+
+// findEncoder returns the M2M encoder node: bcm2835-codec's encoder at /dev/video11.
+func findEncoder(infos []device.CameraInfo) string {
+	for _, info := range infos {
+		if info.Path == m2m.DefaultPath && info.IsM2M() {
+			return info.Path
+		}
+	}
+	return ""
+}
+
+// openCamera returns the camera source, or (nil, "", nil) in auto mode when no usable camera
+// exists; a configured device that cannot be used is an error.
+func openCamera(cfg CameraConfig, pool *encoder.Pool, log *slog.Logger) (encoder.Source, string, error) {
+	var infos []device.CameraInfo
+	var err error
 	if cfg.Device != "" {
-		return nil, "", fmt.Errorf("%s: camera support is not built in yet", cfg.Device)
+		info, ierr := device.Inspect(uapi.Kernel{}, cfg.Device)
+		if ierr != nil {
+			return nil, "", fmt.Errorf("inspect %s: %w", cfg.Device, ierr)
+		}
+		infos = []device.CameraInfo{info}
+		// The encoder is looked up separately: the configured node is only the camera.
+		if encInfo, eerr := device.Inspect(uapi.Kernel{}, m2m.DefaultPath); eerr == nil {
+			infos = append(infos, encInfo)
+		}
+	} else if infos, err = device.ListCameras(); err != nil {
+		log.Info("no camera: cannot list V4L2 devices", "err", err)
+		return nil, "", nil
+	}
+	encPath := findEncoder(infos)
+	for _, info := range infos {
+		if cfg.Device != "" && info.Path != cfg.Device {
+			continue
+		}
+		path, pixfmt := info.Choose(encPath != "")
+		if path == device.PathNone {
+			if cfg.Device != "" {
+				return nil, "", fmt.Errorf("%s (%s) is not usable: %s", info.Path, info.Card, whyUnusable(info, encPath))
+			}
+			log.Debug("camera skipped", "device", info.Path, "card", info.Card, "why", whyUnusable(info, encPath))
+			continue
+		}
+		return buildCamera(cfg, info, path, pixfmt, encPath, pool, log)
+	}
+	if cfg.Device != "" {
+		return nil, "", errors.New(cfg.Device + ": not found")
 	}
 	return nil, "", nil
 }
 
-func listCameras(w io.Writer) error {
-	return errors.New("camera support is not built in yet")
+func whyUnusable(info device.CameraInfo, encPath string) string {
+	switch {
+	case !info.IsCamera():
+		return "not a video capture device"
+	case encPath == "":
+		return "offers no H.264 and there is no hardware encoder for its raw formats"
+	default:
+		return "offers neither H.264 nor YUV420/NV12/YUYV"
+	}
+}
+
+func buildCamera(cfg CameraConfig, info device.CameraInfo, path device.Path, pixfmt uint32, encPath string,
+	pool *encoder.Pool, log *slog.Logger) (encoder.Source, string, error) {
+	dcfg := device.Config{
+		Path: info.Path,
+		Want: device.Format{PixelFormat: pixfmt, Width: cfg.Width, Height: cfg.Height, FPS: float64(cfg.FPS)},
+		Log:  log.With("source", "camera"),
+	}
+	desc := fmt.Sprintf("%s (%s) %s %dx%d@%d", info.Path, info.Card, uapi.FourCCString(pixfmt), cfg.Width, cfg.Height, cfg.FPS)
+	switch path {
+	case device.PathPassthrough:
+		// The camera encodes: bitrate and GOP are its controls.
+		dcfg.Controls = device.EncoderControls(cfg.Bitrate, cfg.GOP, -1, 0)
+		src := &v4l2src.Passthrough{Capture: device.NewCapture(dcfg), Pool: pool, Log: dcfg.Log}
+		return src, desc + " passthrough", nil
+	default:
+		src := &v4l2src.M2M{
+			Camera: device.NewCapture(dcfg),
+			Pool:   pool,
+			Log:    dcfg.Log,
+			Encoder: m2m.Config{Path: encPath, FPS: cfg.FPS, Bitrate: cfg.Bitrate, IPeriod: cfg.GOP,
+				Profile: uapi.H264ProfileHigh, LevelIDC: 40},
+		}
+		return src, desc + " raw → hardware encoder " + encPath, nil
+	}
 }

@@ -60,6 +60,12 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
+	// goccy/go-yaml zeroes the target for a document without content (an empty file, or a
+	// camera.yml with every line commented out): such a file means "the defaults".
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err == nil && doc == nil {
+		return cfg, nil
+	}
 	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
 		return cfg, fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, true))
 	}

@@ -115,13 +115,13 @@ func run(n int, transport string, duration, ramp time.Duration, bitrate, source 
 	return nil
 }
 
-// makeClip writes a 10 s 1280x720 30 fps clip with a 1 s GOP and no B-frames at bitrate.
+// makeClip writes a 2 s (looped; small, as the source holds it in memory) 1280x720 30 fps clip with a 1 s GOP and no B-frames at bitrate.
 func makeClip(path, bitrate string) error {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		return errors.New("ffmpeg is needed to make the 4 Mbit/s clip (or pass -source testsrc)")
 	}
 	cmd := exec.Command("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
-		"-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-bf", "0",
+		"-t", "2", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-bf", "0",
 		"-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-b:v", bitrate, "-maxrate", bitrate,
 		"-bufsize", bitrate, "-x264-params", "repeat-headers=1", "-f", "h264", path)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeConfig writes a camera.yml into a fresh directory and returns its path.
+func writeConfig(t *testing.T, yml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "camera.yml")
+	if err := os.WriteFile(p, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfigFull(t *testing.T) {
+	p := writeConfig(t, `# every field, as a user would write camera.yml
+listen: ":554"
+path: /cam1
+source: clip
+width: 1920
+height: 1080
+fps: 25
+bitrate: 4000000
+gop: 50
+udp_port: 6970
+username: admin
+password: s3cret
+max_viewers: 4
+hostname: garden-cam
+mdns: false
+wifi:
+  ssid: "Home Net"
+  psk: "correct horse"
+  country: DE
+log_level: debug
+`)
+	got, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := false
+	want := Config{
+		Listen: ":554", Path: "/cam1", Source: "clip", Width: 1920, Height: 1080, FPS: 25,
+		Bitrate: 4_000_000, GOP: 50, UDPPort: 6970, Username: "admin", Password: "s3cret",
+		MaxViewers: 4, Hostname: "garden-cam", MDNS: &f,
+		WiFi:     WiFiConfig{SSID: "Home Net", PSK: "correct horse", Country: "DE"},
+		LogLevel: "debug",
+	}
+	if got.MDNS == nil || *got.MDNS != false {
+		t.Errorf("mdns = %v, want false", got.MDNS)
+	}
+	got.MDNS, want.MDNS = nil, nil
+	if got != want {
+		t.Errorf("LoadConfig:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestLoadConfigPartial: what the file leaves out keeps its default, and mDNS stays on.
+func TestLoadConfigPartial(t *testing.T) {
+	got, err := LoadConfig(writeConfig(t, "fps: 15\nwifi:\n  ssid: cafe\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.FPS = 15
+	want.WiFi.SSID = "cafe"
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if !got.MDNSEnabled() {
+		t.Errorf("mDNS disabled without mdns: in the file")
+	}
+}
+
+func TestLoadConfigCommentsOnly(t *testing.T) {
+	// The image ships a camera.yml that is all comments until the user edits it.
+	got, err := LoadConfig(writeConfig(t, "# wifi:\n#   ssid: my-network\n"))
+	if err != nil {
+		t.Fatalf("a comment-only file must load as the defaults: %v", err)
+	}
+	if got != DefaultConfig() {
+		t.Errorf("got %+v, want the defaults", got)
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "nope.yml")
+	_, err := LoadConfig(p)
+	if err == nil || !strings.Contains(err.Error(), "nope.yml") {
+		t.Errorf("missing file: err = %v, want one naming the file", err)
+	}
+}
+
+// TestLoadConfigRejects: a typo or a bad value is an error that names the field (and, for
+// syntax-level problems, where it is), never silently ignored.
+func TestLoadConfigRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name, yml string
+		want      []string // substrings the error must contain
+	}{
+		{"unknown field", "fps: 30\nwidht: 640\n", []string{"widht"}},
+		{"unknown nested field", "wifi:\n  ssid: x\n  pks: secret99\n", []string{"pks"}},
+		{"wrong type", "width: wide\n", []string{"width"}},
+		{"duplicate key", "fps: 30\nfps: 25\n", []string{"fps"}},
+		{"not a mapping", "- a\n- b\n", nil},
+		{"listen empty", "listen: \"\"\n", []string{"listen"}},
+		{"listen no port", "listen: localhost\n", []string{"listen", "localhost"}},
+		{"path relative", "path: stream\n", []string{"path"}},
+		{"path query", "path: /s?x=1\n", []string{"path"}},
+		{"source unknown", "source: webcam\n", []string{"source", "webcam"}},
+		{"source empty file", "source: \"file:\"\n", []string{"source"}},
+		{"width odd", "width: 641\n", []string{"width", "641"}},
+		{"width small", "width: 8\n", []string{"width"}},
+		{"height big", "height: 5000\n", []string{"height", "5000"}},
+		{"fps zero", "fps: 0\n", []string{"fps"}},
+		{"fps big", "fps: 240\n", []string{"fps", "240"}},
+		{"bitrate low", "bitrate: 1000\n", []string{"bitrate"}},
+		{"bitrate high", "bitrate: 60000000\n", []string{"bitrate"}},
+		{"gop negative", "gop: -1\n", []string{"gop"}},
+		{"udp odd", "udp_port: 5001\n", []string{"udp_port", "5001"}},
+		{"udp range", "udp_port: 70000\n", []string{"udp_port"}},
+		{"max viewers zero", "max_viewers: 0\n", []string{"max_viewers"}},
+		{"password alone", "password: x\n", []string{"username"}},
+		{"hostname dot local", "hostname: cam.local\n", []string{"hostname"}},
+		{"hostname dash", "hostname: -cam\n", []string{"hostname"}},
+		{"psk short", "wifi:\n  ssid: home\n  psk: short\n", []string{"wifi.psk"}},
+		{"log level", "log_level: loud\n", []string{"log_level", "loud"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeConfig(t, tc.yml)
+			_, err := LoadConfig(p)
+			if err == nil {
+				t.Fatalf("LoadConfig accepted:\n%s", tc.yml)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, p) {
+				t.Errorf("error %q does not name the file", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadConfigNamesEveryBadField: all problems are reported at once, so the user fixes
+// camera.yml in one go instead of one reboot per mistake.
+func TestLoadConfigNamesEveryBadField(t *testing.T) {
+	_, err := LoadConfig(writeConfig(t, "width: 7\nfps: 0\nlog_level: chatty\n"))
+	if err == nil {
+		t.Fatal("accepted three bad values")
+	}
+	for _, field := range []string{"width", "fps", "log_level"} {
+		if !strings.Contains(err.Error(), field) {
+			t.Errorf("error %q does not name %s", err, field)
+		}
+	}
+}
+
+// TestValidateDefaults: what camerad runs with when nothing is configured is itself valid.
+func TestValidateDefaults(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+}
+
+// TestFlagsOverrideFile: a flag given on the command line wins over the file, even when it
+// repeats the default; what no flag sets keeps the file's value.
+func TestFlagsOverrideFile(t *testing.T) {
+	p := writeConfig(t, "fps: 10\nwidth: 640\nheight: 480\nsource: clip\nmdns: false\nlog_level: warn\n")
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, c Config)
+	}{
+		{"file only", []string{"-config", p}, func(t *testing.T, c Config) {
+			if c.FPS != 10 || c.Width != 640 || c.Height != 480 || c.Source != "clip" || c.MDNSEnabled() || c.LogLevel != "warn" {
+				t.Errorf("file values not applied: %+v", c)
+			}
+			if c.Listen != DefaultConfig().Listen || c.Path != DefaultConfig().Path {
+				t.Errorf("defaults not kept for fields the file omits: %+v", c)
+			}
+		}},
+		{"flag wins", []string{"-config", p, "-fps", "25", "-source", "testsrc"}, func(t *testing.T, c Config) {
+			if c.FPS != 25 || c.Source != "testsrc" {
+				t.Errorf("flags did not override: fps=%d source=%s", c.FPS, c.Source)
+			}
+			if c.Width != 640 || c.Height != 480 {
+				t.Errorf("file values lost: %dx%d", c.Width, c.Height)
+			}
+		}},
+		{"flag order irrelevant", []string{"-fps", "25", "-config", p}, func(t *testing.T, c Config) {
+			if c.FPS != 25 {
+				t.Errorf("fps = %d, want the flag's 25 although -config came later", c.FPS)
+			}
+		}},
+		{"flag equal to default still wins", []string{"-config", p, "-fps", "30", "-mdns=true"}, func(t *testing.T, c Config) {
+			if c.FPS != 30 || !c.MDNSEnabled() {
+				t.Errorf("fps=%d mdns=%v, want 30 and true from the flags", c.FPS, c.MDNSEnabled())
+			}
+		}},
+		{"no file", []string{"-listen", "127.0.0.1:9000", "-mdns=false"}, func(t *testing.T, c Config) {
+			want := DefaultConfig()
+			want.Listen = "127.0.0.1:9000"
+			if c.MDNSEnabled() {
+				t.Errorf("-mdns=false ignored")
+			}
+			c.MDNS = nil
+			if c != want {
+				t.Errorf("got %+v\nwant %+v", c, want)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := parseArgs(tc.args, io.Discard)
+			if err != nil {
+				t.Fatalf("parseArgs(%q): %v", tc.args, err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+// TestFlagsValidated: an invalid flag value is rejected like an invalid file value, naming
+// the setting; and a bad file is reported even when flags would fix it.
+func TestFlagsValidated(t *testing.T) {
+	_, _, err := parseArgs([]string{"-width", "13"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "width") {
+		t.Errorf("-width 13: err = %v, want one naming width", err)
+	}
+	bad := writeConfig(t, "fps: 0\n")
+	_, _, err = parseArgs([]string{"-config", bad, "-fps", "30"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "fps") {
+		t.Errorf("bad file with fixing flag: err = %v, want the file's fps error", err)
+	}
+	_, _, err = parseArgs([]string{"stray"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "stray") {
+		t.Errorf("positional argument: err = %v", err)
+	}
+}
+
+func TestParseSourceSpec(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    sourceSpec
+		wantErr bool
+	}{
+		{in: "auto", want: sourceSpec{kind: sourceAuto}},
+		{in: "testsrc", want: sourceSpec{kind: sourceTestsrc}},
+		{in: "clip", want: sourceSpec{kind: sourceClip}},
+		{in: "stdin", want: sourceSpec{kind: sourceStdin}},
+		{in: "-", want: sourceSpec{kind: sourceStdin}},
+		{in: "file:/data/clip.h264", want: sourceSpec{kind: sourceFile, arg: "/data/clip.h264"}},
+		{in: "file:rel/a b.264", want: sourceSpec{kind: sourceFile, arg: "rel/a b.264"}},
+		{in: "pipe:rpicam-vid -t 0 --inline -o -", want: sourceSpec{kind: sourcePipe, arg: "rpicam-vid -t 0 --inline -o -"}},
+		{in: "pipe:  cat x.h264 ", want: sourceSpec{kind: sourcePipe, arg: "cat x.h264"}},
+		{in: "/dev/video0", want: sourceSpec{kind: sourceDevice, arg: "/dev/video0"}},
+		{in: "/dev/v4l/by-id/usb-cam-video-index0", want: sourceSpec{kind: sourceDevice, arg: "/dev/v4l/by-id/usb-cam-video-index0"}},
+		{in: "", wantErr: true},
+		{in: "file:", wantErr: true},
+		{in: "pipe:", wantErr: true},
+		{in: "pipe:   ", wantErr: true},
+		{in: "camera", wantErr: true},
+		{in: "Auto", wantErr: true},
+		{in: "video0", wantErr: true},
+		{in: "rtsp://elsewhere/stream", wantErr: true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseSourceSpec(tc.in)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("parseSourceSpec(%q) = %+v, want an error", tc.in, got)
+				}
+				if tc.in != "" && !strings.Contains(err.Error(), tc.in) {
+					t.Errorf("error %q does not quote the input", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseSourceSpec(%q): %v", tc.in, err)
+			}
+			if got != tc.want {
+				t.Errorf("parseSourceSpec(%q) = %+v, want %+v", tc.in, got, tc.want)
+			}
+		})
+	}
+}

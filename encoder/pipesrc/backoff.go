@@ -1,0 +1,23 @@
+package pipesrc
+
+import "time"
+
+// healthyRun is how long a child must run for its next failure to count as a new one:
+// the restart delay then starts again from the minimum instead of where it left off.
+const healthyRun = 10 * time.Second
+
+// backoff is the exponential delay between child restarts.
+type backoff struct {
+	min, max time.Duration
+	next     time.Duration
+}
+
+// after returns the delay before the next start, given how long the last child ran.
+func (b *backoff) after(ran time.Duration) time.Duration {
+	if b.next == 0 || ran >= healthyRun {
+		b.next = b.min
+	}
+	d := b.next
+	b.next = min(2*b.next, b.max)
+	return d
+}

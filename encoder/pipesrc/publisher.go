@@ -1,0 +1,106 @@
+package pipesrc
+
+import (
+	"bytes"
+	"log/slog"
+
+	"github.com/camerad/camerad/encoder"
+	"github.com/camerad/camerad/encoder/h264"
+)
+
+// publisher turns the access units of one input (one child run) into pooled units: the one
+// copy, a fresh capture-time SEI before the first slice, the parameter sets in front of every
+// keyframe, and nothing before the first decodable keyframe.
+type publisher struct {
+	pool    *encoder.Pool
+	log     *slog.Logger
+	stamper *stamper
+
+	waitKey  bool   // drop units until a keyframe with known parameter sets
+	sps, pps []byte // last parameter sets seen, repeated on keyframes that lack them
+	dropped  int64  // units dropped while waiting for a keyframe
+	sei      [64]byte
+}
+
+func newPublisher(pool *encoder.Pool, log *slog.Logger, st *stamper) *publisher {
+	return &publisher{pool: pool, log: log, stamper: st, waitKey: true}
+}
+
+// resync makes the publisher wait for the next keyframe: a unit was lost, and the pictures
+// after it refer to it.
+func (p *publisher) resync() { p.waitKey = true }
+
+func (p *publisher) publish(u unit, publish encoder.Publish) {
+	key := h264.IsKeyframe(u.nalus)
+	if p.waitKey && !key {
+		p.dropped++
+		return
+	}
+	var hasSPS, hasPPS bool
+	for _, n := range u.nalus {
+		switch h264.TypeOf(n) {
+		case h264.NALSPS:
+			hasSPS = true
+			if !bytes.Equal(n, p.sps) {
+				if _, err := h264.ParseSPS(n); err != nil {
+					p.log.Warn("pipe source: unreadable SPS; waiting for the next keyframe", "err", err)
+					p.sps, p.waitKey = p.sps[:0], true
+					p.dropped++
+					return
+				}
+				p.sps = append(p.sps[:0], n...)
+			}
+		case h264.NALPPS:
+			hasPPS = true
+			p.pps = append(p.pps[:0], n...)
+		}
+	}
+	if key && (len(p.sps) == 0 || len(p.pps) == 0) {
+		p.dropped++ // a keyframe nobody can decode without parameter sets
+		return
+	}
+	if p.waitKey {
+		p.waitKey = false
+		if p.dropped > 0 {
+			p.log.Debug("pipe source: started at a keyframe", "dropped_units", p.dropped)
+		}
+	}
+
+	pts := p.stamper.stamp(u.at.mono)
+	captured := u.at.wall.Add(pts - u.at.mono)
+	sei := h264.AppendCaptureTimeSEI(p.sei[:0], captured)
+	size := len(sei)
+	for _, n := range u.nalus {
+		size += len(n)
+	}
+	if key {
+		size += len(p.sps) + len(p.pps)
+	}
+
+	au := p.pool.Get(size)
+	inserted := false
+	for _, n := range u.nalus {
+		t := h264.TypeOf(n)
+		if n[0]&0x80 != 0 {
+			continue // forbidden_zero_bit: corrupt, and decoders reject it anyway
+		}
+		if t == h264.NALSEI {
+			if _, old := h264.ParseCaptureTimeSEI(n); old {
+				continue // a camerad stream piped into camerad: the SEI is restamped
+			}
+		}
+		if !inserted && t.IsVCL() {
+			if key && !hasSPS {
+				au.AppendNALU(p.sps)
+			}
+			if key && !hasPPS {
+				au.AppendNALU(p.pps)
+			}
+			au.AppendNALU(sei)
+			inserted = true
+		}
+		au.AppendNALU(n)
+	}
+	au.PTS, au.Captured, au.Keyframe = pts, captured, key
+	publish(au)
+}

@@ -1,0 +1,77 @@
+package pipesrc
+
+import (
+	"testing"
+	"time"
+)
+
+func TestStamperArrival(t *testing.T) {
+	var s stamper
+	arrivals := []time.Duration{10 * time.Second, 10*time.Second + 30*time.Millisecond, 10*time.Second + 30*time.Millisecond, 10*time.Second + 20*time.Millisecond}
+	var last time.Duration
+	for i, a := range arrivals {
+		pts := s.stamp(a)
+		if i < 2 && pts != a {
+			t.Errorf("unit %d PTS %v, want arrival %v", i, pts, a)
+		}
+		if i > 0 && pts <= last {
+			t.Errorf("unit %d PTS %v not after %v", i, pts, last)
+		}
+		last = pts
+	}
+}
+
+// TestStamperFPS: with a frame rate, bursty arrivals get evenly spaced PTS; a long stall
+// re-anchors to arrival; PTS never go back, even across a reset.
+func TestStamperFPS(t *testing.T) {
+	s := stamper{fps: 25}
+	base := 100 * time.Second
+	jitter := []time.Duration{0, 5, -3, 12, 0, 9, -8, 1}
+	for i, j := range jitter {
+		arrival := base + time.Duration(i)*40*time.Millisecond + j*time.Millisecond
+		if pts := s.stamp(arrival); pts != base+time.Duration(i)*40*time.Millisecond {
+			t.Fatalf("unit %d PTS %v, want %v", i, pts, base+time.Duration(i)*40*time.Millisecond)
+		}
+	}
+	stalled := base + 10*time.Second
+	if pts := s.stamp(stalled); pts != stalled {
+		t.Errorf("after a stall PTS %v, want re-anchored to %v", pts, stalled)
+	}
+	if pts := s.stamp(stalled + 40*time.Millisecond); pts != stalled+40*time.Millisecond {
+		t.Errorf("after re-anchoring PTS %v", pts)
+	}
+	s.reset()
+	if pts := s.stamp(stalled); pts <= stalled+40*time.Millisecond {
+		t.Errorf("PTS went back after reset: %v", pts)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := backoff{min: 100 * time.Millisecond, max: time.Second}
+	var got []time.Duration
+	for range 6 {
+		got = append(got, b.after(0))
+	}
+	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
+	for i := range want {
+		if got[i] != want[i]*time.Millisecond {
+			t.Fatalf("delays %v, want %v ms", got, want)
+		}
+	}
+	if d := b.after(healthyRun); d != 100*time.Millisecond {
+		t.Errorf("after a healthy run delay %v, want the minimum", d)
+	}
+}
+
+func TestTailBuffer(t *testing.T) {
+	tb := newTailBuffer(8)
+	_, _ = tb.Write([]byte("hello "))
+	_, _ = tb.Write([]byte("world"))
+	if got := tb.String(); got != "lo world" {
+		t.Errorf("tail = %q, want %q", got, "lo world")
+	}
+	_, _ = tb.Write([]byte("0123456789abc"))
+	if got := tb.String(); got != "56789abc" {
+		t.Errorf("tail = %q", got)
+	}
+}
