@@ -30,11 +30,13 @@ const (
 
 // handle answers one request. Every path out carries a status; CSeq is added by the caller.
 func (s *Server) handle(c *conn, req *Request) *Response {
-	if req.Proto != "RTSP/1.0" {
-		return respond(StatusRTSPVersionNotSupported)
-	}
+	// CSeq first: a request without a usable one is malformed whatever its version, and only
+	// the 400 that closes the connection goes out without a CSeq.
 	if !validCSeq(req.Header.Get("CSeq")) {
 		return &Response{Status: StatusBadRequest, Close: true}
+	}
+	if req.Proto != "RTSP/1.0" {
+		return respond(StatusRTSPVersionNotSupported)
 	}
 	if req.Header.Has("Require") {
 		// No option extensions are supported (RFC 2326 §12.32). Proxy-Require is for proxies.

@@ -144,8 +144,10 @@ func readLine(r *bufio.Reader, max int) (string, error) {
 		return "", err
 	}
 	buf = bytes.TrimRight(buf, "\r\n")
-	if bytes.IndexByte(buf, 0) >= 0 {
-		return "", fmt.Errorf("%w: NUL byte in line", errMalformed)
+	// A CR inside a line would be a line end to some peers: echoed in a response header
+	// (Require comes back as Unsupported) it could forge headers. NUL has no place either.
+	if i := bytes.IndexAny(buf, "\x00\r"); i >= 0 {
+		return "", fmt.Errorf("%w: control byte %#x in line", errMalformed, buf[i])
 	}
 	return string(buf), nil
 }

@@ -78,9 +78,19 @@ func handleReceiverReports(v *viewer, data []byte) {
 				continue
 			}
 			v.rrFractionLost.Store(uint32(r.FractionLost))
-			v.rrTotalLost.Store(int64(r.TotalLost))
+			v.rrTotalLost.Store(signed24(r.TotalLost))
 			v.rrJitter.Store(r.Jitter)
 			v.rrLast.Store(time.Now().UnixNano())
 		}
 	}
+}
+
+// signed24 sign-extends RTCP's 24-bit cumulative-lost count: duplicates make it negative
+// (GStreamer reports -1, 0xFFFFFF, on a clean stream).
+func signed24(v uint32) int64 {
+	v &= 0xffffff
+	if v&0x800000 != 0 {
+		return int64(v) - 1<<24
+	}
+	return int64(v)
 }

@@ -155,7 +155,12 @@ func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 		if slot := int(time.Since(start) / period); slot > n {
 			n = slot
 		}
-		au := s.Encode(n, start.Add(time.Duration(n)*time.Second/time.Duration(s.cfg.FPS)), false)
+		// The capture time is slot n on today's wall clock: now, less how late this frame is
+		// past its slot. It moves on the same grid as the PTS (so RTP time and SEI time agree),
+		// and it follows a stepped wall clock (NTP after boot) instead of keeping the offset
+		// the clock had at start.
+		late := time.Since(start) - time.Duration(n)*period
+		au := s.Encode(n, time.Now().Add(-late), false)
 		publish(au)
 		select {
 		case <-ctx.Done():

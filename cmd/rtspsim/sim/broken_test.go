@@ -130,14 +130,18 @@ func streamBroken(t *testing.T, write func([]byte) error, stop chan struct{}, f 
 		binary.BigEndian.PutUint16(out[2:], uint16(len(b)))
 		return write(out)
 	}
+	// The media clock follows elapsed time, not the tick count: a loaded machine drops
+	// ticks, and RTP that advanced by ticks would lag the sender reports' NTP time.
+	start := time.Now()
 	for i := 0; ; i++ {
 		now := time.Now()
+		elapsed := now.Sub(start).Seconds()
 		pkts, err := enc.Encode(testAU(i, now))
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		ts := ts0 + uint32(i*90000/testFPS)
+		ts := ts0 + uint32(elapsed*90000)
 		if f.tsBackwards && i == 5 {
 			ts = ts0
 		}
@@ -174,7 +178,7 @@ func streamBroken(t *testing.T, write func([]byte) error, stop chan struct{}, f 
 			if f.badSR {
 				rate = 2
 			}
-			if frame(senderReport(ssrc, now, ts0+uint32(float64(i*90000/testFPS)*rate)), 1) != nil {
+			if frame(senderReport(ssrc, now, ts0+uint32(elapsed*90000*rate)), 1) != nil {
 				return
 			}
 		}

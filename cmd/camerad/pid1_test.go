@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/camerad/camerad/board/bootimg"
+)
+
+// cameraYMLViaFAT puts content on a FAT32 boot partition as the image builder does, reads it
+// back out of the filesystem, and parses it the way PID 1 and the service do.
+func cameraYMLViaFAT(t *testing.T, content string) (Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	img := filepath.Join(dir, "camerad.img")
+	t.Setenv("SOURCE_DATE_EPOCH", "1704067200")
+	err := bootimg.Write(img, bootimg.Layout{PartitionMiB: 40},
+		[]bootimg.File{{Name: "camera.yml", Data: []byte(content)}, {Name: "config.txt", Data: []byte("arm_64bit=1\n")}},
+		time.Unix(1704067200, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := bootimg.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	b, err := im.ReadFile("camera.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "camera.yml")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return LoadConfig(p)
+}
+
+func template(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../scripts/image/camera.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestImageCameraYMLTemplate: the file users get on the card parses strictly as shipped.
+func TestImageCameraYMLTemplate(t *testing.T) {
+	cfg, err := cameraYMLViaFAT(t, template(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":554" || cfg.Path != "/stream" || cfg.Source != "auto" || !cfg.MDNSEnabled() ||
+		cfg.WiFi.SSID != "" || cfg.Hostname != "" || cfg.LogLevel != "info" {
+		t.Fatalf("template config %+v", cfg)
+	}
+}
+
+// TestImageCameraYMLUserEdits uncomments the settings the README tells users to change.
+func TestImageCameraYMLUserEdits(t *testing.T) {
+	s := template(t)
+	for _, line := range []string{"#hostname: ", "#wifi:", "#  ssid: ", "#  psk: ", "#  country: ", "#username: ", "#password: ", "#width: ", "#height: ", "#fps: ", "#bitrate: ", "#gop: ", "#max_viewers: "} {
+		if !strings.Contains(s, line) {
+			t.Fatalf("template lacks %q", line)
+		}
+		s = strings.Replace(s, line, strings.TrimPrefix(line, "#"), 1)
+	}
+	cfg, err := cameraYMLViaFAT(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Hostname != "garden-camera" || cfg.WiFi.SSID != "MyHomeNetwork" || cfg.WiFi.PSK != "my wifi password" ||
+		cfg.WiFi.Country != "GB" || cfg.Username != "viewer" || cfg.Password != "change me" || cfg.MaxViewers != 8 {
+		t.Fatalf("edited config %+v", cfg)
+	}
+}
+
+func TestImageCameraYMLTypoNamed(t *testing.T) {
+	_, err := cameraYMLViaFAT(t, "listen: \":554\"\nwifi:\n  sid: home\n")
+	if err == nil || !strings.Contains(err.Error(), "sid") {
+		t.Fatalf("typo not reported by name: %v", err)
+	}
+}

@@ -1,0 +1,148 @@
+package rtspsrv
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// digestResponse computes a client's Digest response (RFC 2617 §3.2.2) independently of the
+// server's code.
+func digestResponse(user, realm, pass, method, uri, nonce, qop, nc, cnonce string) string {
+	h := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
+	ha1, ha2 := h(user+":"+realm+":"+pass), h(method+":"+uri)
+	if qop == "" {
+		return h(ha1 + ":" + nonce + ":" + ha2)
+	}
+	return h(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2)
+}
+
+func digestHeader(user, realm, pass, method, uri, nonce, qop string) string {
+	if qop == "" {
+		return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s"`,
+			user, realm, nonce, uri, digestResponse(user, realm, pass, method, uri, nonce, "", "", ""))
+	}
+	return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", qop=%s, nc=00000001, cnonce="0a4f113b", response="%s", algorithm=MD5`,
+		user, realm, nonce, uri, qop, digestResponse(user, realm, pass, method, uri, nonce, qop, "00000001", "0a4f113b"))
+}
+
+func TestAuthenticatorCheck(t *testing.T) {
+	now := time.Date(2026, 11, 21, 7, 0, 0, 0, time.UTC)
+	a := &authenticator{user: "admin", pass: "s3cret:with:colons", secret: []byte("0123456789abcdef0123456789abcdef")}
+	other := &authenticator{user: "admin", pass: "s3cret:with:colons", secret: []byte("another secret, another camera")}
+	nonce := a.nonce(now)
+	uri := "rtsp://192.0.2.10:8554/stream"
+	basic := func(up string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(up)) }
+	flip := func(s string) string {
+		b := []byte(s)
+		if b[len(b)-1] == '0' {
+			b[len(b)-1] = '1'
+		} else {
+			b[len(b)-1] = '0'
+		}
+		return string(b)
+	}
+	cases := []struct {
+		name   string
+		method string
+		auth   string
+		at     time.Time
+		ok     bool
+	}{
+		{"basic", "DESCRIBE", basic("admin:s3cret:with:colons"), now, true},
+		{"basic scheme lower case", "DESCRIBE", "basic " + base64.StdEncoding.EncodeToString([]byte("admin:s3cret:with:colons")), now, true},
+		{"basic wrong password", "DESCRIBE", basic("admin:s3cret"), now, false},
+		{"basic wrong user", "DESCRIBE", basic("root:s3cret:with:colons"), now, false},
+		{"basic not base64", "DESCRIBE", "Basic !!!", now, false},
+		{"digest", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, true},
+		{"digest qop=auth", "SETUP", digestHeader("admin", authRealm, "s3cret:with:colons", "SETUP", uri+"/trackID=0", nonce, "auth"), now, true},
+		{"digest reused nonce a minute later", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "PLAY", uri, nonce, ""), now.Add(time.Minute), true},
+		{"digest wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now, false},
+		{"digest wrong method", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, false},
+		{"digest wrong realm", "DESCRIBE", digestHeader("admin", "other", "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, false},
+		{"digest stale nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), false},
+		{"digest nonce from the future", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, a.nonce(now.Add(time.Hour)), ""), now, false},
+		{"digest forged nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, flip(nonce), ""), now, false},
+		{"digest nonce of another camera", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, other.nonce(now), ""), now, false},
+		{"digest short nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "abcd", ""), now, false},
+		{"digest non-hex nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "zz"+nonce[2:], ""), now, false},
+		{"digest upper-case response", "DESCRIBE", strings.Replace(digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""),
+			`response="`+digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", ""),
+			`response="`+strings.ToUpper(digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", "")), 1), now, true},
+		{"no header", "DESCRIBE", "", now, false},
+		{"unknown scheme", "DESCRIBE", "Bearer abc", now, false},
+		{"scheme only", "DESCRIBE", "Digest", now, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := &Request{Method: tc.method, URI: uri, Proto: "RTSP/1.0"}
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			if got := a.check(req, tc.at); got != tc.ok {
+				t.Errorf("check = %v, want %v (%s)", got, tc.ok, tc.auth)
+			}
+		})
+	}
+}
+
+func TestParseAuthParams(t *testing.T) {
+	got := parseAuthParams(` username="a,b", realm=camerad ,nonce="n", uri="rtsp://h/s?x=1,2", qop=auth, NC=00000001, bogus`)
+	want := map[string]string{"username": "a,b", "realm": "camerad", "nonce": "n", "uri": "rtsp://h/s?x=1,2", "qop": "auth", "nc": "00000001"}
+	if len(got) != len(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+// TestAuthOverTheWire plays the exchange as players do: OPTIONS without credentials, a 401
+// with a Digest (first) and a Basic challenge, then Digest with the server's nonce on a new
+// connection, as ffmpeg does after a 401.
+func TestAuthOverTheWire(t *testing.T) {
+	ts := startServer(t, Config{Username: "viewer", Password: "pa ss"})
+	c := ts.dial(t)
+	c.mustDo(StatusOK, "OPTIONS", ts.url)
+	resp := c.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, "Accept: application/sdp")
+	var challenges []string
+	for _, f := range resp.Header {
+		if strings.EqualFold(f.Name, "WWW-Authenticate") {
+			challenges = append(challenges, f.Value)
+		}
+	}
+	if len(challenges) != 2 || !strings.HasPrefix(challenges[0], "Digest ") || !strings.HasPrefix(challenges[1], "Basic ") {
+		t.Fatalf("challenges %q: want Digest then Basic", challenges)
+	}
+	p := parseAuthParams(strings.TrimPrefix(challenges[0], "Digest "))
+	if p["realm"] != authRealm || p["nonce"] == "" {
+		t.Fatalf("Digest challenge %q", challenges[0])
+	}
+	// A wrong password is refused again, with a fresh challenge; the connection stays usable.
+	bad := c.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, "Authorization: "+digestHeader("viewer", p["realm"], "guess", "DESCRIBE", ts.url, p["nonce"], ""))
+	if !bad.Header.Has("WWW-Authenticate") {
+		t.Error("second 401 without a challenge")
+	}
+
+	c2 := ts.dial(t)
+	auth := func(method, uri string) string {
+		return "Authorization: " + digestHeader("viewer", p["realm"], "pa ss", method, uri, p["nonce"], "auth")
+	}
+	desc := c2.mustDo(StatusOK, "DESCRIBE", ts.url, "Accept: application/sdp", auth("DESCRIBE", ts.url))
+	if len(desc.Body) == 0 {
+		t.Fatal("no SDP")
+	}
+	setup := c2.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast", auth("SETUP", ts.url+"/trackID=0"))
+	id := sessionID(setup.Header.Get("Session"))
+	// Credentials are checked on every request, session or not.
+	c2.mustDo(StatusUnauthorized, "PLAY", ts.url, "Session: "+id)
+	c2.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id, auth("PLAY", ts.url))
+	c2.readRTP(0)
+	c2.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id, "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte("viewer:pa ss")))
+}

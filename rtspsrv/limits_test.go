@@ -1,0 +1,296 @@
+package rtspsrv
+
+import (
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// TestRequestLimits sends requests over each bound: each gets 400 and a close, and the server
+// goes on serving.
+func TestRequestLimits(t *testing.T) {
+	ts := startServer(t, Config{Limits: Limits{MaxLineBytes: 256, MaxHeaders: 8, MaxHeaderBytes: 512, MaxBodyBytes: 128}})
+	healthy, _, _ := ts.playTCP(t)
+	mon := monitorTCP(t, healthy, 0)
+	headers := func(n, size int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "X-H%d: %s\r\n", i, strings.Repeat("v", size))
+		}
+		return b.String()
+	}
+	cases := []struct {
+		name, raw string
+	}{
+		{"request line", "DESCRIBE rtsp://127.0.0.1/" + strings.Repeat("a", 300) + " RTSP/1.0\r\nCSeq: 1\r\n\r\n"},
+		{"endless line", "DESCRIBE rtsp://127.0.0.1/" + strings.Repeat("a", 64<<10)},
+		{"header line", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX: " + strings.Repeat("a", 300) + "\r\n\r\n"},
+		{"header count", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n" + headers(8, 1) + "\r\n"},
+		{"header bytes", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n" + headers(5, 120) + "\r\n"},
+		{"body", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 129\r\n\r\n"},
+		{"huge body", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 2147483647\r\n\r\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ts.dial(t)
+			c.send(tc.raw)
+			resp, err := c.readResponse()
+			if err != nil || resp.Status != StatusBadRequest {
+				t.Fatalf("got %v %v, want 400", resp, err)
+			}
+			c.requireClosed()
+			mon.requireFlowing(t, tc.name)
+			ts.dial(t).mustDo(StatusOK, "OPTIONS", "*")
+		})
+	}
+	// Just under every bound is fine.
+	c := ts.dial(t)
+	c.mustDo(StatusOK, "OPTIONS", ts.url, strings.Split(strings.TrimSuffix(headers(6, 60), "\r\n"), "\r\n")...)
+	c.send("SET_PARAMETER * RTSP/1.0\r\nCSeq: 9\r\nContent-Length: 0\r\n\r\n")
+	if resp, err := c.readResponse(); err != nil || resp.Status != StatusOK {
+		t.Fatalf("empty SET_PARAMETER: %v %v", resp, err)
+	}
+}
+
+// TestHalfSentRequest: a request that starts but never ends is cut off by RequestTimeout even
+// though the idle timeout is long, and leaves nothing behind.
+func TestHalfSentRequest(t *testing.T) {
+	ts := startServer(t, Config{RequestTimeout: 200 * time.Millisecond, IdleTimeout: time.Hour})
+	ts.dial(t).mustDo(StatusOK, "OPTIONS", "*") // warm up: the runtime's own fds and goroutines
+	g, fds := runtime.NumGoroutine(), countFDs(t)
+	for _, partial := range []string{
+		"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n", // no blank line
+		"OPT",                               // half a request line
+		"SET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 10\r\n\r\n01234", // half a body
+		"$\x01\x00\x10abc", // half an interleaved frame
+	} {
+		c := ts.dial(t)
+		c.send(partial)
+		c.requireClosed()
+		c.nc.Close()
+	}
+	settleResources(t, g, fds)
+}
+
+// TestIdleConnection: a connection that says nothing is closed after IdleTimeout, also after
+// a first request; one that keeps asking stays.
+func TestIdleConnection(t *testing.T) {
+	ts := startServer(t, Config{IdleTimeout: 300 * time.Millisecond})
+	silent := ts.dial(t)
+	silent.requireClosed()
+
+	once := ts.dial(t)
+	once.mustDo(StatusOK, "OPTIONS", "*")
+	once.requireClosed()
+
+	busy := ts.dial(t)
+	for range 20 { // about 3 idle timeouts
+		busy.mustDo(StatusOK, "OPTIONS", "*")
+		time.Sleep(40 * time.Millisecond)
+	}
+}
+
+// TestKeepAlive covers the three ways a session stays alive (DESIGN §4): requests carrying
+// the session, RTCP receiver reports (UDP and interleaved), and, for TCP, the connection.
+// Each runs over several session timeouts; without it, the session ends.
+func TestKeepAlive(t *testing.T) {
+	// Keep-alives go out every timeout/6: a wide margin for a loaded machine.
+	const timeout = 300 * time.Millisecond
+	ts := startServer(t, Config{SessionTimeout: timeout, IdleTimeout: timeout})
+	const window = 3 * timeout
+
+	t.Run("session header", func(t *testing.T) {
+		c := ts.dial(t)
+		u := listenUDPClient(t)
+		p := u.ports()
+		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+		id := sessionID(setup.Header.Get("Session"))
+		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
+		// GET_PARAMETER (FFmpeg, VLC) and OPTIONS (older LIVE555) both carry the session.
+		for i, end := 0, time.Now().Add(window); time.Now().Before(end); i++ {
+			m := "GET_PARAMETER"
+			if i%2 == 1 {
+				m = "OPTIONS"
+			}
+			c.mustDo(StatusOK, m, ts.url, "Session: "+id)
+			time.Sleep(timeout / 6)
+		}
+		if ts.srv.session(id) == nil {
+			t.Fatal("session ended although the client kept it alive with requests")
+		}
+		c.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
+	})
+
+	t.Run("RTCP over UDP", func(t *testing.T) {
+		c := ts.dial(t)
+		u := listenUDPClient(t)
+		p := u.ports()
+		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+		id := sessionID(setup.Header.Get("Session"))
+		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
+		first, _ := u.readRTP(t)
+		// The control connection goes away: UDP sessions outlive it (RFC 2326 allows a client
+		// to come back), kept alive by RTCP alone.
+		c.nc.Close()
+		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: first.SSRC, TotalLost: 3}}}).Marshal()
+		srvRTCP := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}
+		for end := time.Now().Add(window); time.Now().Before(end); time.Sleep(timeout / 6) {
+			if _, err := u.rtcp.WriteToUDP(rr, srvRTCP); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ts.srv.session(id) == nil {
+			t.Fatal("session ended although the client sent receiver reports")
+		}
+		// Silence: the session times out and says BYE on RTCP.
+		waitUntil(t, "silent UDP session reaped", func() bool { return ts.srv.session(id) == nil })
+		requireBye(t, u, first.SSRC)
+	})
+
+	t.Run("RTCP interleaved", func(t *testing.T) {
+		c, id, _ := ts.playTCP(t)
+		first := c.readRTP(0)
+		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: first.SSRC, Jitter: 5}}}).Marshal()
+		frame := string([]byte{'$', 1, 0, byte(len(rr))}) + string(rr)
+		mon := monitorTCP(t, c, 0)
+		for end := time.Now().Add(window); time.Now().Before(end); time.Sleep(timeout / 6) {
+			c.send(frame)
+		}
+		mon.requireFlowing(t, "interleaved RR")
+		if ts.srv.session(id) == nil {
+			t.Fatal("session ended")
+		}
+	})
+
+	t.Run("TCP connection", func(t *testing.T) {
+		c, id, _ := ts.playTCP(t)
+		mon := monitorTCP(t, c, 0)
+		// No request, no RTCP: the open connection that media flows over is enough, and the
+		// idle timeout does not apply while it plays.
+		time.Sleep(window)
+		mon.requireFlowing(t, "TCP keep-alive")
+		if ts.srv.session(id) == nil {
+			t.Fatal("TCP session ended while its connection was open")
+		}
+	})
+
+	t.Run("nothing", func(t *testing.T) {
+		c := ts.dial(t)
+		u := listenUDPClient(t)
+		p := u.ports()
+		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+		id := sessionID(setup.Header.Get("Session"))
+		waitUntil(t, "unused session reaped", func() bool { return ts.srv.session(id) == nil })
+		// The client learns on its next request.
+		c2 := ts.dial(t)
+		c2.mustDo(StatusSessionNotFound, "PLAY", ts.url, "Session: "+id)
+	})
+}
+
+// requireBye reads u's RTCP socket until an RTCP BYE for ssrc arrives.
+func requireBye(t *testing.T, u *udpClient, ssrc uint32) {
+	t.Helper()
+	buf := make([]byte, 1500)
+	for {
+		_ = u.rtcp.SetReadDeadline(time.Now().Add(ioDeadline))
+		n, err := u.rtcp.Read(buf)
+		if err != nil {
+			t.Fatalf("no RTCP BYE: %v", err)
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			t.Fatalf("RTCP from server: %v", err)
+		}
+		for _, p := range pkts {
+			if bye, ok := p.(*rtcp.Goodbye); ok && len(bye.Sources) == 1 && bye.Sources[0] == ssrc {
+				return
+			}
+		}
+	}
+}
+
+// TestConnectionReset: a TCP viewer whose connection is reset mid-stream ends only its own
+// session; UDP and TCP viewers keep receiving without a lost packet; no goroutine, fd or
+// access unit is left behind.
+func TestConnectionReset(t *testing.T) {
+	ts := startServer(t, Config{})
+	tcpViewer, _, _ := ts.playTCP(t)
+	tcpMon := monitorTCP(t, tcpViewer, 0)
+	uc := ts.dial(t)
+	u := listenUDPClient(t)
+	p := u.ports()
+	setup := uc.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+	udpID := sessionID(setup.Header.Get("Session"))
+	uc.mustDo(StatusOK, "PLAY", ts.url, "Session: "+udpID)
+	udpMon := monitorUDP(t, u)
+	tcpMon.requireFlowing(t, "before")
+	udpMon.requireFlowing(t, "before")
+
+	// Warm up once so that the runtime's lazily created goroutines and fds are in the baseline.
+	warm, _, _ := ts.playTCP(t)
+	warm.readRTP(0)
+	resetConn(t, warm)
+	waitUntil(t, "warm-up session gone", func() bool { return ts.srv.SessionCount() == 2 })
+	g, fds := runtime.NumGoroutine(), countFDs(t)
+
+	for round := range 3 {
+		victim, id, _ := ts.playTCP(t)
+		victim.readRTP(0)
+		if round == 1 {
+			// Reset while the server is in the middle of a request, too.
+			victim.send("GET_PARAMETER " + ts.url + " RTSP/1.0\r\nCSeq: 9\r\n")
+		}
+		resetConn(t, victim)
+		waitUntil(t, "reset session gone", func() bool { return ts.srv.session(id) == nil })
+		tcpMon.requireFlowing(t, fmt.Sprintf("round %d", round))
+		udpMon.requireFlowing(t, fmt.Sprintf("round %d", round))
+	}
+	if n := ts.srv.SessionCount(); n != 2 {
+		t.Errorf("%d sessions, want the 2 healthy ones", n)
+	}
+	settleResources(t, g, fds)
+	if ts.srv.session(udpID) == nil {
+		t.Error("the UDP viewer's session ended")
+	}
+}
+
+// resetConn closes c with SO_LINGER 0, so the server sees a TCP RST, as when a viewer's Wi-Fi
+// drops or a player is killed.
+func resetConn(t *testing.T, c *rtspClient) {
+	t.Helper()
+	tc := c.nc.(*net.TCPConn)
+	if err := tc.SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	tc.Close()
+}
+
+// TestSessionIDs: ids are 64 random bits in hex, distinct, announced with the timeout.
+func TestSessionIDs(t *testing.T) {
+	ts := startServer(t, Config{MaxViewers: 64})
+	seen := map[string]bool{}
+	for i := range 40 {
+		c := ts.dial(t)
+		resp := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast")
+		h := resp.Header.Get("Session")
+		id, rest, _ := strings.Cut(h, ";")
+		if rest != "timeout=60" {
+			t.Errorf("Session %q: want ;timeout=60 (the default)", h)
+		}
+		if len(id) != 16 || strings.Trim(id, "0123456789ABCDEF") != "" {
+			t.Errorf("session id %q: want 16 hex digits", id)
+		}
+		if seen[id] {
+			t.Fatalf("session id %q handed out twice", id)
+		}
+		seen[id] = true
+		if i%2 == 0 {
+			c.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
+		}
+	}
+}
