@@ -157,22 +157,7 @@ func lumaDC(pred int32, target *[16]uint8, levels *[16]int32, rec *[16]uint8) bo
 		return c
 	}
 	for cur, step := cost(), 0; cur > 0 && step < maxRefineSteps; step++ {
-		bestK, bestD, best := -1, int32(0), cur
-		for k := range levels {
-			for _, d := range [2]int32{-1, 1} {
-				if abs32(levels[k]+d) > maxLevel {
-					continue
-				}
-				levels[k] += d
-				if c := cost(); c < best {
-					bestK, bestD, best = k, d, c
-				}
-				levels[k] -= d
-			}
-		}
-		if bestK >= 0 {
-			levels[bestK] += bestD
-			cur = best
+		if bestSingleMove(levels[:], cost, &cur) {
 			continue
 		}
 		// A local minimum for single moves: try moving two levels at once.
@@ -192,6 +177,30 @@ func lumaDC(pred int32, target *[16]uint8, levels *[16]int32, rec *[16]uint8) bo
 
 // lumaPairMove applies the change of two levels by one each that lowers cost most, if any
 // does, and updates cur.
+// bestSingleMove applies the one ±1 change to a level that lowers cost most, if any does,
+// updating *cur; it reports whether it found one. Luma and chroma DC refinement share it.
+func bestSingleMove(levels []int32, cost func() int32, cur *int32) bool {
+	bestK, bestD, best := -1, int32(0), *cur
+	for k := range levels {
+		for _, d := range [2]int32{-1, 1} {
+			if abs32(levels[k]+d) > maxLevel {
+				continue
+			}
+			levels[k] += d
+			if c := cost(); c < best {
+				bestK, bestD, best = k, d, c
+			}
+			levels[k] -= d
+		}
+	}
+	if bestK < 0 {
+		return false
+	}
+	levels[bestK] += bestD
+	*cur = best
+	return true
+}
+
 func lumaPairMove(levels *[16]int32, cost func() int32, cur *int32) bool {
 	best := *cur
 	var bk1, bk2 int
@@ -258,24 +267,9 @@ func chromaDC(pred *[4]int32, target *[4]uint8, levels *[4]int32, rec *[4]uint8)
 		return c
 	}
 	for cur, step := cost(), 0; cur > 0 && step < maxRefineSteps; step++ {
-		bestK, bestD, best := -1, int32(0), cur
-		for k := range levels {
-			for _, d := range [2]int32{-1, 1} {
-				if abs32(levels[k]+d) > maxLevel {
-					continue
-				}
-				levels[k] += d
-				if c := cost(); c < best {
-					bestK, bestD, best = k, d, c
-				}
-				levels[k] -= d
-			}
-		}
-		if bestK < 0 {
+		if !bestSingleMove(levels[:], cost, &cur) {
 			break
 		}
-		levels[bestK] += bestD
-		cur = best
 	}
 	var f [4]int32
 	hadamard2(levels, &f)
