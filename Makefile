@@ -6,6 +6,8 @@ GOOS    ?= $(shell $(GO) env GOOS)
 GOARCH  ?= $(shell $(GO) env GOARCH)
 BIN     := bin/$(GOOS)_$(GOARCH)
 LISTEN  ?= :8554
+# MDNS: make run announces on the LAN only when asked (MDNS=true); the camera image always does.
+MDNS    ?= false
 
 export GOOS GOARCH
 
@@ -19,7 +21,7 @@ build:
 
 # run: camerad on its embedded default source, serving rtsp://127.0.0.1:8554/stream.
 run:
-	GOOS= GOARCH= $(GO) run ./cmd/camerad -listen $(LISTEN)
+	GOOS= GOARCH= $(GO) run ./cmd/camerad -listen $(LISTEN) -mdns=$(MDNS)
 
 # unit: unit, in-process end-to-end and interop tests (interop skips when a player is missing).
 unit:
