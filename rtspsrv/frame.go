@@ -19,7 +19,6 @@ type frame struct {
 	captured time.Time // wall clock, for RTCP sender reports
 	packets  []packet
 	scratch  []byte
-	bytes    int // RTP payload bytes over all packets
 
 	refs atomic.Int32
 	pool *sync.Pool

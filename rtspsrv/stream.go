@@ -98,10 +98,6 @@ func (s *Stream) Publish(au *encoder.AccessUnit) {
 	}
 	s.learnParameterSets(au.NALUs())
 	s.packetizer.packetize(f, s.sps, s.pps)
-	f.bytes = 0
-	for i := range f.packets {
-		f.bytes += f.packets[i].size()
-	}
 	f.number = s.head
 	slot := s.head % uint64(len(s.ring))
 	if old := s.ring[slot]; old != nil {

@@ -11,7 +11,10 @@
 // and offset with the C headers.
 package uapi
 
-import "unsafe"
+import (
+	"strconv"
+	"unsafe"
+)
 
 // The generic _IOC encoding (asm-generic/ioctl.h), used by x86, arm and arm64.
 const (
@@ -95,20 +98,5 @@ func RequestName(req uint) string {
 	case VIDIOC_ENUM_FRAMEINTERVALS:
 		return "VIDIOC_ENUM_FRAMEINTERVALS"
 	}
-	return "ioctl(0x" + hex(req) + ")"
-}
-
-func hex(v uint) string {
-	const digits = "0123456789abcdef"
-	if v == 0 {
-		return "0"
-	}
-	var b [16]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = digits[v&0xf]
-		v >>= 4
-	}
-	return string(b[i:])
+	return "ioctl(0x" + strconv.FormatUint(uint64(req), 16) + ")"
 }

@@ -3,6 +3,8 @@
 // capture-time SEI that camerad's sources stamp on every frame.
 package h264
 
+import "strconv"
+
 // NALType is nal_unit_type (ITU-T H.264 table 7-1).
 type NALType uint8
 
@@ -53,20 +55,6 @@ func (t NALType) String() string {
 	case NALFUA:
 		return "FU-A"
 	default:
-		return "NAL(" + itoa(int(t)) + ")"
+		return "NAL(" + strconv.Itoa(int(t)) + ")"
 	}
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [8]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
