@@ -11,7 +11,7 @@ MDNS    ?= false
 
 export GOOS GOARCH
 
-.PHONY: all build run test unit bench load vet cross-check clean
+.PHONY: all build run test unit allocs bench load vet cross-check clean
 
 all: build
 
@@ -26,6 +26,11 @@ run:
 # unit: unit, in-process end-to-end and interop tests (interop skips when a player is missing).
 unit:
 	GOOS= GOARCH= $(GO) test -race -count=1 -p 1 -timeout 30m ./...
+
+# allocs: the zero-allocation tests, without -race (it makes sync.Pool drop items at random,
+# so allocation counts mean nothing under it; those tests skip there).
+allocs:
+	GOOS= GOARCH= $(GO) test -count=1 -run 'Allocat' ./...
 
 vet:
 	GOOS= GOARCH= $(GO) vet ./...
@@ -52,4 +57,4 @@ clean:
 include $(wildcard scripts/mk/*.mk)
 
 # test: everything CI runs; each mk fragment adds its targets to TEST_TARGETS.
-test: vet unit cross-check $(TEST_TARGETS)
+test: vet unit allocs cross-check $(TEST_TARGETS)

@@ -24,6 +24,7 @@ type conn struct {
 	remote string
 
 	writeMu sync.Mutex
+	writev  *writevOnce // nil when nc is not a socket; then media is written only blocking
 
 	mu       sync.Mutex
 	sessions map[*session]struct{} // sessions set up over this connection
@@ -39,6 +40,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:      s.log.With("remote", nc.RemoteAddr().String()),
 		remote:   nc.RemoteAddr().String(),
 		sessions: make(map[*session]struct{}),
+		writev:   newWritevOnce(nc),
 	}
 }
 
@@ -124,6 +126,7 @@ func (c *conn) write(resp *Response, cseq string) error {
 	b := resp.marshal(cseq, c.srv.cfg.ServerName)
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	defer c.clearWriteDeadline()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	_, err := c.nc.Write(b)
 	return err
@@ -133,9 +136,25 @@ func (c *conn) write(resp *Response, cseq string) error {
 func (c *conn) writeMedia(bufs *net.Buffers) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	defer c.clearWriteDeadline()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	_, err := bufs.WriteTo(c.nc)
 	return err
+}
+
+// clearWriteDeadline lifts a blocking write's deadline once it is over: tryWriteMedia's
+// writes go through the same descriptor, and a deadline left behind would fail them when it
+// passes.
+func (c *conn) clearWriteDeadline() { _ = c.nc.SetWriteDeadline(time.Time{}) }
+
+// tryWriteMedia writes what the connection takes of bufs now, without waiting for room or
+// for the write lock, and consumes it from bufs.
+func (c *conn) tryWriteMedia(bufs *net.Buffers) error {
+	if c.writev == nil || !c.writeMu.TryLock() {
+		return nil
+	}
+	defer c.writeMu.Unlock()
+	return c.writev.write(bufs)
 }
 
 func (c *conn) addSession(ss *session) {

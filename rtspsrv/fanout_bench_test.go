@@ -28,11 +28,18 @@ import (
 // viewers', which run here as identical gortsplib clients for both servers. Both servers get
 // the same access units at the same rate; the figure of merit is server user+sys CPU per
 // gigabit delivered to the viewers.
+//
+// Each child also runs the source: a goroutine that wakes at the frame rate and fills a pooled
+// access unit. That costs the same in both, and at high frame rates on a small VM it is a
+// large share of either (a thread wake-up costs tens of µs there). So the same source is also
+// run alone, at the same rate and for as long, and its CPU is reported: cpu-s/Gbit is the
+// whole child, fanout-cpu-s/Gbit is the child minus the source alone.
 const (
-	fanoutServerEnv = "CAMERAD_FANOUT_SERVER" // "camerad" or "gortsplib"
-	fanoutFPSEnv    = "CAMERAD_FANOUT_FPS"
-	fanoutWarmup    = time.Second
-	fanoutMeasure   = 3 * time.Second
+	fanoutServerEnv  = "CAMERAD_FANOUT_SERVER" // "camerad", "gortsplib" or "source-only"
+	fanoutFPSEnv     = "CAMERAD_FANOUT_FPS"
+	fanoutMeasureEnv = "CAMERAD_FANOUT_MEASURE" // a duration, to measure longer than fanoutMeasure
+	fanoutWarmup     = time.Second
+	fanoutMeasure    = 5 * time.Second
 	// fanoutAggregate is the delivered rate each case aims at: high enough to measure,
 	// low enough for two cores to serve both the server and 100 clients.
 	fanoutAggregate = 150e6 // bit/s
@@ -42,17 +49,24 @@ func BenchmarkFanout(b *testing.B) {
 	if testing.Short() {
 		b.Skip("fan-out benchmark spawns servers and 100 clients; skipped in -short")
 	}
+	sourceCPU := map[int]float64{} // frame rate -> CPU seconds per second of the source alone
 	for _, lower := range []string{"udp", "tcp"} {
 		for _, viewers := range []int{1, 10, 100} {
+			fps := fanoutFPS(viewers)
+			if _, ok := sourceCPU[fps]; !ok {
+				sourceCPU[fps] = measureSourceOnly(b, fps)
+			}
 			for _, server := range []string{"camerad", "gortsplib"} {
 				name := fmt.Sprintf("%s/viewers=%d/%s", lower, viewers, server)
-				b.Run(name, func(b *testing.B) { runFanout(b, server, lower, viewers) })
+				b.Run(name, func(b *testing.B) { runFanout(b, server, lower, viewers, fps, sourceCPU[fps]) })
 			}
 		}
 	}
 }
 
-func runFanout(b *testing.B, server, lower string, viewers int) {
+// fanoutFPS is the frame rate at which viewers viewers receive about fanoutAggregate in all
+// (never below the clip's own 30 fps).
+func fanoutFPS(viewers int) int {
 	avgFrameBits := 0.0
 	for _, u := range benchGOPUnits() {
 		for _, n := range u {
@@ -60,8 +74,24 @@ func runFanout(b *testing.B, server, lower string, viewers int) {
 		}
 	}
 	avgFrameBits /= benchGOP
-	fps := max(benchFPS, int(fanoutAggregate/(avgFrameBits*float64(viewers))))
+	return max(benchFPS, int(fanoutAggregate/(avgFrameBits*float64(viewers))))
+}
 
+func fanoutMeasureTime() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(fanoutMeasureEnv)); err == nil && d > 0 {
+		return d
+	}
+	return fanoutMeasure
+}
+
+// fanoutChild is a running TestFanoutBenchServer process.
+type fanoutChild struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	url   string // empty for the source alone
+}
+
+func startFanoutChild(b *testing.B, server string, fps int) *fanoutChild {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFanoutBenchServer$", "-test.v=false")
 	cmd.Env = append(os.Environ(), fanoutServerEnv+"="+server, fanoutFPSEnv+"="+strconv.Itoa(fps))
 	stdin, _ := cmd.StdinPipe()
@@ -70,22 +100,46 @@ func runFanout(b *testing.B, server, lower string, viewers int) {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	}()
-	var url string
+	c := &fanoutChild{cmd: cmd, stdin: stdin}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if u, ok := strings.CutPrefix(sc.Text(), "URL "); ok {
-			url = u
+			c.url = u
+			break
+		}
+		if sc.Text() == "READY" {
 			break
 		}
 	}
-	if url == "" {
+	go io.Copy(io.Discard, stdout)
+	return c
+}
+
+// stop closes the child's stdin, which ends it.
+func (c *fanoutChild) stop() {
+	c.stdin.Close()
+	_ = c.cmd.Wait()
+}
+
+// measureSourceOnly returns the CPU seconds per second that the source alone uses at fps.
+func measureSourceOnly(b *testing.B, fps int) float64 {
+	c := startFanoutChild(b, "source-only", fps)
+	defer c.stop()
+	time.Sleep(fanoutWarmup)
+	measure := fanoutMeasureTime()
+	cpu0 := processCPU(b, c.cmd.Process.Pid)
+	time.Sleep(measure)
+	cpu1 := processCPU(b, c.cmd.Process.Pid)
+	return (cpu1 - cpu0).Seconds() / measure.Seconds()
+}
+
+func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU float64) {
+	c := startFanoutChild(b, server, fps)
+	defer c.stop()
+	if c.url == "" {
 		b.Fatal("server child printed no URL")
 	}
-	go io.Copy(io.Discard, stdout)
+	pid := c.cmd.Process.Pid
 
 	var received atomic.Int64
 	var clients []*gortsplib.Client
@@ -95,28 +149,30 @@ func runFanout(b *testing.B, server, lower string, viewers int) {
 		}
 	}()
 	for range viewers {
-		c, err := fanoutClient(url, lower, &received)
+		c, err := fanoutClient(c.url, lower, &received)
 		if err != nil {
 			b.Fatalf("viewer: %v", err)
 		}
 		clients = append(clients, c)
 	}
 	time.Sleep(fanoutWarmup)
-	cpu0, rx0 := processCPU(b, cmd.Process.Pid), received.Load()
-	sys0 := processSysCPU(b, cmd.Process.Pid)
+	measure := fanoutMeasureTime()
+	cpu0, sys0, cs0, rx0 := processCPU(b, pid), processSysCPU(b, pid), contextSwitches(b, pid), received.Load()
 	b.ResetTimer()
-	time.Sleep(fanoutMeasure)
+	time.Sleep(measure)
 	b.StopTimer()
-	cpu1, rx1 := processCPU(b, cmd.Process.Pid), received.Load()
-	sys1 := processSysCPU(b, cmd.Process.Pid)
+	cpu1, sys1, cs1, rx1 := processCPU(b, pid), processSysCPU(b, pid), contextSwitches(b, pid), received.Load()
 	gbit := float64(rx1-rx0) * 8 / 1e9
 	if gbit <= 0 {
 		b.Fatal("viewers received nothing")
 	}
-	b.ReportMetric((cpu1-cpu0).Seconds()/gbit, "cpu-s/Gbit")
+	cpu := (cpu1 - cpu0).Seconds()
+	b.ReportMetric(cpu/gbit, "cpu-s/Gbit")
+	b.ReportMetric((cpu-sourceCPU*measure.Seconds())/gbit, "fanout-cpu-s/Gbit")
 	b.ReportMetric((sys1-sys0).Seconds()/gbit, "sys-s/Gbit")
-	b.ReportMetric(gbit*1e3/fanoutMeasure.Seconds(), "Mbit/s")
-	b.ReportMetric(float64(peakRSS(b, cmd.Process.Pid))/(1<<20), "MB-peak-RSS")
+	b.ReportMetric(float64(cs1-cs0)/(measure.Seconds()*float64(fps)), "ctxsw/frame")
+	b.ReportMetric(gbit*1e3/measure.Seconds(), "Mbit/s")
+	b.ReportMetric(float64(peakRSS(b, pid))/(1<<20), "MB-peak-RSS")
 }
 
 func fanoutClient(url, lower string, received *atomic.Int64) (*gortsplib.Client, error) {
@@ -176,6 +232,28 @@ func processSysCPU(b *testing.B, pid int) time.Duration {
 	return time.Duration(stime) * time.Second / 100
 }
 
+// contextSwitches sums the voluntary and involuntary context switches of every thread.
+func contextSwitches(b *testing.B, pid int) int64 {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, t := range tasks {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasSuffix(strings.Fields(line + " x")[0], "ctxt_switches:") {
+				v, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+				n += v
+			}
+		}
+	}
+	return n
+}
+
 // peakRSS is a process's VmHWM in bytes.
 func peakRSS(b *testing.B, pid int) int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -220,6 +298,9 @@ func TestFanoutBenchServer(t *testing.T) {
 		go srv.Serve(ln)
 		fmt.Printf("URL rtsp://%s/stream\n", ln.Addr())
 		publish = stream.Publish
+	case "source-only":
+		publish = func(au *encoder.AccessUnit) { au.Release() }
+		fmt.Println("READY")
 	case "gortsplib":
 		p, closeFn := startGortsplibPeer(t)
 		defer closeFn()

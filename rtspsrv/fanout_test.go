@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -321,4 +322,121 @@ func TestResetHalfOfViewers(t *testing.T) {
 	h.close()
 	fanWaitFor(t, "goroutines to return to baseline", func() bool { return runtime.NumGoroutine() <= baseG })
 	fanWaitFor(t, "fds to return to baseline", func() bool { return fanCountFDs(t) <= baseFD })
+}
+
+// TestPublishAllocatesNothing: with UDP and TCP viewers playing, publishing a frame
+// (which packetizes it and, on the publishing goroutine, sends it to every viewer) allocates
+// nothing in steady state, the viewers' receiving included.
+func TestPublishAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("-race makes sync.Pool drop items, so allocations say nothing; make allocs runs this without it")
+	}
+	pool := encoder.NewPool()
+	stream := NewStream(StreamConfig{})
+	srv, err := NewServer(Config{}, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer func() { srv.Close(); stream.Close() }()
+
+	units := benchGOPUnits()
+	frame := 0
+	publish := func() {
+		stream.Publish(benchAU(pool, units, frame))
+		frame++
+		time.Sleep(3 * time.Millisecond) // a viewer that falls behind is logged; stay ahead
+	}
+	var tcp []*fanViewer
+	for range 3 {
+		v := dialFanViewer(t, ln.Addr().String(), 0)
+		go v.receive()
+		tcp = append(tcp, v)
+	}
+	var udp []*fanUDPViewer
+	for range 3 {
+		udp = append(udp, dialFanUDPViewer(t, ln.Addr().String()))
+	}
+	for range 2 * benchGOP { // warm up: scratch buffers, pools and sockets reach their size
+		publish()
+	}
+	fanWaitFor(t, "every viewer to receive", func() bool {
+		for _, v := range tcp {
+			if p, _, _ := v.snapshot(); p == 0 {
+				return false
+			}
+		}
+		for _, v := range udp {
+			if v.packets.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if allocs := testing.AllocsPerRun(3*benchGOP, publish); allocs != 0 {
+		t.Errorf("publishing to 3 UDP and 3 TCP viewers: %.1f allocations per frame, want 0", allocs)
+	}
+	for _, v := range tcp {
+		if _, gaps, _ := v.snapshot(); gaps != 0 {
+			t.Errorf("TCP viewer: %d sequence gaps", gaps)
+		}
+		v.nc.Close()
+		<-v.done
+	}
+	for _, v := range udp {
+		if g := v.gaps.Load(); g != 0 {
+			t.Errorf("UDP viewer: %d sequence gaps", g)
+		}
+	}
+}
+
+// fanUDPViewer plays over UDP and counts the RTP packets it receives.
+type fanUDPViewer struct {
+	ctl           *fanViewer // the RTSP connection, kept open
+	packets, gaps atomic.Int64
+}
+
+func dialFanUDPViewer(t *testing.T, addr string) *fanUDPViewer {
+	t.Helper()
+	u := listenUDPClient(t)
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	ctl := &fanViewer{nc: nc, br: bufio.NewReader(nc), done: make(chan struct{})}
+	url := "rtsp://" + addr + "/stream"
+	p := u.ports()
+	resp := ctl.request(t, fmt.Sprintf("SETUP %s/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;unicast;client_port=%d-%d\r\n\r\n", url, p[0], p[1]))
+	for _, line := range strings.Split(resp, "\r\n") {
+		if k, val, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Session") {
+			ctl.session = sessionID(strings.TrimSpace(val))
+		}
+	}
+	ctl.request(t, "PLAY "+url+"/ RTSP/1.0\r\nCSeq: 2\r\nSession: "+ctl.session+"\r\n\r\n")
+	v := &fanUDPViewer{ctl: ctl}
+	_ = u.rtp.SetReadBuffer(4 << 20)
+	go func() {
+		buf := make([]byte, 2048)
+		var last uint16
+		for {
+			n, err := u.rtp.Read(buf)
+			if err != nil {
+				return // closed at cleanup
+			}
+			if n < rtpHeaderLen {
+				continue
+			}
+			seq := binary.BigEndian.Uint16(buf[2:4])
+			if v.packets.Add(1) > 1 && seq != last+1 {
+				v.gaps.Add(1)
+			}
+			last = seq
+		}
+	}()
+	return v
 }

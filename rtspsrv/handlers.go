@@ -178,9 +178,11 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 	case LowerTCP:
 		ss.channels = c.freeChannels(spec.Interleaved)
 	case LowerUDP:
+		rtp := &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[0]}
 		ss.dest = udpDest{
-			rtp:  &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[0]},
-			rtcp: &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[1]},
+			rtp:    rtp,
+			rtcp:   &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[1]},
+			rtpRaw: rawSockaddr(rtp),
 		}
 	}
 	if !s.addSession(ss) {

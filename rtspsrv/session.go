@@ -36,6 +36,8 @@ type session struct {
 	stopTCP context.CancelFunc
 	tcpDone chan struct{}
 	closed  bool
+
+	tcp tcpMedia
 }
 
 func (ss *session) touch() { ss.lastSeen.Store(time.Now().UnixNano()) }
@@ -75,9 +77,7 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 	ss.state = statePlaying
 	switch ss.lower {
 	case LowerTCP:
-		ctx, cancel := context.WithCancel(ss.srv.ctx)
-		ss.stopTCP, ss.tcpDone = cancel, make(chan struct{})
-		go ss.runTCP(ctx, ss.tcpDone)
+		ss.startTCP()
 	case LowerUDP:
 		ss.srv.udp.add(ss)
 	}
@@ -154,47 +154,6 @@ func (ss *session) interleavedFromClient(channel int, payload []byte) {
 	}
 	ss.touch()
 	handleReceiverReports(ss.v, payload)
-}
-
-// runTCP is the session's media writer: it follows the stream and writes each frame's
-// packets with one writev, and a sender report every few seconds. A write that cannot finish
-// within WriteTimeout means the viewer stopped reading: its connection is closed.
-func (ss *session) runTCP(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	stream := ss.srv.stream
-	wake := stream.subscribe()
-	defer stream.unsubscribe(wake)
-	v := ss.v
-	var bufs net.Buffers
-	sr := make([]byte, 0, 128)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-wake:
-		}
-		for {
-			f := stream.nextFrame(&v.cur)
-			if f == nil {
-				break
-			}
-			bufs = v.buildPackets(f, ss.channels[0])
-			err := ss.c.writeMedia(&bufs)
-			f.release()
-			if err != nil {
-				ss.srv.log.Debug("TCP viewer write failed; dropping it", "session", ss.id, "remote", ss.remote, "err", err)
-				// close() waits for this goroutine, so it must run elsewhere.
-				go ss.c.close()
-				return
-			}
-			v.dropped.Store(v.cur.dropped)
-			if now := time.Now(); now.After(v.nextSR) {
-				v.nextSR = now.Add(senderReportInterval)
-				sr = appendSenderReport(sr[:0], v, ss.srv.cfg.ServerName)
-				ss.writeInterleaved(ss.channels[1], sr)
-			}
-		}
-	}
 }
 
 // stats snapshots the viewer's counters; ok is false before the session has a viewer.

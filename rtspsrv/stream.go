@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/camerad/camerad/encoder"
@@ -31,7 +32,9 @@ type StreamConfig struct {
 
 // Stream is the hub between one source and all of its viewers: it packetizes each access
 // unit once, keeps a short ring of recent frames with the position of the latest keyframe,
-// and wakes viewers. Publish never blocks on a viewer.
+// and hands each frame to the senders (the UDP sender, each TCP viewer), which send it on the
+// publishing goroutine as far as the sockets take it at once. Publish never waits for a
+// viewer.
 type Stream struct {
 	cfg StreamConfig
 	log *slog.Logger
@@ -44,8 +47,11 @@ type Stream struct {
 	pps     []byte
 	spsInfo h264.SPS
 	ready   chan struct{} // closed once SPS and PPS are known
-	waiters map[chan struct{}]struct{}
 	closed  bool
+
+	// subs are the senders' hooks, called after each publish. Copied on write, so Publish
+	// reads them without the lock and without allocating.
+	subs atomic.Pointer[[]*subscriber]
 
 	packetizer packetizer
 	frames     sync.Pool
@@ -70,7 +76,6 @@ func NewStream(cfg StreamConfig) *Stream {
 		log:        cfg.Logger,
 		ring:       make([]*frame, cfg.RingFrames),
 		ready:      make(chan struct{}),
-		waiters:    make(map[chan struct{}]struct{}),
 		packetizer: packetizer{maxPayload: cfg.MaxPacketSize - rtpHeaderLen},
 	}
 	s.frames.New = func() any { return &frame{pool: &s.frames} }
@@ -90,11 +95,24 @@ func (s *Stream) Publish(au *encoder.AccessUnit) {
 	}
 	f.refs.Store(1) // the ring's reference
 
+	if !s.insert(f) {
+		return
+	}
+	if subs := s.subs.Load(); subs != nil {
+		for _, sub := range *subs {
+			sub.onPublish()
+		}
+	}
+}
+
+// insert packetizes f and puts it in the ring; false when the stream is closed.
+func (s *Stream) insert(f *frame) bool {
+	au := f.au
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		f.release()
-		return
+		return false
 	}
 	s.learnParameterSets(au.NALUs())
 	s.packetizer.packetize(f, s.sps, s.pps)
@@ -108,12 +126,7 @@ func (s *Stream) Publish(au *encoder.AccessUnit) {
 	if f.keyframe {
 		s.lastKey = f.number + 1
 	}
-	for w := range s.waiters {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
+	return true
 }
 
 // learnParameterSets caches the latest SPS and PPS (copied: they outlive the unit) so that
@@ -177,19 +190,35 @@ func (s *Stream) ParameterSets(ctx context.Context) (ParameterSets, error) {
 	return ParameterSets{SPS: s.sps, PPS: s.pps, Info: s.spsInfo}, nil
 }
 
-// subscribe returns a channel that receives a token whenever a frame is published.
-func (s *Stream) subscribe() chan struct{} {
-	w := make(chan struct{}, 1)
-	s.mu.Lock()
-	s.waiters[w] = struct{}{}
-	s.mu.Unlock()
-	return w
+// subscriber is a sender's hook into Publish.
+type subscriber struct {
+	onPublish func()
 }
 
-func (s *Stream) unsubscribe(w chan struct{}) {
+// subscribe has onPublish called on the publishing goroutine after every frame, outside the
+// stream's lock. onPublish must not wait for anything: it sends what it can at once and hands
+// the rest to a goroutine of its own. The returned function ends the subscription.
+func (s *Stream) subscribe(onPublish func()) (unsubscribe func()) {
+	sub := &subscriber{onPublish: onPublish}
 	s.mu.Lock()
-	delete(s.waiters, w)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	var subs []*subscriber
+	if old := s.subs.Load(); old != nil {
+		subs = append(subs, *old...)
+	}
+	subs = append(subs, sub)
+	s.subs.Store(&subs)
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var rest []*subscriber
+		for _, o := range *s.subs.Load() {
+			if o != sub {
+				rest = append(rest, o)
+			}
+		}
+		s.subs.Store(&rest)
+	}
 }
 
 // requestKeyframe asks the source for an IDR when it can make one.

@@ -8,37 +8,49 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // udpSender serves every UDP viewer from one RTP/RTCP socket pair. For each frame it writes
-// all viewers' packets with sendmmsg (ipv4.PacketConn.WriteBatch): one system call carries
-// many packets, and each packet is three iovecs (RTP header, payload prefix, payload) that
-// point into the viewer's header scratch and the frame, so nothing is copied.
+// all viewers' packets with sendmmsg: one system call carries many packets, and each packet is
+// iovecs (RTP header, payload prefix, payload) that point into the viewer's header scratch and
+// the frame, so nothing is copied in user space.
+//
+// Sending normally happens on the publishing goroutine, right after the frame enters the ring
+// (onPublish): no goroutine has to be woken for it. That call never waits: when the socket
+// buffer is full it leaves the rest of the batch to the sender goroutine (run), which waits
+// for room. Either way the batch is finished before the next one starts, so each viewer's
+// packets leave in order.
 type udpSender struct {
 	srv   *Server
-	rtp   *net.UDPConn
+	rtp   *rawUDPConn // outside the network poller: see rawUDPConn
 	rtcp  *net.UDPConn
-	batch *ipv4.PacketConn
 	ports [2]int
+	kick  chan struct{} // wakes run to finish what onPublish left
 
 	mu      sync.Mutex // held while sending, so remove() returns only when a viewer is idle
 	viewers []*session
-
-	addrMu  sync.Mutex
-	byAddr  map[netip.AddrPort]*session // client RTP and RTCP addresses of set-up sessions
-	msgs    []ipv4.Message
-	single  []ipv4.Message // fallback: one run split into single packets
-	pending []*frame
+	out     mmsgWriter
+	batch   []datagram // one frame for each viewer that had one due
+	sent    int        // how many of batch the kernel has taken
+	frames  []*frame   // the frames batch points into, released once it is all sent
+	single  []datagram // scratch for splitting runs when segmentation offload is refused
 	sr      []byte
 	sendErr int
+	// handoffs counts batches the publishing goroutine left to run because the socket was
+	// full: a sign of a link slower than the stream.
+	handoffs atomic.Uint64
 
-	// gso is the UDP_SEGMENT control message while segmentation offload works; nil after the
-	// kernel refused it once (old kernel, or a route whose device cannot checksum).
-	gso     []byte
+	// gso is set while UDP segmentation offload works; cleared after the kernel refused it
+	// once (old kernel, or a route whose device cannot checksum).
+	gso     bool
 	segment int // bytes per full-size packet
+
+	addrMu sync.Mutex
+	byAddr map[netip.AddrPort]*session // client RTP and RTCP addresses of set-up sessions
 }
 
 func newUDPSender(s *Server, port int) (*udpSender, error) {
@@ -47,23 +59,24 @@ func newUDPSender(s *Server, port int) (*udpSender, error) {
 		return nil, err
 	}
 	// A keyframe for many viewers is a burst of thousands of packets: give the kernel room.
-	_ = rtpConn.SetWriteBuffer(4 << 20)
+	_ = rtpConn.setWriteBuffer(4 << 20)
 	return &udpSender{
 		srv:     s,
 		rtp:     rtpConn,
 		rtcp:    rtcpConn,
-		batch:   ipv4.NewPacketConn(rtpConn),
-		ports:   [2]int{rtpConn.LocalAddr().(*net.UDPAddr).Port, rtcpConn.LocalAddr().(*net.UDPAddr).Port},
+		ports:   [2]int{rtpConn.local.Port, rtcpConn.LocalAddr().(*net.UDPAddr).Port},
+		kick:    make(chan struct{}, 1),
+		out:     mmsgWriter{gso: gsoControl(s.stream.cfg.MaxPacketSize)},
 		byAddr:  make(map[netip.AddrPort]*session),
 		sr:      make([]byte, 0, 128),
-		gso:     gsoControl(s.stream.cfg.MaxPacketSize),
+		gso:     true,
 		segment: s.stream.cfg.MaxPacketSize,
 	}, nil
 }
 
 // listenUDPPair binds RTP on an even port and RTCP on the next one (RFC 3550 §11). port 0
 // picks a free pair.
-func listenUDPPair(port int) (*net.UDPConn, *net.UDPConn, error) {
+func listenUDPPair(port int) (*rawUDPConn, *net.UDPConn, error) {
 	if port%2 != 0 {
 		return nil, nil, fmt.Errorf("UDP port %d: the RTP port must be even", port)
 	}
@@ -77,7 +90,7 @@ func listenUDPPair(port int) (*net.UDPConn, *net.UDPConn, error) {
 		if p == 0 {
 			p = 2 * (10000 + rand.IntN(25000))
 		}
-		rtpConn, err := net.ListenUDP("udp4", &net.UDPAddr{Port: p})
+		rtpConn, err := listenRawUDP(p)
 		if err != nil {
 			lastErr = err
 			continue
@@ -120,7 +133,9 @@ func (u *udpSender) add(ss *session) {
 	u.viewers = append(u.viewers, ss)
 }
 
-// remove stops sending to ss; when it returns, the sender no longer touches ss's viewer.
+// remove stops sending to ss; when it returns, the sender no longer touches ss's viewer. Its
+// packets still waiting in the batch are dropped: the viewer's header scratch is its own
+// again (a PLAY after a PAUSE reuses it).
 func (u *udpSender) remove(ss *session) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -131,107 +146,172 @@ func (u *udpSender) remove(ss *session) {
 			break
 		}
 	}
+	keep := u.batch[:u.sent]
+	for _, d := range u.batch[u.sent:] {
+		if d.to != ss.dest.rtpRaw {
+			keep = append(keep, d)
+		}
+	}
+	clear(u.batch[len(keep):])
+	u.batch = keep
+	if u.sent == len(u.batch) {
+		u.endBatch()
+	}
 }
 
+// onPublish is the stream's hook, called on the publishing goroutine after each frame. It
+// sends what the socket takes now and leaves the rest to run; it never waits, not even for
+// the lock (whoever holds it sends the new frame too).
+func (u *udpSender) onPublish() {
+	if !u.mu.TryLock() {
+		u.wake()
+		return
+	}
+	done := u.flush(false)
+	u.mu.Unlock()
+	if !done {
+		u.handoffs.Add(1)
+		u.wake()
+	}
+}
+
+func (u *udpSender) wake() {
+	select {
+	case u.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run finishes, waiting for socket room where needed, whatever onPublish could not send.
 func (u *udpSender) run(ctx context.Context) {
-	stream := u.srv.stream
-	wake := stream.subscribe()
-	defer stream.unsubscribe(wake)
+	unsubscribe := u.srv.stream.subscribe(u.onPublish)
+	defer unsubscribe()
+	defer func() {
+		u.mu.Lock()
+		u.endBatch()
+		u.mu.Unlock()
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-wake:
-			u.sendPending()
+		case <-u.kick:
+			u.mu.Lock()
+			u.flush(true)
+			u.mu.Unlock()
 		}
 	}
 }
 
-// sendPending sends every frame the viewers have not had yet, one frame per viewer per batch
-// (a viewer's header scratch holds one frame).
-func (u *udpSender) sendPending() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	stream := u.srv.stream
+// flush sends every frame the viewers have not had yet, batch after batch. With wait false it
+// returns false as soon as the socket is full, the unsent rest kept in u.batch.
+func (u *udpSender) flush(wait bool) bool {
+	retried := false
 	for {
-		u.msgs, u.pending = u.msgs[:0], u.pending[:0]
-		now := time.Now()
-		for _, ss := range u.viewers {
-			v := ss.v
-			f := stream.nextFrame(&v.cur)
-			v.dropped.Store(v.cur.dropped)
-			if f == nil {
-				continue
-			}
-			u.pending = append(u.pending, f)
-			iov := v.buildPackets(f, -1)
-			if u.gso != nil {
-				gsoRuns(f, u.segment, func(i, j int) {
-					m := ipv4.Message{Buffers: iov[3*i : 3*j], Addr: ss.dest.rtp}
-					if j-i > 1 {
-						m.OOB = u.gso
-					}
-					u.msgs = append(u.msgs, m)
-				})
-			} else {
-				for i := range f.packets {
-					u.msgs = append(u.msgs, ipv4.Message{Buffers: iov[3*i : 3*i+3], Addr: ss.dest.rtp})
-				}
-			}
-			if now.After(v.nextSR) {
-				v.nextSR = now.Add(senderReportInterval)
-				u.sr = appendSenderReport(u.sr[:0], v, u.srv.cfg.ServerName)
-				u.sendRTCPLocked(ss.dest.rtcp, u.sr)
+		if u.sent == len(u.batch) {
+			u.endBatch()
+			if !u.nextBatch() {
+				return true
 			}
 		}
-		if len(u.pending) == 0 {
-			return
+		n, err := u.rtp.sendmmsg(&u.out, u.batch[u.sent:], wait)
+		u.sent += n
+		if n > 0 {
+			retried = false
 		}
-		u.writeAll(u.msgs)
-		for i, f := range u.pending {
-			f.release()
-			u.pending[i] = nil
+		if err == nil {
+			continue
 		}
-		clear(u.msgs) // drop references to frame memory until the next batch
-	}
-}
-
-// writeAll sends msgs with as few sendmmsg calls as the kernel allows. A destination that
-// fails (an unreachable network, say) costs only its own packet.
-func (u *udpSender) writeAll(msgs []ipv4.Message) {
-	for len(msgs) > 0 {
-		n, err := u.batch.WriteBatch(msgs, 0)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
+		d := u.batch[u.sent]
+		switch {
+		case errors.Is(err, unix.EAGAIN):
+			if !wait {
+				return false
 			}
-			if msgs[0].OOB != nil {
-				// Segmentation offload refused: stop using it and send this run packet by
-				// packet. Nothing is lost; later frames go unsegmented.
-				u.srv.log.Info("UDP segmentation offload unavailable; sending packets one by one", "err", err)
-				u.gso = nil
-				u.writeSingles(msgs[0])
-				msgs = msgs[1:]
-				continue
-			}
+		case errors.Is(err, net.ErrClosed):
+			u.sent = len(u.batch)
+			u.endBatch()
+			return true
+		case d.segmented && (errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL)):
+			// Segmentation offload refused: send the rest packet by packet from now on.
+			// Nothing is lost.
+			u.srv.log.Info("UDP segmentation offload unavailable; sending packets one by one", "err", err)
+			u.gso = false
+			u.single = splitRuns(u.single[:0], u.batch[u.sent:])
+			u.batch = append(u.batch[:u.sent], u.single...)
+			clear(u.single)
+		case !retried:
+			// sendmmsg reports an error met after some messages on the next call, as that
+			// call's first: retry once before blaming this datagram.
+			retried = true
+		default:
+			// This destination fails (an unreachable network, say): only its packet is lost.
 			u.sendErr++
 			if u.sendErr == 1 || u.sendErr%1000 == 0 {
-				u.srv.log.Debug("UDP send failed", "to", msgs[0].Addr, "err", err, "count", u.sendErr)
+				u.srv.log.Debug("UDP send failed", "err", err, "count", u.sendErr)
 			}
-			n = 1
+			u.sent++
+			retried = false
 		}
-		msgs = msgs[n:]
 	}
 }
 
-// writeSingles sends a segmented run as one message per packet (three iovecs each).
-func (u *udpSender) writeSingles(run ipv4.Message) {
-	u.single = u.single[:0]
-	for k := 0; k+3 <= len(run.Buffers); k += 3 {
-		u.single = append(u.single, ipv4.Message{Buffers: run.Buffers[k : k+3], Addr: run.Addr})
+// nextBatch lays out the next frame of every viewer that has one due, and sends sender
+// reports that have come due. It reports whether there is anything to send.
+func (u *udpSender) nextBatch() bool {
+	stream := u.srv.stream
+	now := time.Now()
+	for _, ss := range u.viewers {
+		v := ss.v
+		f := stream.nextFrame(&v.cur)
+		v.dropped.Store(v.cur.dropped)
+		if f == nil {
+			continue
+		}
+		u.frames = append(u.frames, f)
+		iov := v.buildPackets(f, -1)
+		to := ss.dest.rtpRaw
+		if u.gso {
+			gsoRuns(f, u.segment, func(i, j int) {
+				u.batch = append(u.batch, datagram{iov: iov[3*i : 3*j], to: to, segmented: j-i > 1})
+			})
+		} else {
+			for i := range f.packets {
+				u.batch = append(u.batch, datagram{iov: iov[3*i : 3*i+3], to: to})
+			}
+		}
+		if now.After(v.nextSR) {
+			v.nextSR = now.Add(senderReportInterval)
+			u.sr = appendSenderReport(u.sr[:0], v, u.srv.cfg.ServerName)
+			u.sendRTCPLocked(ss.dest.rtcp, u.sr)
+		}
 	}
-	u.writeAll(u.single)
-	clear(u.single)
+	return len(u.frames) > 0
+}
+
+// endBatch releases the frames of a finished (or abandoned) batch.
+func (u *udpSender) endBatch() {
+	for i, f := range u.frames {
+		f.release()
+		u.frames[i] = nil
+	}
+	clear(u.batch) // drop references to frame memory until the next batch
+	u.batch, u.frames, u.sent = u.batch[:0], u.frames[:0], 0
+}
+
+// splitRuns appends ds to dst with every segmented run split into single packets (three
+// iovecs each).
+func splitRuns(dst, ds []datagram) []datagram {
+	for _, d := range ds {
+		if !d.segmented {
+			dst = append(dst, d)
+			continue
+		}
+		for k := 0; k+3 <= len(d.iov); k += 3 {
+			dst = append(dst, datagram{iov: d.iov[k : k+3], to: d.to})
+		}
+	}
+	return dst
 }
 
 func (u *udpSender) sendRTCP(to *net.UDPAddr, pkt []byte) {
@@ -251,21 +331,21 @@ func (u *udpSender) readRTCP() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		u.readLoop(u.rtp, false)
+		u.readLoop(u.rtp.readFromAddrPort, false)
 	}()
-	u.readLoop(u.rtcp, true)
+	u.readLoop(u.rtcp.ReadFromUDPAddrPort, true)
 	wg.Wait()
 }
 
-func (u *udpSender) readLoop(c *net.UDPConn, isRTCP bool) {
+func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isRTCP bool) {
 	buf := make([]byte, 2048)
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
+		n, from, err := read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			continue
+			continue // a receive timeout, or an ICMP error from an earlier send
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		u.addrMu.Lock()

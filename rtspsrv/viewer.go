@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
 )
 
 // payloadTypeH264 is the dynamic payload type the SDP assigns to the video track.
@@ -157,4 +158,5 @@ func (v *viewer) stats() ViewerStats {
 // udpDest is where a UDP viewer's packets go.
 type udpDest struct {
 	rtp, rtcp *net.UDPAddr
+	rtpRaw    *unix.RawSockaddrInet4 // rtp as sendmmsg takes it
 }

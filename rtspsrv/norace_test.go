@@ -1,0 +1,5 @@
+//go:build !race
+
+package rtspsrv
+
+const raceEnabled = false

@@ -1,0 +1,143 @@
+package rtspsrv
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"sync"
+	"time"
+)
+
+// tcpMedia is the media side of a session played over its RTSP connection (interleaved,
+// RFC 2326 §10.12). Like the UDP sender, it writes on the publishing goroutine when it can:
+// one non-blocking writev per frame, with no goroutine woken. When the connection's buffer is
+// full it leaves the rest of the frame to the session's own goroutine (runTCP), which waits
+// for room up to WriteTimeout and drops the viewer if it never comes. The publisher never
+// waits on a viewer, and a stuck viewer costs nobody else anything.
+type tcpMedia struct {
+	mu      sync.Mutex // held while writing media
+	on      bool       // from PLAY until PAUSE or close; a late hook call then sends nothing
+	kick    chan struct{}
+	pending net.Buffers // the unwritten rest of the current frame
+	frame   *frame      // the frame pending points into
+	sr      []byte      // interleaved sender report scratch
+}
+
+// startTCP starts media over the connection; the caller holds ss.mu.
+func (ss *session) startTCP() {
+	ctx, cancel := context.WithCancel(ss.srv.ctx)
+	ss.stopTCP, ss.tcpDone = cancel, make(chan struct{})
+	ss.tcp.mu.Lock()
+	ss.tcp.on = true
+	if ss.tcp.kick == nil {
+		ss.tcp.kick = make(chan struct{}, 1)
+	}
+	ss.tcp.mu.Unlock()
+	unsubscribe := ss.srv.stream.subscribe(ss.onPublishTCP)
+	go ss.runTCP(ctx, ss.tcpDone, unsubscribe)
+}
+
+// onPublishTCP is the stream's hook for this session; it never waits.
+func (ss *session) onPublishTCP() {
+	if !ss.tcp.mu.TryLock() {
+		ss.wakeTCP() // the goroutine is writing; it will see this frame too
+		return
+	}
+	done := ss.flushTCP(false)
+	ss.tcp.mu.Unlock()
+	if !done {
+		ss.wakeTCP()
+	}
+}
+
+func (ss *session) wakeTCP() {
+	select {
+	case ss.tcp.kick <- struct{}{}:
+	default:
+	}
+}
+
+// runTCP finishes what onPublishTCP could not write, until PAUSE, close or shutdown.
+func (ss *session) runTCP(ctx context.Context, done chan struct{}, unsubscribe func()) {
+	defer close(done)
+	defer func() {
+		unsubscribe()
+		ss.tcp.mu.Lock()
+		ss.tcp.on = false
+		ss.dropPendingTCP()
+		ss.tcp.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ss.tcp.kick:
+		}
+		ss.tcp.mu.Lock()
+		ss.flushTCP(true)
+		ss.tcp.mu.Unlock()
+	}
+}
+
+// flushTCP writes the viewer's due frames, one writev each (plus a sender report when one is
+// due). With wait false it returns false as soon as the connection takes no more, the rest of
+// the frame kept in pending. A failed write ends the connection.
+func (ss *session) flushTCP(wait bool) bool {
+	t, v, stream := &ss.tcp, ss.v, ss.srv.stream
+	for t.on {
+		if len(t.pending) == 0 {
+			t.releaseFrame()
+			f := stream.nextFrame(&v.cur)
+			v.dropped.Store(v.cur.dropped)
+			if f == nil {
+				return true
+			}
+			t.frame, t.pending = f, v.buildPackets(f, ss.channels[0])
+			if now := time.Now(); now.After(v.nextSR) {
+				v.nextSR = now.Add(senderReportInterval)
+				t.sr = appendInterleavedSR(t.sr[:0], ss.channels[1], v, ss.srv.cfg.ServerName)
+				t.pending = append(t.pending, t.sr)
+			}
+		}
+		var err error
+		if wait {
+			err = ss.c.writeMedia(&t.pending)
+		} else {
+			err = ss.c.tryWriteMedia(&t.pending)
+			if err == nil && len(t.pending) > 0 {
+				return false
+			}
+		}
+		if err != nil {
+			ss.srv.log.Debug("TCP viewer write failed; dropping it", "session", ss.id, "remote", ss.remote, "err", err)
+			t.on = false
+			ss.dropPendingTCP()
+			// close() waits for runTCP, which may be the caller: it must run elsewhere.
+			go ss.c.close()
+			return true
+		}
+	}
+	return true
+}
+
+func (t *tcpMedia) releaseFrame() {
+	if t.frame != nil {
+		t.frame.release()
+		t.frame = nil
+	}
+}
+
+// dropPendingTCP abandons the rest of the current frame; the caller holds ss.tcp.mu.
+func (ss *session) dropPendingTCP() {
+	clear(ss.tcp.pending)
+	ss.tcp.pending = nil
+	ss.tcp.releaseFrame()
+}
+
+// appendInterleavedSR appends a sender report framed for channel ('$', channel, length).
+func appendInterleavedSR(dst []byte, channel int, v *viewer, cname string) []byte {
+	dst = append(dst, '$', byte(channel), 0, 0)
+	dst = appendSenderReport(dst, v, cname)
+	binary.BigEndian.PutUint16(dst[2:4], uint16(len(dst)-4))
+	return dst
+}
