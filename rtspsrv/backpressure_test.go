@@ -1,7 +1,6 @@
 package rtspsrv
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -53,16 +52,8 @@ func TestUDPSocketFullLosesNothing(t *testing.T) {
 
 	pool, units := encoder.NewPool(), benchGOPUnits()
 	stream.Publish(benchAU(pool, units, 0)) // SPS and PPS known
-	v := &fanViewer{nc: ctl, br: bufio.NewReader(ctl), done: make(chan struct{})}
-	url := "rtsp://" + ln.Addr().String() + "/stream"
-	p := u.ports()
-	resp := v.request(t, fmt.Sprintf("SETUP %s/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;unicast;client_port=%d-%d\r\n\r\n", url, p[0], p[1]))
-	for _, line := range strings.Split(resp, "\r\n") {
-		if k, val, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Session") {
-			v.session = sessionID(strings.TrimSpace(val))
-		}
-	}
-	v.request(t, "PLAY "+url+"/ RTSP/1.0\r\nCSeq: 2\r\nSession: "+v.session+"\r\n\r\n")
+	playUDPOver(t, ctl, u)
+	defer ctl.Close()
 	m := monitorUDP(t, u)
 
 	for i := 1; i <= 2*benchGOP; i++ { // two seconds at 30 fps: two keyframes

@@ -108,9 +108,15 @@ func dialFanViewer(t *testing.T, addr string, rcvbuf int) *fanViewer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return playOver(t, nc, "RTP/AVP/TCP;unicast;interleaved=0-1")
+}
+
+// playOver sets up and plays a session with the given Transport over the RTSP connection nc.
+func playOver(t *testing.T, nc net.Conn, transport string) *fanViewer {
+	t.Helper()
 	v := &fanViewer{nc: nc, br: bufio.NewReader(nc), done: make(chan struct{})}
-	url := "rtsp://" + addr + "/stream"
-	resp := v.request(t, "SETUP "+url+"/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n")
+	url := "rtsp://" + nc.RemoteAddr().String() + "/stream"
+	resp := v.request(t, "SETUP "+url+"/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: "+transport+"\r\n\r\n")
 	for _, line := range strings.Split(resp, "\r\n") {
 		if k, val, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Session") {
 			v.session = sessionID(strings.TrimSpace(val))
@@ -408,17 +414,7 @@ func dialFanUDPViewer(t *testing.T, addr string) *fanUDPViewer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	ctl := &fanViewer{nc: nc, br: bufio.NewReader(nc), done: make(chan struct{})}
-	url := "rtsp://" + addr + "/stream"
-	p := u.ports()
-	resp := ctl.request(t, fmt.Sprintf("SETUP %s/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP;unicast;client_port=%d-%d\r\n\r\n", url, p[0], p[1]))
-	for _, line := range strings.Split(resp, "\r\n") {
-		if k, val, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Session") {
-			ctl.session = sessionID(strings.TrimSpace(val))
-		}
-	}
-	ctl.request(t, "PLAY "+url+"/ RTSP/1.0\r\nCSeq: 2\r\nSession: "+ctl.session+"\r\n\r\n")
-	v := &fanUDPViewer{ctl: ctl}
+	v := &fanUDPViewer{ctl: playUDPOver(t, nc, u)}
 	_ = u.rtp.SetReadBuffer(4 << 20)
 	go func() {
 		buf := make([]byte, 2048)
@@ -439,4 +435,11 @@ func dialFanUDPViewer(t *testing.T, addr string) *fanUDPViewer {
 		}
 	}()
 	return v
+}
+
+// playUDPOver sets up and plays a UDP session over the RTSP connection nc, with u's ports.
+func playUDPOver(t *testing.T, nc net.Conn, u *udpClient) *fanViewer {
+	t.Helper()
+	p := u.ports()
+	return playOver(t, nc, fmt.Sprintf("RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
 }
