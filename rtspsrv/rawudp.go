@@ -16,10 +16,10 @@ import (
 // Go registers every socket it manages for write readiness (EPOLLOUT, edge-triggered). For a
 // UDP socket that makes the kernel wake the poller thread each time a sent datagram is freed
 // (sock_wfree -> write space -> epoll): on loopback that is at transmit, on a NIC at transmit
-// completion. The fan-out sends thousands of datagrams a second, so those wake-ups, one per
-// send and each a futile context switch, were most of the sender's CPU. A blocking socket
-// that nobody polls for writing has no such waiter; a thread blocked reading it is not woken
-// by write space either.
+// completion. The fan-out sends thousands of datagrams a second, and each of those wake-ups
+// is a futile context switch: at 100 UDP viewers they took the server from about 12 to 115
+// context switches per frame. A blocking socket that nobody polls for writing has no such
+// waiter; a thread blocked reading it is not woken by write space either.
 type rawUDPConn struct {
 	fd    int
 	local *net.UDPAddr
