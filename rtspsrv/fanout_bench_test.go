@@ -127,9 +127,9 @@ func measureSourceOnly(b *testing.B, fps int) float64 {
 	defer c.stop()
 	time.Sleep(fanoutWarmup)
 	measure := fanoutMeasureTime()
-	cpu0 := processCPU(b, c.cmd.Process.Pid)
+	cpu0, _ := processCPU(b, c.cmd.Process.Pid)
 	time.Sleep(measure)
-	cpu1 := processCPU(b, c.cmd.Process.Pid)
+	cpu1, _ := processCPU(b, c.cmd.Process.Pid)
 	return (cpu1 - cpu0).Seconds() / measure.Seconds()
 }
 
@@ -157,11 +157,13 @@ func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU f
 	}
 	time.Sleep(fanoutWarmup)
 	measure := fanoutMeasureTime()
-	cpu0, sys0, cs0, rx0 := processCPU(b, pid), processSysCPU(b, pid), contextSwitches(b, pid), received.Load()
+	cpu0, sys0 := processCPU(b, pid)
+	cs0, rx0 := contextSwitches(b, pid), received.Load()
 	b.ResetTimer()
 	time.Sleep(measure)
 	b.StopTimer()
-	cpu1, sys1, cs1, rx1 := processCPU(b, pid), processSysCPU(b, pid), contextSwitches(b, pid), received.Load()
+	cpu1, sys1 := processCPU(b, pid)
+	cs1, rx1 := contextSwitches(b, pid), received.Load()
 	gbit := float64(rx1-rx0) * 8 / 1e9
 	if gbit <= 0 {
 		b.Fatal("viewers received nothing")
@@ -207,8 +209,8 @@ func fanoutClient(url, lower string, received *atomic.Int64) (*gortsplib.Client,
 	return c, nil
 }
 
-// processCPU is a process's user+sys CPU time from /proc/<pid>/stat.
-func processCPU(b *testing.B, pid int) time.Duration {
+// processCPU is a process's user+sys CPU time, and the sys part of it, from /proc/<pid>/stat.
+func processCPU(b *testing.B, pid int) (total, sys time.Duration) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		b.Fatal(err)
@@ -217,19 +219,8 @@ func processCPU(b *testing.B, pid int) time.Duration {
 	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond
-}
-
-// processSysCPU is the kernel part of processCPU.
-func processSysCPU(b *testing.B, pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(stime) * time.Second / 100
+	const tick = time.Second / 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * tick, time.Duration(stime) * tick
 }
 
 // contextSwitches sums the voluntary and involuntary context switches of every thread.
@@ -245,8 +236,9 @@ func contextSwitches(b *testing.B, pid int) int64 {
 			continue // the thread exited
 		}
 		for _, line := range strings.Split(string(raw), "\n") {
-			if strings.HasSuffix(strings.Fields(line + " x")[0], "ctxt_switches:") {
-				v, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			// voluntary_ctxt_switches and nonvoluntary_ctxt_switches
+			if name, value, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(name, "ctxt_switches") {
+				v, _ := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
 				n += v
 			}
 		}

@@ -1,7 +1,6 @@
 package rtspsrv
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -58,7 +57,7 @@ func (c *rawUDPConn) setWriteBuffer(n int) error {
 	return c.do(func(fd int) error { return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, n) })
 }
 
-// readFromAddrPort blocks until a datagram arrives (or the receive timeout passes).
+// readFromAddrPort blocks until a datagram arrives or Close shuts the socket.
 func (c *rawUDPConn) readFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	var n int
 	var from netip.AddrPort
@@ -77,12 +76,7 @@ func (c *rawUDPConn) readFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	return n, from, err
 }
 
-// isTimeout reports a receive timeout, which readers simply retry.
-func isTimeout(err error) bool {
-	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EWOULDBLOCK)
-}
-
-// Close shuts the socket; a reader blocked in it returns within the receive timeout.
+// Close shuts the socket and wakes a reader blocked in it.
 func (c *rawUDPConn) Close() error {
 	// Shutdown wakes a blocked reader now; it fails with ENOTCONN on an unconnected socket,
 	// but wakes it all the same.

@@ -35,8 +35,8 @@ type mmsgWriter struct {
 // With wait false the call is MSG_DONTWAIT and is made as a raw system call: it cannot block,
 // so it need not leave the Go scheduler. That matters at this rate: a call that enters the
 // "in syscall" state for longer than 20µs has its P taken away by sysmon and handed to another
-// thread, and sysmon then keeps polling every 20µs; on a small board that churn cost more than
-// the sending. When the socket buffer is full it returns EAGAIN and what it sent so far.
+// thread, and sysmon then goes back to polling every 20µs. When the socket buffer is full it
+// returns EAGAIN and what it sent so far.
 // With wait true it is an ordinary blocking call, for the sender goroutine only.
 func (w *mmsgWriter) send(fd int, ds []datagram, wait bool) (int, error) {
 	ds = ds[:min(len(ds), mmsgBatchMax)]

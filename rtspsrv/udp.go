@@ -345,7 +345,7 @@ func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isR
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			continue // a receive timeout, or an ICMP error from an earlier send
+			continue // an ICMP error from an earlier send, or an empty read during Close
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		u.addrMu.Lock()
