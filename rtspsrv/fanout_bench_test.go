@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/pion/rtp"
 
 	"github.com/camerad/camerad/encoder"
@@ -360,8 +361,14 @@ func startGortsplibPeer(t *testing.T) (func(*encoder.AccessUnit), func()) {
 	if err := peer.stream.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	enc, err := forma.CreateEncoder()
-	if err != nil {
+	// Packets of camerad's size, so that both servers send the same packets per frame
+	// (gortsplib's own default payload is 1450 bytes, 4 % fewer packets).
+	enc := &rtph264.Encoder{
+		PayloadType:       forma.PayloadTyp,
+		PacketizationMode: forma.PacketizationMode,
+		PayloadMaxSize:    DefaultMaxPacketSize - rtpHeaderLen,
+	}
+	if err := enc.Init(); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Printf("URL rtsp://%s/stream\n", addr)
