@@ -192,6 +192,78 @@ func TestKeepAlive(t *testing.T) {
 	})
 }
 
+// TestRTCPSilence: a playing UDP viewer that sent receiver reports and then stopped (a player
+// killed without TEARDOWN) is ended after RTCPTimeout, long before the session timeout, even
+// while something else keeps its RTSP session alive. Viewers that never send RTCP, and
+// paused ones, are not ended for it.
+func TestRTCPSilence(t *testing.T) {
+	const rtcpTimeout = 300 * time.Millisecond
+	ts := startServer(t, Config{RTCPTimeout: rtcpTimeout})
+	srvRTCP := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}
+	play := func(t *testing.T) (*rtspClient, *udpClient, string, uint32) {
+		c := ts.dial(t)
+		u := listenUDPClient(t)
+		p := u.ports()
+		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+		id := sessionID(setup.Header.Get("Session"))
+		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
+		first, _ := u.readRTP(t)
+		return c, u, id, first.SSRC
+	}
+	// report sends receiver reports for d and returns when the last one was sent.
+	report := func(t *testing.T, u *udpClient, ssrc uint32, d time.Duration) (last time.Time) {
+		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: ssrc}}}).Marshal()
+		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(rtcpTimeout / 6) {
+			last = time.Now()
+			if _, err := u.rtcp.WriteToUDP(rr, srvRTCP); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return last
+	}
+
+	t.Run("reports stop", func(t *testing.T) {
+		c, u, id, ssrc := play(t)
+		stopped := report(t, u, ssrc, 3*rtcpTimeout)
+		if ts.srv.session(id) == nil {
+			t.Fatal("session ended while its viewer sent receiver reports")
+		}
+		c.mustDo(StatusOK, "GET_PARAMETER", ts.url, "Session: "+id) // the RTSP side stays alive
+		waitUntil(t, "viewer whose RTCP stopped ended", func() bool { return ts.srv.session(id) == nil })
+		if waited := time.Since(stopped); waited < rtcpTimeout {
+			t.Fatalf("ended %v after the last report, before RTCPTimeout (%v)", waited, rtcpTimeout)
+		}
+		requireBye(t, u, ssrc)
+		c.mustDo(StatusSessionNotFound, "GET_PARAMETER", ts.url, "Session: "+id)
+	})
+
+	t.Run("never reports", func(t *testing.T) {
+		_, u, id, _ := play(t)
+		mon := monitorUDP(t, u)
+		time.Sleep(4 * rtcpTimeout)
+		mon.requireFlowing(t, "viewer without RTCP")
+		if ts.srv.session(id) == nil {
+			t.Fatal("a viewer that never sent RTCP was ended before the session timeout")
+		}
+	})
+
+	t.Run("paused", func(t *testing.T) {
+		c, u, id, ssrc := play(t)
+		report(t, u, ssrc, rtcpTimeout)
+		c.mustDo(StatusOK, "PAUSE", ts.url, "Session: "+id)
+		time.Sleep(3 * rtcpTimeout)
+		if ts.srv.session(id) == nil {
+			t.Fatal("a paused session was ended for RTCP silence")
+		}
+		// Resuming does not count the silence during the pause against it.
+		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
+		time.Sleep(2 * rtcpTimeout)
+		if ts.srv.session(id) == nil {
+			t.Fatal("a resumed session was ended for RTCP silence before reporting again")
+		}
+	})
+}
+
 // requireBye reads u's RTCP socket until an RTCP BYE for ssrc arrives.
 func requireBye(t *testing.T, u *udpClient, ssrc uint32) {
 	t.Helper()

@@ -30,7 +30,11 @@ type Config struct {
 	RequestTimeout time.Duration // from a request's first byte to its last (10 s)
 	WriteTimeout   time.Duration // a stuck TCP viewer is dropped after this (5 s)
 	SessionTimeout time.Duration // a session with no keep-alive is ended (60 s)
-	Limits         Limits
+	// RTCPTimeout ends a playing UDP session whose viewer sent RTCP and then fell silent for
+	// this long (25 s: RFC 3550 §6.3.5's five report intervals of at least 5 s).
+	RTCPTimeout time.Duration
+
+	Limits Limits
 
 	// ServerName goes into the Server header and RTCP CNAME.
 	ServerName string
@@ -59,6 +63,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 60 * time.Second
+	}
+	if c.RTCPTimeout <= 0 {
+		c.RTCPTimeout = 25 * time.Second
 	}
 	if c.ServerName == "" {
 		c.ServerName = "camerad"
@@ -257,24 +264,28 @@ func (s *Server) removeConn(c *conn) {
 // reapSessions ends sessions whose client stopped sending keep-alives. Sessions bound to an
 // open TCP connection are kept alive by the connection itself.
 func (s *Server) reapSessions(ctx context.Context) {
-	t := time.NewTicker(min(s.cfg.SessionTimeout/4, 5*time.Second))
+	t := time.NewTicker(min(s.cfg.SessionTimeout/4, s.cfg.RTCPTimeout/4, 5*time.Second))
 	defer t.Stop()
+	type ending struct {
+		ss     *session
+		reason string
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			var expired []*session
+			var expired []ending
 			s.mu.Lock()
 			for _, ss := range s.sessions {
-				if ss.expired(now, s.cfg.SessionTimeout) {
-					expired = append(expired, ss)
+				if reason := ss.expiry(now, &s.cfg); reason != "" {
+					expired = append(expired, ending{ss, reason})
 				}
 			}
 			s.mu.Unlock()
-			for _, ss := range expired {
-				s.log.Info("session timed out", "session", ss.id, "remote", ss.remote)
-				ss.close("timeout")
+			for _, e := range expired {
+				s.log.Info("session timed out", "session", e.ss.id, "remote", e.ss.remote, "reason", e.reason)
+				e.ss.close(e.reason)
 			}
 		}
 	}

@@ -30,6 +30,7 @@ type session struct {
 
 	v        *viewer
 	lastSeen atomic.Int64 // UnixNano of the last keep-alive
+	lastRTCP atomic.Int64 // UDP: UnixNano of the last RTCP from the viewer since PLAY; 0 if none
 
 	mu      sync.Mutex
 	state   sessionState
@@ -48,17 +49,29 @@ func (ss *session) playing() bool {
 	return ss.state == statePlaying
 }
 
-func (ss *session) expired(now time.Time, timeout time.Duration) bool {
+// expiry says why the session should end at now for want of keep-alives, or "" if it should
+// not.
+func (ss *session) expiry(now time.Time, cfg *Config) string {
 	if ss.lower == LowerTCP {
 		// Bound to its connection: it ends when the connection does.
 		ss.c.mu.Lock()
 		closed := ss.c.closed
 		ss.c.mu.Unlock()
 		if !closed {
-			return false
+			return ""
 		}
 	}
-	return now.Sub(time.Unix(0, ss.lastSeen.Load())) > timeout
+	if now.Sub(time.Unix(0, ss.lastSeen.Load())) > cfg.SessionTimeout {
+		return "timeout"
+	}
+	// A UDP viewer that was sending receiver reports and stopped has almost always gone without
+	// a TEARDOWN: player killed, laptop shut, phone off the Wi-Fi. Ending it now rather than
+	// after the whole session timeout stops a dead stream from filling the camera's uplink.
+	// Viewers that never send RTCP are left to the session timeout.
+	if last := ss.lastRTCP.Load(); last != 0 && now.Sub(time.Unix(0, last)) > cfg.RTCPTimeout && ss.playing() {
+		return "viewer's RTCP stopped"
+	}
+	return ""
 }
 
 // play starts (or resumes) media and returns the RTP-Info values of the first packet.
@@ -72,6 +85,8 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 		return 0, 0, true
 	}
 	seq, rtptime = ss.v.nextRTPInfo(time.Now())
+	// Reports sent while paused do not count against it; the next one re-arms the check.
+	ss.lastRTCP.Store(0)
 	ss.srv.stream.join(&ss.v.cur) // (re)join: wait for a keyframe published from now on
 	ss.v.nextSR = time.Now().Add(senderReportInterval)
 	ss.state = statePlaying

@@ -356,6 +356,7 @@ func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isR
 		}
 		ss.touch()
 		if isRTCP {
+			ss.lastRTCP.Store(time.Now().UnixNano())
 			handleReceiverReports(ss.v, buf[:n])
 		}
 	}
