@@ -105,12 +105,7 @@ func TestKeepAlive(t *testing.T) {
 	const window = 3 * timeout
 
 	t.Run("session header", func(t *testing.T) {
-		c := ts.dial(t)
-		u := listenUDPClient(t)
-		p := u.ports()
-		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
-		id := sessionID(setup.Header.Get("Session"))
-		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
+		c, _, id, _ := ts.playUDP(t)
 		// GET_PARAMETER (FFmpeg, VLC) and OPTIONS (older LIVE555) both carry the session.
 		for i, end := 0, time.Now().Add(window); time.Now().Before(end); i++ {
 			m := "GET_PARAMETER"
@@ -127,17 +122,11 @@ func TestKeepAlive(t *testing.T) {
 	})
 
 	t.Run("RTCP over UDP", func(t *testing.T) {
-		c := ts.dial(t)
-		u := listenUDPClient(t)
-		p := u.ports()
-		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
-		id := sessionID(setup.Header.Get("Session"))
-		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
-		first, _ := u.readRTP(t)
+		c, u, id, ssrc := ts.playUDP(t)
 		// The control connection goes away: UDP sessions outlive it (RFC 2326 allows a client
 		// to come back), kept alive by RTCP alone.
 		c.nc.Close()
-		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: first.SSRC, TotalLost: 3}}}).Marshal()
+		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: ssrc, TotalLost: 3}}}).Marshal()
 		srvRTCP := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}
 		for end := time.Now().Add(window); time.Now().Before(end); time.Sleep(timeout / 6) {
 			if _, err := u.rtcp.WriteToUDP(rr, srvRTCP); err != nil {
@@ -149,7 +138,7 @@ func TestKeepAlive(t *testing.T) {
 		}
 		// Silence: the session times out and says BYE on RTCP.
 		waitUntil(t, "silent UDP session reaped", func() bool { return ts.srv.session(id) == nil })
-		requireBye(t, u, first.SSRC)
+		requireBye(t, u, ssrc)
 	})
 
 	t.Run("RTCP interleaved", func(t *testing.T) {
@@ -200,16 +189,6 @@ func TestRTCPSilence(t *testing.T) {
 	const rtcpTimeout = 300 * time.Millisecond
 	ts := startServer(t, Config{RTCPTimeout: rtcpTimeout})
 	srvRTCP := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}
-	play := func(t *testing.T) (*rtspClient, *udpClient, string, uint32) {
-		c := ts.dial(t)
-		u := listenUDPClient(t)
-		p := u.ports()
-		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
-		id := sessionID(setup.Header.Get("Session"))
-		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
-		first, _ := u.readRTP(t)
-		return c, u, id, first.SSRC
-	}
 	// report sends receiver reports for d and returns when the last one was sent.
 	report := func(t *testing.T, u *udpClient, ssrc uint32, d time.Duration) (last time.Time) {
 		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: ssrc}}}).Marshal()
@@ -223,7 +202,7 @@ func TestRTCPSilence(t *testing.T) {
 	}
 
 	t.Run("reports stop", func(t *testing.T) {
-		c, u, id, ssrc := play(t)
+		c, u, id, ssrc := ts.playUDP(t)
 		stopped := report(t, u, ssrc, 3*rtcpTimeout)
 		if ts.srv.session(id) == nil {
 			t.Fatal("session ended while its viewer sent receiver reports")
@@ -238,7 +217,7 @@ func TestRTCPSilence(t *testing.T) {
 	})
 
 	t.Run("never reports", func(t *testing.T) {
-		_, u, id, _ := play(t)
+		_, u, id, _ := ts.playUDP(t)
 		mon := monitorUDP(t, u)
 		time.Sleep(4 * rtcpTimeout)
 		mon.requireFlowing(t, "viewer without RTCP")
@@ -248,7 +227,7 @@ func TestRTCPSilence(t *testing.T) {
 	})
 
 	t.Run("paused", func(t *testing.T) {
-		c, u, id, ssrc := play(t)
+		c, u, id, ssrc := ts.playUDP(t)
 		report(t, u, ssrc, rtcpTimeout)
 		c.mustDo(StatusOK, "PAUSE", ts.url, "Session: "+id)
 		time.Sleep(3 * rtcpTimeout)

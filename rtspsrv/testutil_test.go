@@ -339,6 +339,20 @@ func (c *rtspClient) requireClosed() {
 	}
 }
 
+// playUDP sets up and plays a UDP session over a new connection. It returns the connection,
+// the viewer's sockets, the session ID and the SSRC of the first RTP packet received.
+func (ts *testServer) playUDP(t *testing.T) (*rtspClient, *udpClient, string, uint32) {
+	t.Helper()
+	c := ts.dial(t)
+	u := listenUDPClient(t)
+	p := u.ports()
+	setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+	id := sessionID(setup.Header.Get("Session"))
+	c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
+	first, _ := u.readRTP(t)
+	return c, u, id, first.SSRC
+}
+
 // playTCP sets up and plays one TCP-interleaved viewer and returns the client, its session
 // id and the PLAY response.
 func (ts *testServer) playTCP(t *testing.T) (*rtspClient, string, *rtspResponse) {
