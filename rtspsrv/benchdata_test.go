@@ -8,8 +8,9 @@ import (
 	"github.com/camerad/camerad/encoder/h264"
 )
 
-// Benchmark access units shaped like a 720p camera stream at ~4 Mbit/s: a keyframe of SPS,
-// PPS, SEI and a ~100 KB IDR slice, then P frames of ~15 KB, one second GOP at 30 fps.
+// Benchmark access units shaped like a 720p camera stream at ~4 Mbit/s, as camerad's sources
+// make them: a keyframe of SPS, PPS, capture-time SEI and a ~100 KB IDR slice, then P frames
+// of one ~15 KB slice, one second GOP at 30 fps.
 const (
 	benchIDRBytes = 100_000
 	benchPBytes   = 15_000
@@ -42,7 +43,7 @@ func benchGOPUnits() [][][]byte {
 	sei := h264.AppendCaptureTimeSEI(nil, time.Unix(1_700_000_000, 0))
 	out[0] = [][]byte{bench720pSPS, benchPPS, sei, benchSlice(r, h264.NALIDR, benchIDRBytes)}
 	for i := 1; i < benchGOP; i++ {
-		out[i] = [][]byte{sei, benchSlice(r, h264.NALSlice, benchPBytes)}
+		out[i] = [][]byte{benchSlice(r, h264.NALSlice, benchPBytes)}
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -387,23 +388,33 @@ func e2eCheckStream(t *testing.T, ec *e2eClient, fps int, exact bool) []byte {
 		}
 	}
 
-	// The RTP clock is the capture clock at 90 kHz: between any two access units the
-	// timestamps differ by the capture times' difference (carried in each unit's SEI). The
-	// tolerance covers rounding (SEI microseconds, PTS-to-tick truncation) and a wall clock
-	// being slewed by NTP (at most 500 ppm) while the monotonic one is not.
+	// The RTP clock is the capture clock at 90 kHz: between any two keyframes the timestamps
+	// differ by the capture times' difference (carried in each keyframe's SEI, and only
+	// there). The tolerance covers rounding (SEI microseconds, PTS-to-tick truncation) and a
+	// wall clock being slewed by NTP (at most 500 ppm) while the monotonic one is not.
 	for i := 1; i < len(aus); i++ {
 		if step := int32(aus[i].ts - aus[i-1].ts); step <= 0 {
 			t.Fatalf("access unit %d: timestamp step %d, want monotonic increase", i, step)
 		}
 	}
+	var keyframes []e2eAU
 	for i, a := range aus {
-		if a.captured.IsZero() {
-			t.Fatalf("access unit %d has no capture-time SEI", i)
+		isKey := slices.Contains(a.types, mch264.NALUTypeIDR)
+		if isKey == a.captured.IsZero() {
+			t.Fatalf("access unit %d: keyframe %v, capture-time SEI %v; want the SEI in keyframes only", i, isKey, !a.captured.IsZero())
 		}
-		got := int64(a.ts - aus[0].ts)
-		want := a.captured.Sub(aus[0].captured).Microseconds() * 90000 / 1e6
+		if isKey {
+			keyframes = append(keyframes, a)
+		}
+	}
+	if len(keyframes) < 2 {
+		t.Fatalf("%d keyframes in %d access units, want at least two one GOP apart", len(keyframes), len(aus))
+	}
+	for i, a := range keyframes {
+		got := int64(a.ts - keyframes[0].ts)
+		want := a.captured.Sub(keyframes[0].captured).Microseconds() * 90000 / 1e6
 		if tol := 2 + want/1000; got < want-tol || got > want+tol {
-			t.Fatalf("access unit %d: RTP timestamp %d ticks after the first, capture time %d ticks after (90 kHz)", i, got, want)
+			t.Fatalf("keyframe %d: RTP timestamp %d ticks after the first, capture time %d ticks after (90 kHz)", i, got, want)
 		}
 	}
 	// Frames sit on the source's frame grid: each step is a whole number of periods of

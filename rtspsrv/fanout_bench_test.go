@@ -20,6 +20,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
 
 	"github.com/camerad/camerad/encoder"
 )
@@ -88,8 +89,9 @@ func fanoutMeasureTime() time.Duration {
 // fanoutChild is a running TestFanoutBenchServer process.
 type fanoutChild struct {
 	cmd   *exec.Cmd
-	stdin io.Closer
-	url   string // empty for the source alone
+	stdin io.WriteCloser
+	out   *bufio.Scanner // the child's stdout
+	url   string         // empty for the source alone
 }
 
 func startFanoutChild(b *testing.B, server string, fps int) *fanoutChild {
@@ -101,25 +103,42 @@ func startFanoutChild(b *testing.B, server string, fps int) *fanoutChild {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	c := &fanoutChild{cmd: cmd, stdin: stdin}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if u, ok := strings.CutPrefix(sc.Text(), "URL "); ok {
+	c := &fanoutChild{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	for c.out.Scan() {
+		if u, ok := strings.CutPrefix(c.out.Text(), "URL "); ok {
 			c.url = u
 			break
 		}
-		if sc.Text() == "READY" {
+		if c.out.Text() == "READY" {
 			break
 		}
 	}
-	go io.Copy(io.Discard, stdout)
 	return c
 }
 
 // stop closes the child's stdin, which ends it.
 func (c *fanoutChild) stop() {
 	c.stdin.Close()
+	for c.out.Scan() { // whatever the child still prints must not fill the pipe
+	}
 	_ = c.cmd.Wait()
+}
+
+// cpu returns the child's user+sys CPU time, and the sys part of it. The child reads them
+// with getrusage, which sums every thread's exact run time: /proc/<pid>/stat rounds them to
+// 10 ms, several percent of a 5 s measurement at a few percent of a core.
+func (c *fanoutChild) cpu(b *testing.B) (total, sys time.Duration) {
+	if _, err := io.WriteString(c.stdin, "cpu\n"); err != nil {
+		b.Fatal(err)
+	}
+	for c.out.Scan() {
+		var user, system time.Duration
+		if _, err := fmt.Sscanf(c.out.Text(), "CPU %d %d", &user, &system); err == nil {
+			return user + system, system
+		}
+	}
+	b.Fatalf("child ended without reporting its CPU time: %v", c.out.Err())
+	return 0, 0
 }
 
 // measureSourceOnly returns the CPU seconds per second that the source alone uses at fps.
@@ -128,9 +147,9 @@ func measureSourceOnly(b *testing.B, fps int) float64 {
 	defer c.stop()
 	time.Sleep(fanoutWarmup)
 	measure := fanoutMeasureTime()
-	cpu0, _ := processCPU(b, c.cmd.Process.Pid)
+	cpu0, _ := c.cpu(b)
 	time.Sleep(measure)
-	cpu1, _ := processCPU(b, c.cmd.Process.Pid)
+	cpu1, _ := c.cpu(b)
 	return (cpu1 - cpu0).Seconds() / measure.Seconds()
 }
 
@@ -158,12 +177,12 @@ func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU f
 	}
 	time.Sleep(fanoutWarmup)
 	measure := fanoutMeasureTime()
-	cpu0, sys0 := processCPU(b, pid)
+	cpu0, sys0 := c.cpu(b)
 	cs0, rx0 := contextSwitches(b, pid), received.Load()
 	b.ResetTimer()
 	time.Sleep(measure)
 	b.StopTimer()
-	cpu1, sys1 := processCPU(b, pid)
+	cpu1, sys1 := c.cpu(b)
 	cs1, rx1 := contextSwitches(b, pid), received.Load()
 	gbit := float64(rx1-rx0) * 8 / 1e9
 	if gbit <= 0 {
@@ -208,20 +227,6 @@ func fanoutClient(url, lower string, received *atomic.Int64) (*gortsplib.Client,
 		return nil, err
 	}
 	return c, nil
-}
-
-// processCPU is a process's user+sys CPU time, and the sys part of it, from /proc/<pid>/stat.
-func processCPU(b *testing.B, pid int) (total, sys time.Duration) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	const tick = time.Second / 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * tick, time.Duration(stime) * tick
 }
 
 // contextSwitches sums the voluntary and involuntary context switches of every thread.
@@ -271,8 +276,14 @@ func TestFanoutBenchServer(t *testing.T) {
 	}
 	fps, _ := strconv.Atoi(os.Getenv(fanoutFPSEnv))
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { // the parent closes our stdin to stop us
-		_, _ = io.Copy(io.Discard, os.Stdin)
+	go func() { // the parent asks for our CPU time with a line, and closes our stdin to stop us
+		in := bufio.NewScanner(os.Stdin)
+		for in.Scan() {
+			var ru unix.Rusage
+			if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err == nil {
+				fmt.Printf("CPU %d %d\n", ru.Utime.Nano(), ru.Stime.Nano())
+			}
+		}
 		cancel()
 	}()
 	var publish func(au *encoder.AccessUnit)

@@ -22,13 +22,17 @@ type packet struct {
 
 func (p *packet) size() int { return len(p.prefix) + len(p.payload) }
 
-// packetizer turns an access unit into RFC 6184 packetization-mode-1 payloads: SPS and PPS
-// aggregated into one STAP-A, NAL units that fit sent whole, larger ones cut into FU-A
-// fragments. It runs once per access unit, whatever the number of viewers.
+// packetizer turns an access unit into RFC 6184 packetization-mode-1 payloads. Small NAL
+// units that lead up to a slice (SPS, PPS, SEI) are aggregated into one STAP-A, together with
+// the slice when it fits; NAL units that fit are sent whole, larger ones cut into FU-A
+// fragments. Every datagram costs the sender and each viewer a trip through the network stack
+// (and airtime on Wi-Fi), so a keyframe's parameter sets and SEI ride in one packet instead of
+// three. It runs once per access unit, whatever the number of viewers.
 type packetizer struct {
 	maxPayload int // RTP payload bytes per packet
 
-	prefixSpans []span // offsets into scratch, resolved once scratch stops growing
+	nalus       [][]byte // the unit's NAL units to send, parameter sets first
+	prefixSpans []span   // offsets into scratch, resolved once scratch stops growing
 }
 
 type span struct{ start, end int }
@@ -40,6 +44,7 @@ func (p *packetizer) packetize(f *frame, sps, pps []byte) {
 	f.packets = f.packets[:0]
 	f.scratch = f.scratch[:0]
 	p.prefixSpans = p.prefixSpans[:0]
+	p.nalus = p.nalus[:0]
 	nalus := f.au.NALUs()
 
 	hasSPS, hasPPS := false, false
@@ -51,7 +56,7 @@ func (p *packetizer) packetize(f *frame, sps, pps []byte) {
 			hasPPS = true
 		}
 	}
-	// Parameter sets go first, aggregated: from the unit when it has them, else the cache.
+	// Parameter sets go first: from the unit when it has them, else the cache.
 	if f.keyframe || hasSPS || hasPPS {
 		if !hasSPS || !hasPPS {
 			sps, pps = orDefault(findNALU(nalus, h264.NALSPS), sps), orDefault(findNALU(nalus, h264.NALPPS), pps)
@@ -59,17 +64,28 @@ func (p *packetizer) packetize(f *frame, sps, pps []byte) {
 			sps, pps = findNALU(nalus, h264.NALSPS), findNALU(nalus, h264.NALPPS)
 		}
 		if len(sps) > 0 && len(pps) > 0 {
-			p.addParameterSets(f, sps, pps)
+			p.nalus = append(p.nalus, sps, pps)
 		}
 	}
 	for _, n := range nalus {
 		switch h264.TypeOf(n) {
 		case h264.NALSPS, h264.NALPPS, h264.NALAUD, h264.NALFiller:
-			// Parameter sets went out above; delimiters and filler carry nothing a viewer
+			// Parameter sets are in place above; delimiters and filler carry nothing a viewer
 			// needs over RTP (RFC 6184 §5.3 leaves them optional).
 			continue
 		}
-		p.addNALU(f, n)
+		if len(n) > 0 {
+			p.nalus = append(p.nalus, n)
+		}
+	}
+	for i := 0; i < len(p.nalus); {
+		j := p.aggregateEnd(i)
+		if j-i > 1 {
+			p.addAggregate(f, p.nalus[i:j])
+		} else {
+			p.addNALU(f, p.nalus[i])
+		}
+		i = j
 	}
 	for i, s := range p.prefixSpans {
 		if s.end > s.start {
@@ -81,21 +97,38 @@ func (p *packetizer) packetize(f *frame, sps, pps []byte) {
 	}
 }
 
-func (p *packetizer) addParameterSets(f *frame, sps, pps []byte) {
-	if 1+2+len(sps)+2+len(pps) > p.maxPayload {
-		// Too large to aggregate (never seen in practice): send them as they are.
-		p.addNALU(f, sps)
-		p.addNALU(f, pps)
-		return
+// aggregateEnd returns the end of the longest run p.nalus[i:j] that fits one STAP-A: every
+// unit but the last must be a non-VCL one (they are copied into the frame's scratch, and are
+// a few dozen bytes); the last may be a slice, which the packet then points into, uncopied.
+func (p *packetizer) aggregateEnd(i int) int {
+	size := 1 + 2 + len(p.nalus[i])
+	j := i + 1
+	for j < len(p.nalus) && !h264.TypeOf(p.nalus[j-1]).IsVCL() && size+2+len(p.nalus[j]) <= p.maxPayload {
+		size += 2 + len(p.nalus[j])
+		j++
+	}
+	return j
+}
+
+// addAggregate adds one STAP-A (RFC 6184 §5.7.1) of nalus: the header, and each unit with its
+// 16-bit size, in scratch; a final slice stays in the access unit as the packet's payload.
+func (p *packetizer) addAggregate(f *frame, nalus [][]byte) {
+	var fnri byte // F is set if any unit's is; NRI is the largest of the units'
+	for _, n := range nalus {
+		fnri = fnri&0x80 | n[0]&0x80 | max(fnri&0x60, n[0]&0x60)
 	}
 	start := len(f.scratch)
-	nri := max(sps[0]&0x60, pps[0]&0x60)
-	f.scratch = append(f.scratch, nri|byte(h264.NALSTAPA))
-	for _, n := range [2][]byte{sps, pps} {
+	f.scratch = append(f.scratch, fnri|byte(h264.NALSTAPA))
+	var payload []byte
+	for k, n := range nalus {
 		f.scratch = append(f.scratch, byte(len(n)>>8), byte(len(n)))
+		if k == len(nalus)-1 && h264.TypeOf(n).IsVCL() {
+			payload = n
+			break
+		}
 		f.scratch = append(f.scratch, n...)
 	}
-	p.add(f, span{start, len(f.scratch)}, nil)
+	p.add(f, span{start, len(f.scratch)}, payload)
 }
 
 func (p *packetizer) addNALU(f *frame, n []byte) {

@@ -161,11 +161,31 @@ func TestPacketizerParameterSets(t *testing.T) {
 	idr := testNALU(0x65, 50)
 	pslice := testNALU(0x41, 50)
 	filler := testNALU(0x0c, 30)
-	stap := func(a, b []byte) []byte {
-		out := []byte{max(a[0]&0x60, b[0]&0x60) | 24}
-		for _, n := range [][]byte{a, b} {
+	stap := func(nalus ...[]byte) []byte {
+		out := []byte{24}
+		for _, n := range nalus {
+			out[0] = max(out[0]&0x60, n[0]&0x60) | 24
 			out = append(out, byte(len(n)>>8), byte(len(n)))
 			out = append(out, n...)
+		}
+		return out
+	}
+	bigIDR := testNALU(0x65, 2500)
+	bigP := testNALU(0x41, 1500)
+	fua := func(n []byte, maxPayload int) [][]byte {
+		var out [][]byte
+		body := n[1:]
+		for first := true; len(body) > 0; first = false {
+			size := min(maxPayload-2, len(body))
+			hdr := n[0] & 0x1f
+			if first {
+				hdr |= 0x80
+			}
+			if size == len(body) {
+				hdr |= 0x40
+			}
+			out = append(out, append([]byte{n[0]&0xe0 | 28, hdr}, body[:size]...))
+			body = body[size:]
 		}
 		return out
 	}
@@ -177,18 +197,26 @@ func TestPacketizerParameterSets(t *testing.T) {
 		maxPayload int
 		want       [][]byte // payloads (prefix+payload) in order
 	}{
-		{"inline SPS PPS aggregated, AUD dropped", true, [2][]byte{cachedSPS, cachedPPS},
-			[][]byte{aud, sps, pps, sei, idr}, 1000, [][]byte{stap(sps, pps), sei, idr}},
+		{"small keyframe in one aggregate, AUD dropped", true, [2][]byte{cachedSPS, cachedPPS},
+			[][]byte{aud, sps, pps, sei, idr}, 1000, [][]byte{stap(sps, pps, sei, idr)}},
+		{"large keyframe: parameter sets and SEI aggregated, slice fragmented", true, [2][]byte{cachedSPS, cachedPPS},
+			[][]byte{sps, pps, sei, bigIDR}, 1000, append([][]byte{stap(sps, pps, sei)}, fua(bigIDR, 1000)...)},
 		{"keyframe without parameter sets gets the cached ones", true, [2][]byte{cachedSPS, cachedPPS},
-			[][]byte{idr}, 1000, [][]byte{stap(cachedSPS, cachedPPS), idr}},
+			[][]byte{idr}, 1000, [][]byte{stap(cachedSPS, cachedPPS, idr)}},
 		{"keyframe flag from the slice type alone", false, [2][]byte{cachedSPS, cachedPPS},
-			[][]byte{sei, idr}, 1000, [][]byte{stap(cachedSPS, cachedPPS), sei, idr}},
+			[][]byte{sei, idr}, 1000, [][]byte{stap(cachedSPS, cachedPPS, sei, idr)}},
 		{"inline SPS with cached PPS", true, [2][]byte{cachedSPS, cachedPPS},
-			[][]byte{sps, idr}, 1000, [][]byte{stap(sps, cachedPPS), idr}},
+			[][]byte{sps, bigIDR}, 1000, append([][]byte{stap(sps, cachedPPS)}, fua(bigIDR, 1000)...)},
 		{"keyframe and nothing cached", true, [2][]byte{},
 			[][]byte{idr}, 1000, [][]byte{idr}},
 		{"P frame gets no parameter sets", false, [2][]byte{cachedSPS, cachedPPS},
 			[][]byte{aud, pslice, filler}, 1000, [][]byte{pslice}},
+		{"SEI and a small slice share a packet", false, [2][]byte{cachedSPS, cachedPPS},
+			[][]byte{sei, pslice}, 1000, [][]byte{stap(sei, pslice)}},
+		{"SEI before a large slice goes alone", false, [2][]byte{cachedSPS, cachedPPS},
+			[][]byte{sei, bigP}, 1000, append([][]byte{sei}, fua(bigP, 1000)...)},
+		{"a slice ends an aggregate: the next slice is not copied into one", false, [2][]byte{},
+			[][]byte{sei, pslice, pslice}, 1000, [][]byte{stap(sei, pslice), pslice}},
 		{"parameter sets too large to aggregate", true, [2][]byte{},
 			[][]byte{sps, pps, idr[:10]}, len(sps) + len(pps) + 4, [][]byte{sps, pps, idr[:10]}},
 	}
@@ -232,6 +260,24 @@ func TestPacketizerZeroCopy(t *testing.T) {
 				t.Fatalf("packet %d byte %d did not follow the unit's buffer: payload was copied", i, j)
 			}
 		}
+	}
+}
+
+// TestPacketizerAggregateZeroCopy: a slice that ends a STAP-A is the packet's payload, in the
+// unit's buffer; only the small units before it are copied into the aggregate's header.
+func TestPacketizerAggregateZeroCopy(t *testing.T) {
+	sei, slice := testNALU(0x06, 30), testNALU(0x41, 200)
+	f, done := packetizeAU(t, DefaultMaxPacketSize-rtpHeaderLen, nil, nil, false, sei, slice)
+	defer done()
+	if len(f.packets) != 1 {
+		t.Fatalf("%d packets, want one STAP-A", len(f.packets))
+	}
+	inUnit := f.au.NALUs()[1]
+	if p := f.packets[0].payload; len(p) != len(inUnit) || &p[0] != &inUnit[0] {
+		t.Fatal("the aggregated slice was copied out of the access unit")
+	}
+	if got, want := len(f.packets[0].prefix), 1+2+len(sei)+2; got != want {
+		t.Errorf("aggregate header %d bytes, want %d", got, want)
 	}
 }
 

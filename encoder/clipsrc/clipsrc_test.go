@@ -189,8 +189,11 @@ func TestRunLoopsSeamlessly(t *testing.T) {
 			}
 			payload = append(payload, nalu)
 		}
-		if seiAt < 0 || !h264.TypeOf(nalus[seiAt+1]).IsVCL() || (seiAt > 0 && h264.TypeOf(nalus[seiAt-1]).IsVCL()) {
-			t.Fatalf("unit %d: capture-time SEI at %d is not right before the first slice", i, seiAt)
+		switch {
+		case !au.Keyframe && seiAt >= 0:
+			t.Fatalf("unit %d: capture-time SEI in a non-keyframe; it belongs in keyframes only", i)
+		case au.Keyframe && (seiAt < 0 || !h264.TypeOf(nalus[seiAt+1]).IsVCL() || (seiAt > 0 && h264.TypeOf(nalus[seiAt-1]).IsVCL())):
+			t.Fatalf("unit %d: capture-time SEI at %d is not right before the keyframe's first slice", i, seiAt)
 		}
 		if len(payload) != len(frame.nalus) {
 			t.Fatalf("unit %d: %d NAL units besides the SEI, want %d", i, len(payload), len(frame.nalus))
@@ -255,7 +258,7 @@ func TestRequestKeyframeSkipsToNextIDR(t *testing.T) {
 	}
 	// Clip frame 30 is the next IDR; the units after it follow it in order.
 	want := s.clip.frames[31].nalus[0]
-	if got := units[6].NALUs()[1]; !bytes.Equal(got, want) {
+	if got := units[6].NALUs()[0]; !bytes.Equal(got, want) {
 		t.Errorf("unit 6 is not clip frame 31")
 	}
 	if d := units[5].PTS - units[4].PTS; d < 33333333 || d > 33333334 {

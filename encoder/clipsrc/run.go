@@ -16,7 +16,7 @@ const maxLag = time.Second
 
 // Run publishes one access unit per frame period until ctx ends, looping the clip. Frame n is
 // due at start + n/fps on the monotonic clock and carries that instant as its PTS (and the
-// matching wall time as Captured and in its SEI), so timestamps advance by exactly one period
+// matching wall time as Captured and, in a keyframe, in its SEI), so timestamps advance by exactly one period
 // at the loop point as anywhere else. It returns nil when ctx ends.
 func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 	start := s.clock.now()
@@ -47,7 +47,7 @@ func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 		for _, nalu := range f.nalus {
 			// The SEI goes after any AUD and parameter sets and before the first slice,
 			// where H.264 7.4.1.2.3 allows SEI in an access unit.
-			if !inserted && h264.TypeOf(nalu).IsVCL() {
+			if !inserted && f.keyframe && h264.TypeOf(nalu).IsVCL() {
 				au.AppendNALU(seiNALU)
 				inserted = true
 			}

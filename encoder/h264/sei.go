@@ -11,6 +11,11 @@ import (
 // capture time as a big-endian int64 count of microseconds since the Unix epoch. A client that
 // knows the format subtracts it from its own clock to measure glass-to-glass latency; every
 // other decoder ignores it.
+//
+// Sources put it in keyframes only. In any other frame it would cost a datagram of its own
+// per viewer (it cannot share a packet with a fragmented slice), and it is not needed there:
+// RTP timestamps count from the same capture clock, so a receiver gets every later frame's
+// capture time from the keyframe's plus the timestamp difference.
 var CaptureTimeUUID = [16]byte{'c', 'a', 'm', 'e', 'r', 'a', 'd', 't', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p'}
 
 const seiUserDataUnregistered = 5

@@ -115,7 +115,7 @@ func (h *harness) release() {
 }
 
 // checkUnit verifies one published unit against clip frame i: same NAL units, and a
-// capture-time SEI right before the first slice carrying Captured.
+// capture-time SEI carrying Captured before a keyframe's first slice, and none elsewhere.
 func checkUnit(t *testing.T, au *encoder.AccessUnit, want [][]byte) {
 	t.Helper()
 	var rest [][]byte
@@ -128,8 +128,8 @@ func checkUnit(t *testing.T, au *encoder.AccessUnit, want [][]byte) {
 			sawSEI = true
 			continue
 		}
-		if h264.TypeOf(n).IsVCL() && !sawSEI {
-			t.Fatal("slice before the capture-time SEI")
+		if h264.TypeOf(n).IsVCL() && au.Keyframe && !sawSEI {
+			t.Fatal("keyframe slice before the capture-time SEI")
 		}
 		rest = append(rest, n)
 	}
@@ -143,6 +143,9 @@ func checkUnit(t *testing.T, au *encoder.AccessUnit, want [][]byte) {
 	}
 	if au.Keyframe != h264.IsKeyframe(want) {
 		t.Fatalf("Keyframe = %v", au.Keyframe)
+	}
+	if sawSEI != au.Keyframe {
+		t.Fatalf("capture-time SEI %v in a unit with Keyframe %v: want it in keyframes only", sawSEI, au.Keyframe)
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 )
 
 // publisher turns the access units of one input (one child run) into pooled units: the one
-// copy, a fresh capture-time SEI before the first slice, the parameter sets in front of every
-// keyframe, and nothing before the first decodable keyframe.
+// copy, the parameter sets and a fresh capture-time SEI in front of every keyframe, and
+// nothing before the first decodable keyframe.
 type publisher struct {
 	pool    *encoder.Pool
 	log     *slog.Logger
@@ -96,7 +96,9 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 			if key && !hasPPS {
 				au.AppendNALU(p.pps)
 			}
-			au.AppendNALU(sei)
+			if key {
+				au.AppendNALU(sei)
+			}
 			inserted = true
 		}
 		au.AppendNALU(n)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/camerad/camerad/encoder"
 	"github.com/camerad/camerad/encoder/clipsrc"
@@ -85,7 +86,7 @@ func TestPublisherStartsAtKeyframe(t *testing.T) {
 }
 
 // TestPublisherRestampsCameradSEI: a camerad stream piped back in keeps one capture-time SEI
-// per unit, the new one.
+// per keyframe, the new one.
 func TestPublisherRestampsCameradSEI(t *testing.T) {
 	first, _ := pumpStdin(t, clipsrc.Default())
 	var again []byte
@@ -97,12 +98,15 @@ func TestPublisherRestampsCameradSEI(t *testing.T) {
 	for i, au := range units {
 		n := 0
 		for _, nalu := range au.NALUs() {
-			if _, ok := h264.ParseCaptureTimeSEI(nalu); ok {
+			if ts, ok := h264.ParseCaptureTimeSEI(nalu); ok {
 				n++
+				if !ts.Equal(au.Captured.Truncate(time.Microsecond)) {
+					t.Fatalf("unit %d: SEI time %v is not this run's capture time %v", i, ts, au.Captured)
+				}
 			}
 		}
-		if n != 1 {
-			t.Fatalf("unit %d has %d capture-time SEIs, want 1", i, n)
+		if want := map[bool]int{true: 1}[au.Keyframe]; n != want {
+			t.Fatalf("unit %d (keyframe %v) has %d capture-time SEIs, want %d", i, au.Keyframe, n, want)
 		}
 		au.Release()
 	}

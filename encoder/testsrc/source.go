@@ -91,7 +91,7 @@ func (s *Source) Config() Config { return s.cfg }
 func (s *Source) RequestKeyframe() { s.keyframe.Store(true) }
 
 // Encode codes the next picture of the stream: the test card for frame number frameIndex,
-// stamped with captured (drawn in the picture and carried in the capture-time SEI). It is an
+// stamped with captured (drawn in the picture, and carried in a keyframe's capture-time SEI). It is an
 // IDR when forceIDR is set, a keyframe was requested, the GOP is complete, or it is the first
 // picture. Calls are sequential: each one codes the next picture of one stream, whatever
 // frameIndex says. The caller owns the returned unit's reference; its PTS is frameIndex
@@ -120,9 +120,9 @@ func (s *Source) Encode(frameIndex int, captured time.Time, forceIDR bool) *enco
 	if idr {
 		au.AppendNALU(s.sps)
 		au.AppendNALU(s.pps)
+		s.nal = h264.AppendCaptureTimeSEI(s.nal[:0], captured)
+		au.AppendNALU(s.nal)
 	}
-	s.nal = h264.AppendCaptureTimeSEI(s.nal[:0], captured)
-	au.AppendNALU(s.nal)
 	s.nal = h264.AppendEmulationPrevention(s.nal[:0], slice)
 	au.AppendNALU(s.nal)
 	s.sizeHint[kind] = au.Size()

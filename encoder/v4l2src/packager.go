@@ -16,7 +16,7 @@ import (
 
 // packager turns an Annex-B frame in a driver buffer into an access unit: SPS and PPS in
 // front of every IDR (from the frame or, when the driver left them out, from the last ones
-// seen), then camerad's capture-time SEI, then the frame's other NAL units.
+// seen) and camerad's capture-time SEI, then the frame's other NAL units.
 type packager struct {
 	pool     *encoder.Pool
 	log      *slog.Logger
@@ -59,11 +59,13 @@ func (p *packager) build(frame []byte, pts time.Duration) *encoder.AccessUnit {
 			au.AppendNALU(p.pps)
 		}
 	}
-	au.AppendNALU(h264.AppendCaptureTimeSEI(p.sei[:0], au.Captured))
+	if hasIDR {
+		au.AppendNALU(h264.AppendCaptureTimeSEI(p.sei[:0], au.Captured))
+	}
 	h264.ForEachNALU(frame, func(n []byte) {
 		switch t := h264.TypeOf(n); {
 		case hasIDR && (t == h264.NALSPS || t == h264.NALPPS):
-		case t == h264.NALAUD: // the SEI above would follow it; RTP needs no delimiters
+		case t == h264.NALAUD: // an SEI above would follow it; RTP needs no delimiters
 		default:
 			au.AppendNALU(n)
 		}

@@ -98,8 +98,8 @@ func TestPassthroughAccessUnits(t *testing.T) {
 	if got := types(s.aus[0]); !equalTypes(got, h264.NALSPS, h264.NALPPS, h264.NALSEI, h264.NALIDR) {
 		t.Errorf("keyframe AU types %v", got)
 	}
-	if got := types(s.aus[1]); !equalTypes(got, h264.NALSEI, h264.NALSlice) {
-		t.Errorf("P AU types %v", got)
+	if got := types(s.aus[1]); !equalTypes(got, h264.NALSlice) {
+		t.Errorf("P AU types %v, want the slice alone", got)
 	}
 	if got := types(s.aus[2]); !equalTypes(got, h264.NALSPS, h264.NALPPS, h264.NALSEI, h264.NALIDR) {
 		t.Errorf("IDR without parameter sets: AU types %v, want cached SPS/PPS repeated", got)
@@ -117,7 +117,7 @@ func TestPassthroughAccessUnits(t *testing.T) {
 				sei = n
 			}
 		}
-		if ts, ok := h264.ParseCaptureTimeSEI(sei); !ok || !ts.Equal(au.Captured.Truncate(time.Microsecond)) {
+		if ts, ok := h264.ParseCaptureTimeSEI(sei); au.Keyframe && (!ok || !ts.Equal(au.Captured.Truncate(time.Microsecond))) {
 			t.Errorf("AU %d capture-time SEI %v %v, want %v", i, ts, ok, au.Captured)
 		}
 		au.Release()

@@ -186,6 +186,10 @@ func checkCleanReport(t *testing.T, rep *Report, sessions int) {
 		if s.LatencyMS == nil || s.LatencyMS.N == 0 || s.LatencyMS.Min < 0 || s.LatencyMS.P50 > 1000 {
 			t.Errorf("session %d: latency %+v", s.ID, s.LatencyMS)
 		}
+		// Only keyframes carry the SEI; every frame from the first keyframe on is measured.
+		if s.LatencyMS != nil && uint64(s.LatencyMS.N) != s.Frames-uint64(s.AUsBeforeKeyframe) {
+			t.Errorf("session %d: latency measured on %d frames of %d, %d before the keyframe", s.ID, s.LatencyMS.N, s.Frames, s.AUsBeforeKeyframe)
+		}
 	}
 	if rep.Aggregate.TimeToFirstKeyframeMS.N != sessions || rep.Aggregate.LatencyMS.N == 0 {
 		t.Errorf("aggregate: %+v", rep.Aggregate)

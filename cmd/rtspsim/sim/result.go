@@ -32,8 +32,9 @@ type SessionResult struct {
 	JitterMS          float64 `json:"jitter_ms"`
 	AUsBeforeKeyframe int     `json:"aus_before_keyframe"`
 	SenderReports     int     `json:"rtcp_sender_reports"`
-	// LatencyMS summarizes glass-to-glass latency over the frames that carried a capture-time
-	// SEI (absent when none did).
+	// LatencyMS summarizes glass-to-glass latency over the frames from the first one with a
+	// capture-time SEI on: later frames' capture times follow from their RTP timestamps
+	// (absent when no frame had the SEI).
 	LatencyMS  *stats.Summary `json:"latency_ms,omitempty"`
 	Violations []Finding      `json:"violations"`
 	Tracks     []TrackResult  `json:"tracks"`

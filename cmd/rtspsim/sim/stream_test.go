@@ -21,16 +21,15 @@ var (
 )
 
 // testAU returns frame i of a synthetic H.264 stream: SPS, PPS and a large IDR (fragmented
-// into FU-A) every testGOP frames, a small P slice otherwise, each with a capture-time SEI
-// stamped now, so latency is measurable.
+// into FU-A) every testGOP frames, a small P slice otherwise. Keyframes carry a capture-time
+// SEI stamped now, as camerad's do, so latency is measurable.
 func testAU(i int, now time.Time) [][]byte {
-	sei := h264.AppendCaptureTimeSEI(nil, now)
 	if i%testGOP == 0 {
 		idr := append([]byte{0x65, 0x88}, bytes.Repeat([]byte{0x5a, byte(i)}, 2500)...)
-		return [][]byte{testSPS, testPPS, sei, idr}
+		return [][]byte{testSPS, testPPS, h264.AppendCaptureTimeSEI(nil, now), idr}
 	}
 	p := append([]byte{0x41, 0x9a}, bytes.Repeat([]byte{0x33, byte(i)}, 300)...)
-	return [][]byte{sei, p}
+	return [][]byte{p}
 }
 
 // freeUDPPair returns an even UDP port whose odd neighbour is also free (for servers that

@@ -65,6 +65,10 @@ type track struct {
 	beforeKey     int
 	latencies     []float64
 	latencyFrames uint64
+	// The last capture-time SEI (camerad sends one per keyframe) and its unit's RTP
+	// timestamp: later units' capture times follow from their timestamps.
+	captureAnchor   time.Time
+	captureAnchorTS uint32
 
 	srCount    int
 	lastSRNTP  uint64
@@ -158,9 +162,14 @@ func (t *track) onAU(au *h264depay.AU) {
 		}
 	}
 	if au.HasCaptureTime {
+		t.captureAnchor, t.captureAnchorTS = au.CaptureTime, au.Timestamp
+	}
+	if !t.captureAnchor.IsZero() && t.desc.ClockRate > 0 {
+		ticks := int64(int32(au.Timestamp - t.captureAnchorTS))
+		captured := t.captureAnchor.Add(time.Duration(ticks * int64(time.Second) / int64(t.desc.ClockRate)))
 		t.latencyFrames++
 		if len(t.latencies) < maxLatencySamples {
-			t.latencies = append(t.latencies, float64(au.LastArrival.Sub(au.CaptureTime))/float64(time.Millisecond))
+			t.latencies = append(t.latencies, float64(au.LastArrival.Sub(captured))/float64(time.Millisecond))
 		}
 	}
 }
