@@ -90,6 +90,9 @@ func (c *conn) readMessage() error {
 	if err := c.write(resp, cseq); err != nil {
 		return err
 	}
+	if resp.afterWrite != nil {
+		resp.afterWrite()
+	}
 	if resp.Close {
 		return errClosedByServer
 	}

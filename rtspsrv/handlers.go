@@ -226,6 +226,9 @@ func (s *Server) play(tgt target, base string, ss *session) *Response {
 	if rtptime != 0 || seq != 0 {
 		r.with("RTP-Info", fmt.Sprintf("url=%s/%s;seq=%d;rtptime=%d", base, trackControl, seq, rtptime))
 	}
+	if ss.lower == LowerTCP {
+		r.afterWrite = ss.releaseTCP
+	}
 	return r
 }
 

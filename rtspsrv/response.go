@@ -57,6 +57,8 @@ type Response struct {
 	Body   []byte
 	// Close asks the connection to close after this response (malformed input).
 	Close bool
+	// afterWrite runs once the response is written (PLAY: let media follow it).
+	afterWrite func()
 }
 
 func respond(status int) *Response { return &Response{Status: status} }

@@ -15,26 +15,39 @@ import (
 // for room up to WriteTimeout and drops the viewer if it never comes. The publisher never
 // waits on a viewer, and a stuck viewer costs nobody else anything.
 type tcpMedia struct {
-	mu      sync.Mutex // held while writing media
-	on      bool       // from PLAY until PAUSE or close; a late hook call then sends nothing
+	mu sync.Mutex // held while writing media
+	on bool       // from PLAY until PAUSE or close; a late hook call then sends nothing
+	// held is set from PLAY until its answer is written: players drop '$' frames that
+	// arrive before the answer, and the first frame is the keyframe. Frames published
+	// meanwhile wait in the ring.
+	held    bool
 	kick    chan struct{}
 	pending net.Buffers // the unwritten rest of the current frame
 	frame   *frame      // the frame pending points into
 	sr      []byte      // interleaved sender report scratch
 }
 
-// startTCP starts media over the connection; the caller holds ss.mu.
+// startTCP starts media over the connection, held until releaseTCP; the caller holds ss.mu.
 func (ss *session) startTCP() {
 	ctx, cancel := context.WithCancel(ss.srv.ctx)
 	ss.stopTCP, ss.tcpDone = cancel, make(chan struct{})
 	ss.tcp.mu.Lock()
-	ss.tcp.on = true
+	ss.tcp.on, ss.tcp.held = true, true
 	if ss.tcp.kick == nil {
 		ss.tcp.kick = make(chan struct{}, 1)
 	}
 	ss.tcp.mu.Unlock()
 	unsubscribe := ss.srv.stream.subscribe(ss.onPublishTCP)
 	go ss.runTCP(ctx, ss.tcpDone, unsubscribe)
+}
+
+// releaseTCP lets media flow once the PLAY answer is out, starting with what the ring
+// gathered meanwhile.
+func (ss *session) releaseTCP() {
+	ss.tcp.mu.Lock()
+	ss.tcp.held = false
+	ss.tcp.mu.Unlock()
+	ss.wakeTCP()
 }
 
 // onPublishTCP is the stream's hook for this session; it never waits.
@@ -84,7 +97,7 @@ func (ss *session) runTCP(ctx context.Context, done chan struct{}, unsubscribe f
 // the frame kept in pending. A failed write ends the connection.
 func (ss *session) flushTCP(wait bool) bool {
 	t, v, stream := &ss.tcp, ss.v, ss.srv.stream
-	for t.on {
+	for t.on && !t.held {
 		if len(t.pending) == 0 {
 			t.releaseFrame()
 			f := stream.nextFrame(&v.cur)
