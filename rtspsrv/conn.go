@@ -33,6 +33,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
+	limitUnsent(nc)
 	return &conn{
 		srv:      s,
 		nc:       nc,

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/camerad/camerad/encoder"
 )
 
@@ -275,6 +277,61 @@ func TestStuckTCPViewerDoesNotHurtOthers(t *testing.T) {
 		v.nc.Close()
 		<-v.done
 	}
+}
+
+// TestStuckTCPViewerQueueIsBounded: the kernel holds only a bounded amount of a stuck
+// viewer's unsent data, so the server finds the socket full, and starts its write timeout,
+// soon after the viewer stops reading, instead of after seconds of stream buried in a send
+// buffer that grows to megabytes.
+func TestStuckTCPViewerQueueIsBounded(t *testing.T) {
+	h := newFanHarness(t, Config{WriteTimeout: 2 * time.Second}, benchFPS)
+	defer h.close()
+	stuck := dialFanViewer(t, h.addr, 4096) // never reads
+	defer stuck.nc.Close()
+	server := serverSideConn(t, h.srv, stuck.nc.LocalAddr().String())
+
+	maxUnsent := 0
+	fanWaitFor(t, "the stuck viewer to be dropped", func() bool {
+		if n, ok := unsentBytes(server); ok {
+			maxUnsent = max(maxUnsent, n)
+		}
+		return h.srv.SessionCount() == 0
+	})
+	// One write may overshoot the limit by what it was given: at most a keyframe's packets.
+	if limit := tcpUnsentLimit + benchIDRBytes + 64<<10; maxUnsent > limit {
+		t.Errorf("the stuck viewer's socket held %d unsent bytes, want at most %d", maxUnsent, limit)
+	}
+	if maxUnsent == 0 {
+		t.Error("never saw unsent data: the viewer was not stuck")
+	}
+}
+
+// serverSideConn finds the server's end of the connection whose client address is remote.
+func serverSideConn(t *testing.T, s *Server, remote string) net.Conn {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.nc.RemoteAddr().String() == remote {
+			return c.nc
+		}
+	}
+	t.Fatalf("no server connection from %s", remote)
+	return nil
+}
+
+// unsentBytes is what the kernel holds for nc that it has not sent yet (SIOCOUTQNSD); ok is
+// false once the connection is closed.
+func unsentBytes(nc net.Conn) (n int, ok bool) {
+	raw, err := nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var ioctlErr error
+	if err := raw.Control(func(fd uintptr) { n, ioctlErr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQNSD) }); err != nil {
+		return 0, false
+	}
+	return n, ioctlErr == nil
 }
 
 // TestResetHalfOfViewers: 25 of 50 viewers reset their connections mid-stream; the other 25

@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // tcpMedia is the media side of a session played over its RTSP connection (interleaved,
@@ -25,6 +28,29 @@ type tcpMedia struct {
 	pending net.Buffers // the unwritten rest of the current frame
 	frame   *frame      // the frame pending points into
 	sr      []byte      // interleaved sender report scratch
+}
+
+// tcpUnsentLimit bounds what a viewer's connection may hold that the kernel has not sent yet
+// (TCP_NOTSENT_LOWAT). Left alone, Linux grows the send buffer to 4 MB: a viewer that stops
+// reading, or whose link is slower than the stream, piles up about 16 s of delay at 2 Mbit/s
+// before a write finds the socket full, and only then do the skip to the next keyframe and
+// the write timeout start. Data in flight does not count, so throughput is not limited, and a
+// 720p keyframe (about 100 KB) still goes in one write.
+const tcpUnsentLimit = 128 << 10
+
+// limitUnsent applies tcpUnsentLimit to a connection (no-op for anything but TCP on Linux).
+func limitUnsent(nc net.Conn) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, tcpUnsentLimit)
+	})
 }
 
 // startTCP starts media over the connection, held until releaseTCP; the caller holds ss.mu.
