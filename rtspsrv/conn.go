@@ -22,6 +22,8 @@ type conn struct {
 	br     *bufio.Reader
 	log    *slog.Logger
 	remote string
+	host   string // the client's address without the port
+	spoken bool   // a first byte has arrived
 
 	writeMu sync.Mutex
 	writev  *writevOnce // nil when nc is not a socket; then media is written only blocking
@@ -40,6 +42,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		br:       bufio.NewReaderSize(nc, 4096),
 		log:      s.log.With("remote", nc.RemoteAddr().String()),
 		remote:   nc.RemoteAddr().String(),
+		host:     remoteHost(nc),
 		sessions: make(map[*session]struct{}),
 		writev:   newWritevOnce(nc),
 	}
@@ -59,16 +62,21 @@ func (c *conn) serve() {
 // readMessage reads and handles one request or interleaved frame.
 func (c *conn) readMessage() error {
 	// Waiting for the next message: idle connections are bounded, except while media flows to
-	// the client over this connection (its writes detect a dead peer).
-	if c.playingOverTCP() {
+	// the client over this connection (its writes detect a dead peer). Until its first byte a
+	// connection gets only RequestTimeout.
+	switch {
+	case c.playingOverTCP():
 		_ = c.nc.SetReadDeadline(time.Time{})
-	} else {
+	case !c.spoken:
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))
+	default:
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
 	}
 	first, err := c.br.Peek(1)
 	if err != nil {
 		return err
 	}
+	c.spoken = true
 	// From the first byte on, the whole message must arrive within RequestTimeout.
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))
 	if first[0] == '$' {
@@ -77,7 +85,9 @@ func (c *conn) readMessage() error {
 	req, err := readRequest(c.br, c.srv.cfg.Limits)
 	if err != nil {
 		if errors.Is(err, errMalformed) || errors.Is(err, errTooLarge) {
-			c.log.Info("bad request; closing connection", "err", err)
+			// Debug, not Info: a port scanner on :554 would otherwise push everything useful
+			// out of the image's small log. The client gets its 400 either way.
+			c.log.Debug("bad request; closing connection", "err", err)
 			c.write(respond(StatusBadRequest).with("Connection", "close"), "")
 			return err
 		}

@@ -309,6 +309,15 @@ func validCSeq(v string) bool {
 	return err == nil
 }
 
+// remoteHost is the client's address without the port ("" when it has none).
+func remoteHost(nc net.Conn) string {
+	if ip := remoteIP(nc); ip != nil {
+		return ip.String()
+	}
+	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+	return host
+}
+
 func remoteIP(nc net.Conn) net.IP {
 	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		if v4 := a.IP.To4(); v4 != nil {

@@ -77,13 +77,15 @@ func TestHalfSentRequest(t *testing.T) {
 	settleResources(t, g, fds)
 }
 
-// TestIdleConnection: a connection that says nothing is closed after IdleTimeout, also after
-// a first request; one that keeps asking stays.
+// TestIdleConnection: a connection that never says anything is closed after RequestTimeout,
+// however long the idle timeout; one that went quiet after a request is closed after
+// IdleTimeout; one that keeps asking stays.
 func TestIdleConnection(t *testing.T) {
-	ts := startServer(t, Config{IdleTimeout: 300 * time.Millisecond})
-	silent := ts.dial(t)
+	patient := startServer(t, Config{RequestTimeout: 300 * time.Millisecond, IdleTimeout: time.Hour})
+	silent := patient.dial(t)
 	silent.requireClosed()
 
+	ts := startServer(t, Config{IdleTimeout: 300 * time.Millisecond})
 	once := ts.dial(t)
 	once.mustDo(StatusOK, "OPTIONS", "*")
 	once.requireClosed()
@@ -93,6 +95,31 @@ func TestIdleConnection(t *testing.T) {
 		busy.mustDo(StatusOK, "OPTIONS", "*")
 		time.Sleep(40 * time.Millisecond)
 	}
+}
+
+// TestConnectionsPerHost: one address holds at most MaxViewers+hostConnSlack connections;
+// the next is closed unanswered, and closing one makes room again.
+func TestConnectionsPerHost(t *testing.T) {
+	ts := startServer(t, Config{MaxViewers: 2})
+	limit := 2 + hostConnSlack
+	var open []*rtspClient
+	for range limit {
+		c := ts.dial(t)
+		c.mustDo(StatusOK, "OPTIONS", "*")
+		open = append(open, c)
+	}
+	extra := ts.dial(t)
+	extra.send("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+	if _, err := extra.readResponse(); err == nil {
+		t.Fatalf("connection %d from one address was answered; want it closed", limit+1)
+	}
+	open[0].nc.Close()
+	waitUntil(t, "the closed connection to be forgotten", func() bool {
+		ts.srv.mu.Lock()
+		defer ts.srv.mu.Unlock()
+		return ts.srv.byHost["127.0.0.1"] < limit
+	})
+	ts.dial(t).mustDo(StatusOK, "OPTIONS", "*")
 }
 
 // TestKeepAlive covers the three ways a session stays alive (DESIGN §4): requests carrying

@@ -21,13 +21,18 @@ type Config struct {
 	// UDPPort is the server's RTP port for UDP viewers (even; RTCP is UDPPort+1). 0 picks a
 	// free even/odd pair.
 	UDPPort int
-	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503. 0 means 32.
+	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503. 0 means 32. One
+	// address may also hold at most MaxViewers+hostConnSlack connections: more are closed at
+	// once, so that one host cannot use up the descriptors everyone else needs.
 	MaxViewers int
 	// Username and Password, when Username is set, require Digest or Basic auth.
 	Username, Password string
 
-	IdleTimeout    time.Duration // a connection with no playing TCP session and no request (60 s)
-	RequestTimeout time.Duration // from a request's first byte to its last (10 s)
+	IdleTimeout time.Duration // a connection with no playing TCP session and no request (60 s)
+	// RequestTimeout bounds a request from its first byte to its last, and a new connection's
+	// wait for its first byte (10 s): players speak at once; a socket that stays silent is
+	// only holding a descriptor.
+	RequestTimeout time.Duration
 	WriteTimeout   time.Duration // a stuck TCP viewer is dropped after this (5 s)
 	SessionTimeout time.Duration // a session with no keep-alive is ended (60 s)
 	// RTCPTimeout ends a playing UDP session whose viewer sent RTCP and then fell silent for
@@ -92,6 +97,7 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	conns    map[*conn]struct{}
+	byHost   map[string]int // open connections per client address
 	ln       net.Listener
 }
 
@@ -107,6 +113,7 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 		cancel:   cancel,
 		sessions: make(map[string]*session),
 		conns:    make(map[*conn]struct{}),
+		byHost:   make(map[string]int),
 	}
 	if cfg.Username != "" {
 		secret := make([]byte, 32)
@@ -159,6 +166,13 @@ func (s *Server) Serve(ln net.Listener) error {
 			nc.Close()
 			return nil
 		}
+		if s.byHost[c.host] >= s.cfg.MaxViewers+hostConnSlack {
+			s.mu.Unlock()
+			c.log.Debug("connection refused: too many from this address", "max", s.cfg.MaxViewers+hostConnSlack)
+			nc.Close()
+			continue
+		}
+		s.byHost[c.host]++
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -257,9 +271,19 @@ func (s *Server) removeSession(ss *session) {
 
 func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
 	delete(s.conns, c)
-	s.mu.Unlock()
+	if s.byHost[c.host]--; s.byHost[c.host] <= 0 {
+		delete(s.byHost, c.host)
+	}
 }
+
+// hostConnSlack is how many connections one address may hold beyond MaxViewers: a host that
+// fills every viewer slot can still probe (OPTIONS, DESCRIBE) and reconnect.
+const hostConnSlack = 8
 
 // reapSessions ends sessions whose client stopped sending keep-alives. Sessions bound to an
 // open TCP connection are kept alive by the connection itself.
