@@ -342,13 +342,16 @@ func (p *gortsplibPeer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Respons
 }
 
 func startGortsplibPeer(t *testing.T) (func(*encoder.AccessUnit), func()) {
-	rtpConn, rtcpConn, err := listenUDPPair(0)
+	socks, err := listenUDPPorts(0) // a free even/odd pair for gortsplib
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports := [2]int{rtpConn.LocalAddr().(*net.UDPAddr).Port, rtcpConn.LocalAddr().(*net.UDPAddr).Port}
-	rtpConn.Close()
-	rtcpConn.Close()
+	ports := [2]int{socks.rtp.local.Port, socks.rtcp.LocalAddr().(*net.UDPAddr).Port}
+	socks.rtp.Close()
+	if socks.rtp6 != nil {
+		socks.rtp6.Close()
+	}
+	socks.rtcp.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

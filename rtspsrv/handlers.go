@@ -134,14 +134,19 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		return respond(StatusUnsupportedTransport)
 	}
 	specs, errs := parseTransports(th)
-	clientIP := remoteIP(c.nc)
+	clientIP, zone := remoteIP(c.nc), remoteZone(c.nc)
 	chosen := -1
+	var rtpRaw *rawAddr
 	for i, sp := range specs {
 		if errs[i] != nil {
 			continue
 		}
-		if sp.Lower == LowerUDP && clientIP.To4() == nil {
-			continue // the UDP sender is IPv4; an IPv6 client can fall back to TCP
+		if sp.Lower == LowerUDP {
+			ra, ok := newRawAddr(&net.UDPAddr{IP: clientIP, Port: sp.ClientPorts[0], Zone: zone})
+			if !ok || ra.ipv6 && s.udp.rtp6 == nil {
+				continue // an IPv6 client of a kernel without IPv6 can fall back to TCP
+			}
+			rtpRaw = ra
 		}
 		chosen = i
 		break
@@ -178,11 +183,10 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 	case LowerTCP:
 		ss.channels = c.freeChannels(spec.Interleaved)
 	case LowerUDP:
-		rtp := &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[0]}
 		ss.dest = udpDest{
-			rtp:    rtp,
-			rtcp:   &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[1]},
-			rtpRaw: rawSockaddr(rtp),
+			rtp:    &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[0], Zone: zone},
+			rtcp:   &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[1], Zone: zone},
+			rtpRaw: rtpRaw,
 		}
 	}
 	if !s.addSession(ss) {
@@ -316,6 +320,14 @@ func remoteHost(nc net.Conn) string {
 	}
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	return host
+}
+
+// remoteZone is the client's IPv6 zone (the interface of a link-local address), if any.
+func remoteZone(nc net.Conn) string {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.Zone
+	}
+	return ""
 }
 
 func remoteIP(nc net.Conn) net.IP {

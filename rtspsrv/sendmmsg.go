@@ -1,7 +1,6 @@
 package rtspsrv
 
 import (
-	"net"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -12,7 +11,7 @@ import (
 // header scratch and the frame's payload; nothing is copied in user space.
 type datagram struct {
 	iov       [][]byte
-	to        *unix.RawSockaddrInet4
+	to        *rawAddr
 	segmented bool
 }
 
@@ -83,8 +82,8 @@ func (w *mmsgWriter) pack(ds []datagram) {
 			k++
 		}
 		h := &hdrs[i].Hdr
-		h.Name = (*byte)(unsafe.Pointer(d.to))
-		h.Namelen = unix.SizeofSockaddrInet4
+		h.Name = (*byte)(unsafe.Pointer(&d.to.sa))
+		h.Namelen = d.to.len
 		h.Iov = &iovs[first]
 		h.SetIovlen(k - first)
 		if d.segmented {
@@ -101,16 +100,4 @@ func (w *mmsgWriter) pack(ds []datagram) {
 func (w *mmsgWriter) clear(n int) {
 	clear(w.hdrs[:n])
 	clear(w.iovs[:w.niov])
-}
-
-// rawSockaddr is addr as the kernel takes it. UDP media is IPv4 only (see transport.go).
-func rawSockaddr(addr *net.UDPAddr) *unix.RawSockaddrInet4 {
-	sa := &unix.RawSockaddrInet4{Family: unix.AF_INET}
-	ip4 := addr.IP.To4()
-	if ip4 != nil {
-		copy(sa.Addr[:], ip4)
-	}
-	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
-	port[0], port[1] = byte(addr.Port>>8), byte(addr.Port)
-	return sa
 }

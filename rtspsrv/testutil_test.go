@@ -50,6 +50,12 @@ type testServer struct {
 // followed by a check that every access unit went back to its pool.
 func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
+	return startServerOn(t, cfg, "127.0.0.1:0")
+}
+
+// startServerOn is startServer with the RTSP listener on addr ("[::1]:0" for IPv6).
+func startServerOn(t testing.TB, cfg Config, addr string) *testServer {
+	t.Helper()
 	// Goroutines that exist now are not the server's; any other left after Close is a leak.
 	before := goleak.IgnoreCurrent()
 	pool := encoder.NewPool()
@@ -66,7 +72,7 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		srv.Close()
 		t.Fatalf("listen: %v", err)
@@ -95,7 +101,7 @@ func startServer(t testing.TB, cfg Config) *testServer {
 			t.Errorf("goroutines left after Close: %v", err)
 		}
 	})
-	addr := ln.Addr().String()
+	addr = ln.Addr().String()
 	path := cfg.Path
 	if path == "" {
 		path = "/stream"
@@ -160,7 +166,7 @@ type rtspClient struct {
 
 func (ts *testServer) dial(t *testing.T) *rtspClient {
 	t.Helper()
-	nc, err := net.Dial("tcp4", ts.addr)
+	nc, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatalf("dial %s: %v", ts.addr, err)
 	}
@@ -375,8 +381,14 @@ func (u *udpClient) ports() [2]int {
 
 func listenUDPClient(t *testing.T) *udpClient {
 	t.Helper()
+	return listenUDPClientOn(t, net.IPv4(127, 0, 0, 1))
+}
+
+// listenUDPClientOn is listenUDPClient on ip (net.IPv6loopback for IPv6).
+func listenUDPClientOn(t *testing.T, ip net.IP) *udpClient {
+	t.Helper()
 	for range 100 {
-		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		a, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 		if err != nil {
 			t.Fatalf("listen UDP: %v", err)
 		}
@@ -385,7 +397,7 @@ func listenUDPClient(t *testing.T) *udpClient {
 			a.Close()
 			continue
 		}
-		b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
+		b, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: p + 1})
 		if err != nil {
 			a.Close()
 			continue

@@ -1,14 +1,17 @@
 package rtspsrv
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -372,4 +375,67 @@ func TestPlayRange(t *testing.T) {
 		}
 		c.mustDo(StatusOK, "PAUSE", ts.url, "Session: "+id)
 	}
+}
+
+// TestUDPOverIPv6: a viewer that reaches the camera over IPv6 (mDNS answers AAAA too) gets
+// UDP, not 461, alongside an IPv4 viewer: RTP comes from the server's port to both without a
+// gap (the sender splits each frame's batch between its IPv4 and IPv6 sockets), and the IPv6
+// viewer's receiver reports reach its session.
+func TestUDPOverIPv6(t *testing.T) {
+	if pc, err := net.ListenPacket("udp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		pc.Close()
+	}
+	ts := startServerOn(t, Config{}, ":0") // both families
+	_, port, _ := net.SplitHostPort(ts.addr)
+	type viewer struct {
+		u    *udpClient
+		id   string
+		ssrc uint32
+		seq  uint16
+	}
+	var viewers []*viewer
+	for _, ip := range []net.IP{net.IPv6loopback, net.IPv4(127, 0, 0, 1)} {
+		host := net.JoinHostPort(ip.String(), port)
+		nc, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		c := &rtspClient{t: t, nc: nc, br: bufio.NewReader(nc)}
+		u := listenUDPClientOn(t, ip)
+		p := u.ports()
+		url := "rtsp://" + host + "/stream"
+		setup := c.mustDo(StatusOK, "SETUP", url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+		id := sessionID(setup.Header.Get("Session"))
+		c.mustDo(StatusOK, "PLAY", url, "Session: "+id)
+		viewers = append(viewers, &viewer{u: u, id: id})
+	}
+	for n := range 60 {
+		for _, v := range viewers {
+			pkt, from := v.u.readRTP(t)
+			if !from.IP.Equal(v.u.rtp.LocalAddr().(*net.UDPAddr).IP) || from.Port != ts.srv.UDPPorts()[0] {
+				t.Fatalf("RTP for %v from %v, want the server's port %d", v.u.rtp.LocalAddr(), from, ts.srv.UDPPorts()[0])
+			}
+			if n > 0 && pkt.SequenceNumber != v.seq+1 {
+				t.Fatalf("viewer at %v: seq %d after %d", v.u.rtp.LocalAddr(), pkt.SequenceNumber, v.seq)
+			}
+			v.seq, v.ssrc = pkt.SequenceNumber, pkt.SSRC
+		}
+	}
+	v6 := viewers[0]
+	rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: v6.ssrc, TotalLost: 7}}}).Marshal()
+	srvRTCP := &net.UDPAddr{IP: net.IPv6loopback, Port: ts.srv.UDPPorts()[1]}
+	waitUntil(t, "the receiver report to reach the session", func() bool {
+		if _, err := v6.u.rtcp.WriteToUDP(rr, srvRTCP); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range ts.srv.Viewers() {
+			if st.Session == v6.id && st.TotalLost == 7 {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -26,7 +26,8 @@ import (
 // packets leave in order.
 type udpSender struct {
 	srv   *Server
-	rtp   *rawUDPConn // outside the network poller: see rawUDPConn
+	rtp   *rawUDPConn // IPv4 RTP, outside the network poller: see rawUDPConn
+	rtp6  *rawUDPConn // IPv6 RTP on the same port; nil when the kernel has no IPv6
 	rtcp  *net.UDPConn
 	ports [2]int
 	kick  chan struct{} // wakes run to finish what onPublish left
@@ -54,17 +55,21 @@ type udpSender struct {
 }
 
 func newUDPSender(s *Server, port int) (*udpSender, error) {
-	rtpConn, rtcpConn, err := listenUDPPair(port)
+	socks, err := listenUDPPorts(port)
 	if err != nil {
 		return nil, err
 	}
 	// A keyframe for many viewers is a burst of thousands of packets: give the kernel room.
-	_ = rtpConn.setWriteBuffer(4 << 20)
+	_ = socks.rtp.setWriteBuffer(4 << 20)
+	if socks.rtp6 != nil {
+		_ = socks.rtp6.setWriteBuffer(4 << 20)
+	}
 	return &udpSender{
 		srv:     s,
-		rtp:     rtpConn,
-		rtcp:    rtcpConn,
-		ports:   [2]int{rtpConn.local.Port, rtcpConn.LocalAddr().(*net.UDPAddr).Port},
+		rtp:     socks.rtp,
+		rtp6:    socks.rtp6,
+		rtcp:    socks.rtcp,
+		ports:   [2]int{socks.rtp.local.Port, socks.rtcp.LocalAddr().(*net.UDPAddr).Port},
 		kick:    make(chan struct{}, 1),
 		out:     mmsgWriter{gso: gsoControl(s.stream.cfg.MaxPacketSize)},
 		byAddr:  make(map[netip.AddrPort]*session),
@@ -74,11 +79,18 @@ func newUDPSender(s *Server, port int) (*udpSender, error) {
 	}, nil
 }
 
-// listenUDPPair binds RTP on an even port and RTCP on the next one (RFC 3550 §11). port 0
-// picks a free pair.
-func listenUDPPair(port int) (*rawUDPConn, *net.UDPConn, error) {
+// udpSockets are the server's UDP ports: RTP for IPv4 and for IPv6 on one even port, RTCP
+// (both families) on the next.
+type udpSockets struct {
+	rtp, rtp6 *rawUDPConn
+	rtcp      *net.UDPConn
+}
+
+// listenUDPPorts binds RTP on an even port and RTCP on the next one (RFC 3550 §11). port 0
+// picks a free pair. IPv6 is served when the kernel has it.
+func listenUDPPorts(port int) (udpSockets, error) {
 	if port%2 != 0 {
-		return nil, nil, fmt.Errorf("UDP port %d: the RTP port must be even", port)
+		return udpSockets{}, fmt.Errorf("UDP port %d: the RTP port must be even", port)
 	}
 	tries := 1
 	if port == 0 {
@@ -90,20 +102,35 @@ func listenUDPPair(port int) (*rawUDPConn, *net.UDPConn, error) {
 		if p == 0 {
 			p = 2 * (10000 + rand.IntN(25000))
 		}
-		rtpConn, err := listenRawUDP(p)
-		if err != nil {
-			lastErr = err
-			continue
+		socks, err := listenUDPPortsAt(p)
+		if err == nil {
+			return socks, nil
 		}
-		rtcpConn, err := net.ListenUDP("udp4", &net.UDPAddr{Port: p + 1})
-		if err != nil {
-			rtpConn.Close()
-			lastErr = err
-			continue
-		}
-		return rtpConn, rtcpConn, nil
+		lastErr = err
 	}
-	return nil, nil, fmt.Errorf("listen UDP ports %d-%d: %w", port, port+1, lastErr)
+	return udpSockets{}, fmt.Errorf("listen UDP ports %d-%d: %w", port, port+1, lastErr)
+}
+
+func listenUDPPortsAt(p int) (udpSockets, error) {
+	var socks udpSockets
+	var err error
+	if socks.rtp, err = listenRawUDP(unix.AF_INET, p); err != nil {
+		return socks, err
+	}
+	// "udp" is dual-stack where the kernel has IPv6, IPv4 otherwise.
+	if socks.rtcp, err = net.ListenUDP("udp", &net.UDPAddr{Port: p + 1}); err != nil {
+		socks.rtp.Close()
+		return socks, err
+	}
+	if socks.rtp6, err = listenRawUDP(unix.AF_INET6, p); err != nil {
+		socks.rtp6 = nil
+		if !errors.Is(err, unix.EAFNOSUPPORT) {
+			socks.rtp.Close()
+			socks.rtcp.Close()
+			return socks, err
+		}
+	}
+	return socks, nil
 }
 
 // register makes a set-up session known by its client addresses (for its RTCP).
@@ -214,7 +241,11 @@ func (u *udpSender) flush(wait bool) bool {
 				return true
 			}
 		}
-		n, err := u.rtp.sendmmsg(&u.out, u.batch[u.sent:], wait)
+		conn, ds := u.rtp, sameSocket(u.batch[u.sent:])
+		if ds[0].to.ipv6 {
+			conn = u.rtp6
+		}
+		n, err := conn.sendmmsg(&u.out, ds, wait)
 		u.sent += n
 		if n > 0 {
 			retried = false
@@ -299,6 +330,18 @@ func (u *udpSender) endBatch() {
 	u.batch, u.frames, u.sent = u.batch[:0], u.frames[:0], 0
 }
 
+// sameSocket returns the leading datagrams of ds that go out through the same socket (IPv4 or
+// IPv6) as the first, as many as one sendmmsg call takes.
+func sameSocket(ds []datagram) []datagram {
+	ds = ds[:min(len(ds), mmsgBatchMax)]
+	for i := range ds {
+		if ds[i].to.ipv6 != ds[0].to.ipv6 {
+			return ds[:i]
+		}
+	}
+	return ds
+}
+
 // splitRuns appends ds to dst with every segmented run split into single packets (three
 // iovecs each).
 func splitRuns(dst, ds []datagram) []datagram {
@@ -328,11 +371,16 @@ func (u *udpSender) sendRTCPLocked(to *net.UDPAddr, pkt []byte) {
 // keep-alive) on RTCP, and the NAT-opening packets some players send to the RTP port.
 func (u *udpSender) readRTCP() {
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		u.readLoop(u.rtp.readFromAddrPort, false)
-	}()
+	for _, c := range []*rawUDPConn{u.rtp, u.rtp6} {
+		if c == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u.readLoop(c.readFromAddrPort, false)
+		}()
+	}
 	u.readLoop(u.rtcp.ReadFromUDPAddrPort, true)
 	wg.Wait()
 }
@@ -364,5 +412,8 @@ func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isR
 
 func (u *udpSender) close() {
 	u.rtp.Close()
+	if u.rtp6 != nil {
+		u.rtp6.Close()
+	}
 	u.rtcp.Close()
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
-	"golang.org/x/sys/unix"
 )
 
 // payloadTypeH264 is the dynamic payload type the SDP assigns to the video track.
@@ -158,5 +157,5 @@ func (v *viewer) stats() ViewerStats {
 // udpDest is where a UDP viewer's packets go.
 type udpDest struct {
 	rtp, rtcp *net.UDPAddr
-	rtpRaw    *unix.RawSockaddrInet4 // rtp as sendmmsg takes it
+	rtpRaw    *rawAddr // rtp as sendmmsg takes it
 }
