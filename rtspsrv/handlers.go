@@ -72,7 +72,12 @@ func (s *Server) handle(c *conn, req *Request) *Response {
 	case "SETUP":
 		return s.setup(c, req, tgt, ss)
 	case "PLAY":
-		return s.play(tgt, base, ss)
+		r := s.play(tgt, base, ss)
+		if r.Status == StatusOK && req.Header.Has("Scale") {
+			// A live camera plays at one speed; RFC 2326 §12.34 wants the scale used echoed.
+			r.with("Scale", "1")
+		}
+		return r
 	case "PAUSE":
 		return s.pause(tgt, ss)
 	case "TEARDOWN":
@@ -156,12 +161,23 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 	}
 	spec := specs[chosen]
 	if ss != nil {
-		// One track: a second SETUP in a session may only repeat the first while not playing.
+		// One track: a second SETUP in a session may only repeat the first while not playing,
+		// or move a UDP viewer to other ports (RFC 2326 §10.4: a client may change transport
+		// parameters of a session that is not playing).
 		if ss.playing() {
 			return respond(StatusMethodNotValidInState).with("Allow", "OPTIONS, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER")
 		}
 		if ss.lower != spec.Lower || ss.c != c {
 			return respond(StatusUnsupportedTransport)
+		}
+		if ss.lower == LowerUDP && spec.ClientPorts != [2]int{ss.dest.rtp.Port, ss.dest.rtcp.Port} {
+			s.udp.forget(ss)
+			ss.dest = udpDest{
+				rtp:    &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[0], Zone: zone},
+				rtcp:   &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[1], Zone: zone},
+				rtpRaw: rtpRaw,
+			}
+			s.udp.register(ss)
 		}
 		return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))
 	}

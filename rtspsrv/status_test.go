@@ -177,3 +177,23 @@ func TestTooManyViewers(t *testing.T) {
 	setupTCPSession(t, ts, ts.dial(t))
 	mon.requireFlowing(t, "after a slot was reused")
 }
+
+// TestPlayScale: a player asking for another speed (NVR timeline controls do) still gets the
+// live stream, and the answer says at which scale (RFC 2326 §12.34); without the header the
+// answer has none.
+func TestPlayScale(t *testing.T) {
+	ts := startServer(t, Config{})
+	for _, scale := range []string{"2.0", ""} {
+		c, id, _ := ts.playTCP(t)
+		c.mustDo(StatusOK, "PAUSE", ts.url, "Session: "+id)
+		headers := []string{"Session: " + id}
+		if scale != "" {
+			headers = append(headers, "Scale: "+scale)
+		}
+		resp := c.mustDo(StatusOK, "PLAY", ts.url, headers...)
+		want := map[string]string{"2.0": "1"}[scale]
+		if got := resp.Header.Get("Scale"); got != want {
+			t.Errorf("PLAY with Scale %q: answered Scale %q, want %q", scale, got, want)
+		}
+	}
+}

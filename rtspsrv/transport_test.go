@@ -234,6 +234,26 @@ func TestSetupNegotiation(t *testing.T) {
 		c.mustDo(StatusUnsupportedTransport, "SETUP", ts.url+"/trackID=0",
 			fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", u.ports()[0], u.ports()[1]), "Session: "+id)
 	})
+
+	t.Run("SETUP again with other UDP ports", func(t *testing.T) {
+		c := ts.dial(t)
+		old, moved := listenUDPClient(t), listenUDPClient(t)
+		first := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0",
+			fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", old.ports()[0], old.ports()[1]))
+		id := sessionID(first.Header.Get("Session"))
+		p := moved.ports()
+		again := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0",
+			fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]), "Session: "+id)
+		if tr := again.Header.Get("Transport"); !strings.Contains(tr, fmt.Sprintf("client_port=%d-%d", p[0], p[1])) {
+			t.Fatalf("second SETUP answered Transport %q, want the new client_port %d-%d", tr, p[0], p[1])
+		}
+		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
+		moved.readRTP(t) // the stream goes to the new ports...
+		_ = old.rtp.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, _, err := old.rtp.ReadFromUDP(make([]byte, 2048)); err == nil {
+			t.Error("...and not to the old ones")
+		}
+	})
 }
 
 // TestTrackURLForms accepts every way clients build the track URL from Content-Base.
