@@ -171,13 +171,11 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 			return respond(StatusUnsupportedTransport)
 		}
 		if ss.lower == LowerUDP && spec.ClientPorts != [2]int{ss.dest.rtp.Port, ss.dest.rtcp.Port} {
-			s.udp.forget(ss)
-			ss.dest = udpDest{
+			s.udp.move(ss, udpDest{
 				rtp:    &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[0], Zone: zone},
 				rtcp:   &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[1], Zone: zone},
 				rtpRaw: rtpRaw,
-			}
-			s.udp.register(ss)
+			})
 		}
 		return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))
 	}

@@ -29,8 +29,9 @@ type rawUDPConn struct {
 }
 
 // listenRawUDP binds a blocking UDP socket of family (unix.AF_INET, or unix.AF_INET6 for
-// IPv6 only) to port. IPv4 viewers get a socket of their own rather than v4-mapped addresses
-// on a dual-stack one: the kernel's IPv4 send path is a few percent cheaper that way.
+// IPv6 only) to port. IPv4 viewers, nearly all of them, keep a plain IPv4 socket rather than
+// v4-mapped addresses on a dual-stack one, which the kernel would route through its IPv6
+// send path first.
 func listenRawUDP(family, port int) (*rawUDPConn, error) {
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 	if err != nil {

@@ -147,11 +147,25 @@ func (u *udpSender) forget(ss *session) {
 	}
 	u.addrMu.Lock()
 	defer u.addrMu.Unlock()
+	u.forgetLocked(ss)
+}
+
+func (u *udpSender) forgetLocked(ss *session) {
 	for _, a := range [2]*net.UDPAddr{ss.dest.rtp, ss.dest.rtcp} {
 		if u.byAddr[a.AddrPort()] == ss {
 			delete(u.byAddr, a.AddrPort())
 		}
 	}
+}
+
+// move sends a set-up session that is not playing to other client ports.
+func (u *udpSender) move(ss *session, dest udpDest) {
+	u.addrMu.Lock()
+	defer u.addrMu.Unlock()
+	u.forgetLocked(ss)
+	ss.dest = dest
+	u.byAddr[dest.rtp.AddrPort()] = ss
+	u.byAddr[dest.rtcp.AddrPort()] = ss
 }
 
 func (u *udpSender) add(ss *session) {
