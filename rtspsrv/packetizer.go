@@ -37,9 +37,9 @@ type packetizer struct {
 
 type span struct{ start, end int }
 
-// packetize fills f.packets and f.scratch from f.au. paramSets are the stream's cached SPS
-// and PPS, prepended to a keyframe that arrives without them so that every viewer's first
-// packets are SPS, PPS, IDR.
+// packetize fills f.packets and f.scratch from f.au. sps and pps are the stream's cached
+// parameter sets, prepended to a keyframe that arrives without them so that every viewer's
+// first packets are SPS, PPS, IDR.
 func (p *packetizer) packetize(f *frame, sps, pps []byte) {
 	f.packets = f.packets[:0]
 	f.scratch = f.scratch[:0]
@@ -87,6 +87,7 @@ func (p *packetizer) packetize(f *frame, sps, pps []byte) {
 		}
 		i = j
 	}
+	clear(p.nalus) // the unit goes back to its pool; keep no view of it
 	for i, s := range p.prefixSpans {
 		if s.end > s.start {
 			f.packets[i].prefix = f.scratch[s.start:s.end:s.end]

@@ -18,12 +18,9 @@ import (
 // for room up to WriteTimeout and drops the viewer if it never comes. The publisher never
 // waits on a viewer, and a stuck viewer costs nobody else anything.
 type tcpMedia struct {
-	mu sync.Mutex // held while writing media
-	on bool       // from PLAY until PAUSE or close; a late hook call then sends nothing
-	// held is set from PLAY until its answer is written: players drop '$' frames that
-	// arrive before the answer, and the first frame is the keyframe. Frames published
-	// meanwhile wait in the ring.
-	held    bool
+	mu      sync.Mutex // held while writing media
+	on      bool       // from PLAY until PAUSE or close; a late hook call then sends nothing
+	held    bool       // from PLAY until its answer is written (see releaseTCP)
 	kick    chan struct{}
 	pending net.Buffers // the unwritten rest of the current frame
 	frame   *frame      // the frame pending points into
@@ -68,7 +65,8 @@ func (ss *session) startTCP() {
 }
 
 // releaseTCP lets media flow once the PLAY answer is out, starting with what the ring
-// gathered meanwhile.
+// gathered meanwhile. Players drop '$' frames that arrive before the answer, and the first
+// frame a viewer gets is its keyframe.
 func (ss *session) releaseTCP() {
 	ss.tcp.mu.Lock()
 	ss.tcp.held = false
