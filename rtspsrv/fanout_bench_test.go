@@ -342,16 +342,12 @@ func (p *gortsplibPeer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Respons
 }
 
 func startGortsplibPeer(t *testing.T) (func(*encoder.AccessUnit), func()) {
-	socks, err := listenUDPPorts(0) // a free even/odd pair for gortsplib
+	socks, err := listenUDPPorts("", 0) // a free even/odd pair for gortsplib
 	if err != nil {
 		t.Fatal(err)
 	}
 	ports := [2]int{socks.rtp.local.Port, socks.rtcp.LocalAddr().(*net.UDPAddr).Port}
-	socks.rtp.Close()
-	if socks.rtp6 != nil {
-		socks.rtp6.Close()
-	}
-	socks.rtcp.Close()
+	socks.close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -148,8 +148,8 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		}
 		if sp.Lower == LowerUDP {
 			ra, ok := newRawAddr(&net.UDPAddr{IP: clientIP, Port: sp.ClientPorts[0], Zone: zone})
-			if !ok || ra.ipv6 && s.udp.rtp6 == nil {
-				continue // an IPv6 client of a kernel without IPv6 can fall back to TCP
+			if !ok || ra.ipv6 && s.udp.rtp6 == nil || !ra.ipv6 && s.udp.rtp == nil {
+				continue // no UDP socket of the client's family (no IPv6, or bound to one address): TCP it is
 			}
 			rtpRaw = ra
 		}

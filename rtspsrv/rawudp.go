@@ -29,22 +29,39 @@ type rawUDPConn struct {
 }
 
 // listenRawUDP binds a blocking UDP socket of family (unix.AF_INET, or unix.AF_INET6 for
-// IPv6 only) to port. IPv4 viewers, nearly all of them, keep a plain IPv4 socket rather than
+// IPv6 only) to ip (every address when it is not valid) and port. IPv4 viewers, nearly all of them, keep a plain IPv4 socket rather than
 // v4-mapped addresses on a dual-stack one, which the kernel would route through its IPv6
 // send path first.
-func listenRawUDP(family, port int) (*rawUDPConn, error) {
+func listenRawUDP(family int, ip netip.Addr, port int) (*rawUDPConn, error) {
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 	if err != nil {
 		return nil, fmt.Errorf("UDP socket: %w", err)
 	}
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: port}
-	local := &net.UDPAddr{IP: net.IPv4zero, Port: port}
-	if family == unix.AF_INET6 {
+	var sa unix.Sockaddr
+	local := &net.UDPAddr{Port: port}
+	if family == unix.AF_INET {
+		sa4 := &unix.SockaddrInet4{Port: port}
+		local.IP = net.IPv4zero
+		if ip.IsValid() {
+			sa4.Addr, local.IP = ip.As4(), ip.AsSlice()
+		}
+		sa = sa4
+	} else {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
 			unix.Close(fd)
 			return nil, fmt.Errorf("UDP socket: IPV6_V6ONLY: %w", err)
 		}
-		sa, local.IP = &unix.SockaddrInet6{Port: port}, net.IPv6unspecified
+		sa6 := &unix.SockaddrInet6{Port: port}
+		local.IP = net.IPv6unspecified
+		if ip.IsValid() {
+			sa6.Addr, local.IP = ip.As16(), ip.AsSlice()
+			if ip.Zone() != "" {
+				if ifi, err := net.InterfaceByName(ip.Zone()); err == nil {
+					sa6.ZoneId = uint32(ifi.Index)
+				}
+			}
+		}
+		sa = sa6
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)

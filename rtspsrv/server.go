@@ -21,6 +21,10 @@ type Config struct {
 	// UDPPort is the server's RTP port for UDP viewers (even; RTCP is UDPPort+1). 0 picks a
 	// free even/odd pair.
 	UDPPort int
+	// UDPHost is the address the UDP ports bind to: the RTSP listener's, so that a camera
+	// told to serve on one interface sends and receives media only there too. "" (or a
+	// name rather than an address) binds every address.
+	UDPHost string
 	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503. 0 means 32. One
 	// address may also hold at most MaxViewers+hostConnSlack connections: more are closed at
 	// once, so that one host cannot use up the descriptors everyone else needs.
@@ -120,7 +124,7 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 		_, _ = rand.Read(secret)
 		s.auth = &authenticator{user: cfg.Username, pass: cfg.Password, secret: secret}
 	}
-	udp, err := newUDPSender(s, cfg.UDPPort)
+	udp, err := newUDPSender(s, cfg.UDPHost, cfg.UDPPort)
 	if err != nil {
 		cancel()
 		return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"golang.org/x/sys/unix"
 )
 
 func TestParseTransports(t *testing.T) {
@@ -457,5 +458,45 @@ func TestUDPOverIPv6(t *testing.T) {
 			}
 		}
 		return false
+	})
+}
+
+// TestUDPPortsFollowTheListenAddress: with UDPHost set (camerad passes its -listen address),
+// the media ports are bound to that address only, in its family, and still serve viewers.
+func TestUDPPortsFollowTheListenAddress(t *testing.T) {
+	t.Run("IPv4", func(t *testing.T) {
+		ts := startServerOn(t, Config{UDPHost: "127.0.0.1"}, "127.0.0.1:0")
+		u := ts.srv.udp
+		if u.rtp6 != nil {
+			t.Error("an IPv6 RTP socket, although UDP is bound to 127.0.0.1")
+		}
+		if sa, err := unix.Getsockname(u.rtp.fd); err != nil || sa.(*unix.SockaddrInet4).Addr != [4]byte{127, 0, 0, 1} {
+			t.Errorf("RTP socket bound to %+v (%v), want 127.0.0.1", sa, err)
+		}
+		if ip := u.rtcp.LocalAddr().(*net.UDPAddr).IP; !ip.Equal(net.IPv4(127, 0, 0, 1)) {
+			t.Errorf("RTCP socket bound to %v, want 127.0.0.1", ip)
+		}
+		ts.playUDP(t)
+	})
+	t.Run("IPv6", func(t *testing.T) {
+		if pc, err := net.ListenPacket("udp6", "[::1]:0"); err != nil {
+			t.Skipf("no IPv6 loopback here: %v", err)
+		} else {
+			pc.Close()
+		}
+		ts := startServerOn(t, Config{UDPHost: "::1"}, "[::1]:0")
+		u := ts.srv.udp
+		if u.rtp != nil {
+			t.Error("an IPv4 RTP socket, although UDP is bound to ::1")
+		}
+		if sa, err := unix.Getsockname(u.rtp6.fd); err != nil || sa.(*unix.SockaddrInet6).Addr != [16]byte(net.IPv6loopback) {
+			t.Errorf("RTP socket bound to %+v (%v), want ::1", sa, err)
+		}
+		c := ts.dial(t)
+		v := listenUDPClientOn(t, net.IPv6loopback)
+		p := v.ports()
+		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+sessionID(setup.Header.Get("Session")))
+		v.readRTP(t)
 	})
 }

@@ -26,8 +26,8 @@ import (
 // packets leave in order.
 type udpSender struct {
 	srv   *Server
-	rtp   *rawUDPConn // IPv4 RTP, outside the network poller: see rawUDPConn
-	rtp6  *rawUDPConn // IPv6 RTP on the same port; nil when the kernel has no IPv6
+	rtp   *rawUDPConn // IPv4 RTP, outside the network poller: see rawUDPConn; nil if bound to an IPv6 address
+	rtp6  *rawUDPConn // IPv6 RTP on the same port; nil without IPv6 or if bound to an IPv4 address
 	rtcp  *net.UDPConn
 	ports [2]int
 	kick  chan struct{} // wakes run to finish what onPublish left
@@ -54,22 +54,22 @@ type udpSender struct {
 	byAddr map[netip.AddrPort]*session // client RTP and RTCP addresses of set-up sessions
 }
 
-func newUDPSender(s *Server, port int) (*udpSender, error) {
-	socks, err := listenUDPPorts(port)
+func newUDPSender(s *Server, host string, port int) (*udpSender, error) {
+	socks, err := listenUDPPorts(host, port)
 	if err != nil {
 		return nil, err
 	}
-	// A keyframe for many viewers is a burst of thousands of packets: give the kernel room.
-	_ = socks.rtp.setWriteBuffer(4 << 20)
-	if socks.rtp6 != nil {
-		_ = socks.rtp6.setWriteBuffer(4 << 20)
+	for _, c := range socks.rtpConns() {
+		// A keyframe for many viewers is a burst of thousands of packets: give the kernel room.
+		_ = c.setWriteBuffer(4 << 20)
 	}
+	rtcpPort := socks.rtcp.LocalAddr().(*net.UDPAddr).Port
 	return &udpSender{
 		srv:     s,
 		rtp:     socks.rtp,
 		rtp6:    socks.rtp6,
 		rtcp:    socks.rtcp,
-		ports:   [2]int{socks.rtp.local.Port, socks.rtcp.LocalAddr().(*net.UDPAddr).Port},
+		ports:   [2]int{rtcpPort - 1, rtcpPort},
 		kick:    make(chan struct{}, 1),
 		out:     mmsgWriter{gso: gsoControl(s.stream.cfg.MaxPacketSize)},
 		byAddr:  make(map[netip.AddrPort]*session),
@@ -80,18 +80,39 @@ func newUDPSender(s *Server, port int) (*udpSender, error) {
 }
 
 // udpSockets are the server's UDP ports: RTP for IPv4 and for IPv6 on one even port, RTCP
-// (both families) on the next.
+// (both families) on the next. Bound to one address, only that address's family is there.
 type udpSockets struct {
 	rtp, rtp6 *rawUDPConn
 	rtcp      *net.UDPConn
 }
 
-// listenUDPPorts binds RTP on an even port and RTCP on the next one (RFC 3550 §11). port 0
-// picks a free pair. IPv6 is served when the kernel has it.
-func listenUDPPorts(port int) (udpSockets, error) {
+// rtpConns returns the RTP sockets that exist.
+func (s udpSockets) rtpConns() []*rawUDPConn {
+	var out []*rawUDPConn
+	for _, c := range []*rawUDPConn{s.rtp, s.rtp6} {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s udpSockets) close() {
+	for _, c := range s.rtpConns() {
+		c.Close()
+	}
+	if s.rtcp != nil {
+		s.rtcp.Close()
+	}
+}
+
+// listenUDPPorts binds RTP on an even port and RTCP on the next one (RFC 3550 §11), on host
+// (see Config.UDPHost). port 0 picks a free pair. IPv6 is served when the kernel has it.
+func listenUDPPorts(host string, port int) (udpSockets, error) {
 	if port%2 != 0 {
 		return udpSockets{}, fmt.Errorf("UDP port %d: the RTP port must be even", port)
 	}
+	ip, _ := netip.ParseAddr(host) // not an address: every address
 	tries := 1
 	if port == 0 {
 		tries = 64
@@ -102,7 +123,7 @@ func listenUDPPorts(port int) (udpSockets, error) {
 		if p == 0 {
 			p = 2 * (10000 + rand.IntN(25000))
 		}
-		socks, err := listenUDPPortsAt(p)
+		socks, err := listenUDPPortsAt(ip, p)
 		if err == nil {
 			return socks, nil
 		}
@@ -111,24 +132,35 @@ func listenUDPPorts(port int) (udpSockets, error) {
 	return udpSockets{}, fmt.Errorf("listen UDP ports %d-%d: %w", port, port+1, lastErr)
 }
 
-func listenUDPPortsAt(p int) (udpSockets, error) {
+func listenUDPPortsAt(ip netip.Addr, p int) (udpSockets, error) {
 	var socks udpSockets
 	var err error
-	if socks.rtp, err = listenRawUDP(unix.AF_INET, p); err != nil {
-		return socks, err
+	any := !ip.IsValid() || ip.IsUnspecified()
+	if any {
+		ip = netip.Addr{}
 	}
-	// "udp" is dual-stack where the kernel has IPv6, IPv4 otherwise.
-	if socks.rtcp, err = net.ListenUDP("udp", &net.UDPAddr{Port: p + 1}); err != nil {
-		socks.rtp.Close()
-		return socks, err
-	}
-	if socks.rtp6, err = listenRawUDP(unix.AF_INET6, p); err != nil {
-		socks.rtp6 = nil
-		if !errors.Is(err, unix.EAFNOSUPPORT) {
-			socks.rtp.Close()
-			socks.rtcp.Close()
+	if any || ip.Unmap().Is4() {
+		if socks.rtp, err = listenRawUDP(unix.AF_INET, ip.Unmap(), p); err != nil {
 			return socks, err
 		}
+	}
+	if any || !ip.Unmap().Is4() {
+		if socks.rtp6, err = listenRawUDP(unix.AF_INET6, ip, p); err != nil {
+			socks.rtp6 = nil
+			if !any || !errors.Is(err, unix.EAFNOSUPPORT) {
+				socks.close()
+				return udpSockets{}, err
+			}
+		}
+	}
+	// Without an address, "udp" is dual-stack where the kernel has IPv6, IPv4 otherwise.
+	rtcpAddr := &net.UDPAddr{Port: p + 1}
+	if !any {
+		rtcpAddr.IP = ip.AsSlice()
+	}
+	if socks.rtcp, err = net.ListenUDP("udp", rtcpAddr); err != nil {
+		socks.close()
+		return udpSockets{}, err
 	}
 	return socks, nil
 }
@@ -425,9 +457,5 @@ func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isR
 }
 
 func (u *udpSender) close() {
-	u.rtp.Close()
-	if u.rtp6 != nil {
-		u.rtp6.Close()
-	}
-	u.rtcp.Close()
+	udpSockets{u.rtp, u.rtp6, u.rtcp}.close()
 }

@@ -91,6 +91,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv, err := rtspsrv.NewServer(rtspsrv.Config{
 		Path:       cfg.Path,
 		UDPPort:    cfg.UDPPort,
+		UDPHost:    listenHost(cfg.Listen),
 		MaxViewers: cfg.MaxViewers,
 		Username:   cfg.Username,
 		Password:   cfg.Password,
@@ -156,4 +157,14 @@ func parseLogLevel(s string) (slog.Level, error) {
 		return l, fmt.Errorf("%q is not one of debug, info, warn, error", s)
 	}
 	return l, nil
+}
+
+// listenHost is the address part of a listen address ("" for ":8554"): the UDP media ports
+// bind there too.
+func listenHost(listen string) string {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	return host
 }
