@@ -270,6 +270,41 @@ func TestRTCPSilence(t *testing.T) {
 	})
 }
 
+// TestUnreachableViewerEnds: a UDP viewer whose ports close (a player killed without
+// TEARDOWN; its host then answers our packets with "port unreachable") is ended within
+// seconds, though its RTSP side is kept alive and the session and RTCP timeouts are long;
+// the other viewers lose nothing. A viewer whose RTP port is refused but that still sends
+// receiver reports is alive and is not ended.
+func TestUnreachableViewerEnds(t *testing.T) {
+	ts := startServer(t, Config{})
+	srvRTCP := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}
+	_, healthy, _, _ := ts.playUDP(t)
+	mon := monitorUDP(t, healthy)
+
+	t.Run("ports closed", func(t *testing.T) {
+		c, gone, id, _ := ts.playUDP(t)
+		gone.rtp.Close()
+		gone.rtcp.Close()
+		c.mustDo(StatusOK, "GET_PARAMETER", ts.url, "Session: "+id) // the RTSP side stays alive
+		waitUntil(t, "the unreachable viewer to be ended", func() bool { return ts.srv.session(id) == nil })
+		mon.requireFlowing(t, "after a viewer vanished")
+	})
+
+	t.Run("still reporting", func(t *testing.T) {
+		_, u, id, ssrc := ts.playUDP(t)
+		u.rtp.Close() // RTP is refused, but the player is there: its reports keep coming
+		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: ssrc}}}).Marshal()
+		for end := time.Now().Add(2 * unreachableGrace); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			if _, err := u.rtcp.WriteToUDP(rr, srvRTCP); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ts.srv.session(id) == nil {
+			t.Fatal("a viewer that sends receiver reports was ended as unreachable")
+		}
+	})
+}
+
 // requireBye reads u's RTCP socket until an RTCP BYE for ssrc arrives.
 func requireBye(t *testing.T, u *udpClient, ssrc uint32) {
 	t.Helper()

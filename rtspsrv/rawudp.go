@@ -37,6 +37,16 @@ func listenRawUDP(family int, ip netip.Addr, port int) (*rawUDPConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("UDP socket: %w", err)
 	}
+	// IP_RECVERR queues the ICMP errors our datagrams draw (port or host unreachable) with
+	// their destinations, so that a viewer that vanished can be told apart: see drainErrors.
+	level, opt := unix.IPPROTO_IP, unix.IP_RECVERR
+	if family == unix.AF_INET6 {
+		level, opt = unix.IPPROTO_IPV6, unix.IPV6_RECVERR
+	}
+	if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("UDP socket: RECVERR: %w", err)
+	}
 	var sa unix.Sockaddr
 	local := &net.UDPAddr{Port: port}
 	if family == unix.AF_INET {
@@ -137,21 +147,69 @@ func (c *rawUDPConn) readFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 		if err != nil {
 			return os.NewSyscallError("recvfrom", err)
 		}
-		switch sa := sa.(type) {
-		case *unix.SockaddrInet4:
-			from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-		case *unix.SockaddrInet6:
-			ip := netip.AddrFrom16(sa.Addr).Unmap()
-			if sa.ZoneId != 0 {
-				if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
-					ip = ip.WithZone(ifi.Name)
-				}
-			}
-			from = netip.AddrPortFrom(ip, uint16(sa.Port))
-		}
+		from = sockaddrAddrPort(sa)
 		return nil
 	})
 	return n, from, err
+}
+
+// drainErrors reads the socket's error queue and calls fn with the destination of every
+// datagram that drew "port unreachable", "host unreachable" or "network unreachable". The
+// kernel reports a queued error to the next receive (and, once, to the next send); the
+// reader then drains the queue here.
+func (c *rawUDPConn) drainErrors(fn func(dest netip.AddrPort)) {
+	var b [64]byte
+	var oob [512]byte
+	for {
+		var dest netip.AddrPort
+		var errno unix.Errno
+		err := c.do(func(fd int) error {
+			_, oobn, _, from, err := unix.Recvmsg(fd, b[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+			if err != nil {
+				return err
+			}
+			dest = sockaddrAddrPort(from)
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return nil
+			}
+			for _, m := range msgs {
+				isErr := m.Header.Level == unix.IPPROTO_IP && m.Header.Type == unix.IP_RECVERR ||
+					m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_RECVERR
+				if isErr && len(m.Data) >= int(unsafe.Sizeof(unix.SockExtendedErr{})) {
+					errno = unix.Errno((*unix.SockExtendedErr)(unsafe.Pointer(&m.Data[0])).Errno)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return // EAGAIN: drained; or closed
+		}
+		switch errno {
+		case unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH:
+			if dest.IsValid() {
+				fn(dest)
+			}
+		}
+	}
+}
+
+// sockaddrAddrPort converts a received address (IPv4-mapped IPv6 unmapped, IPv6 zones as
+// interface names, as Go's own sockets report them).
+func sockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		ip := netip.AddrFrom16(sa.Addr).Unmap()
+		if sa.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(sa.ZoneId)); err == nil {
+				ip = ip.WithZone(ifi.Name)
+			}
+		}
+		return netip.AddrPortFrom(ip, uint16(sa.Port))
+	}
+	return netip.AddrPort{}
 }
 
 // Close shuts the socket and wakes a reader blocked in it.

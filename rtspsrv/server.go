@@ -292,7 +292,9 @@ const hostConnSlack = 8
 // reapSessions ends sessions whose client stopped sending keep-alives. Sessions bound to an
 // open TCP connection are kept alive by the connection itself.
 func (s *Server) reapSessions(ctx context.Context) {
-	t := time.NewTicker(min(s.cfg.SessionTimeout/4, s.cfg.RTCPTimeout/4, 5*time.Second))
+	// Every second at most: a viewer found unreachable is ended within a second or so of
+	// unreachableGrace.
+	t := time.NewTicker(min(s.cfg.SessionTimeout/4, s.cfg.RTCPTimeout/4, time.Second))
 	defer t.Stop()
 	type ending struct {
 		ss     *session
@@ -312,7 +314,7 @@ func (s *Server) reapSessions(ctx context.Context) {
 			}
 			s.mu.Unlock()
 			for _, e := range expired {
-				s.log.Info("session timed out", "session", e.ss.id, "remote", e.ss.remote, "reason", e.reason)
+				s.log.Info("session ended", "session", e.ss.id, "remote", e.ss.remote, "reason", e.reason)
 				e.ss.close(e.reason)
 			}
 		}

@@ -31,6 +31,9 @@ type session struct {
 	v        *viewer
 	lastSeen atomic.Int64 // UnixNano of the last keep-alive
 	lastRTCP atomic.Int64 // UDP: UnixNano of the last RTCP from the viewer since PLAY; 0 if none
+	// UDP: UnixNano of the first and the latest ICMP "unreachable" for the viewer's RTP port
+	// since PLAY or its last RTCP; 0 if none.
+	unreachableSince, unreachableLast atomic.Int64
 
 	mu      sync.Mutex
 	state   sessionState
@@ -42,6 +45,17 @@ type session struct {
 }
 
 func (ss *session) touch() { ss.lastSeen.Store(time.Now().UnixNano()) }
+
+// unreachableGrace is how long ICMP errors for a UDP viewer's RTP port must keep coming before
+// the viewer counts as gone: long enough that a blip on the network does not end anyone.
+const unreachableGrace = 2 * time.Second
+
+// unreachable records an ICMP error for the viewer's RTP port.
+func (ss *session) unreachable(now time.Time) {
+	ns := now.UnixNano()
+	ss.unreachableSince.CompareAndSwap(0, ns)
+	ss.unreachableLast.Store(ns)
+}
 
 func (ss *session) playing() bool {
 	ss.mu.Lock()
@@ -71,6 +85,15 @@ func (ss *session) expiry(now time.Time, cfg *Config) string {
 	if last := ss.lastRTCP.Load(); last != 0 && now.Sub(time.Unix(0, last)) > cfg.RTCPTimeout && ss.playing() {
 		return "viewer's RTCP stopped"
 	}
+	// A player that exits without TEARDOWN closes its ports, and its host answers our packets
+	// with "port unreachable"; a phone that left the Wi-Fi draws "host unreachable" from our
+	// own kernel. Errors that keep coming for unreachableGrace, with no RTCP from the viewer
+	// meanwhile, end it within seconds instead of after the session timeout.
+	if since := ss.unreachableSince.Load(); since != 0 && ss.playing() &&
+		now.Sub(time.Unix(0, since)) >= unreachableGrace &&
+		now.Sub(time.Unix(0, ss.unreachableLast.Load())) < unreachableGrace {
+		return "viewer unreachable"
+	}
 	return ""
 }
 
@@ -87,6 +110,7 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 	seq, rtptime = ss.v.nextRTPInfo(time.Now())
 	// Reports sent while paused do not count against it; the next one re-arms the check.
 	ss.lastRTCP.Store(0)
+	ss.unreachableSince.Store(0)
 	ss.srv.stream.join(&ss.v.cur) // (re)join: wait for a keyframe published from now on
 	ss.v.nextSR = time.Now().Add(senderReportInterval)
 	ss.state = statePlaying

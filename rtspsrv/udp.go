@@ -309,6 +309,11 @@ func (u *udpSender) flush(wait bool) bool {
 			u.sent = len(u.batch)
 			u.endBatch()
 			return true
+		case errors.Is(err, unix.ECONNREFUSED):
+			// A port-unreachable for an earlier datagram, reported once to this send (an
+			// unconnected socket with IP_RECVERR): nothing is wrong with this one. The reader
+			// handles the error queue.
+			continue
 		case d.segmented && (errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL)):
 			// Segmentation offload refused: send the rest packet by packet from now on.
 			// Nothing is lost.
@@ -424,20 +429,37 @@ func (u *udpSender) readRTCP() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u.readLoop(c.readFromAddrPort, false)
+			u.readLoop(c.readFromAddrPort, false, func() { c.drainErrors(u.unreachable) })
 		}()
 	}
-	u.readLoop(u.rtcp.ReadFromUDPAddrPort, true)
+	u.readLoop(u.rtcp.ReadFromUDPAddrPort, true, nil)
 	wg.Wait()
 }
 
-func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isRTCP bool) {
+// unreachable notes an ICMP error for a datagram sent to dest: if it is a viewer's RTP
+// address, that viewer may have gone (see session.expiry).
+func (u *udpSender) unreachable(dest netip.AddrPort) {
+	u.addrMu.Lock()
+	ss := u.byAddr[dest]
+	isRTP := ss != nil && ss.dest.rtp.AddrPort() == dest
+	u.addrMu.Unlock()
+	if isRTP {
+		ss.unreachable(time.Now())
+	}
+}
+
+// readLoop reads until the socket closes. onErr, if set, runs when a read fails otherwise:
+// the RTP sockets' errors are ICMP reports for datagrams sent earlier.
+func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isRTCP bool, onErr func()) {
 	buf := make([]byte, 2048)
 	for {
 		n, from, err := read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if onErr != nil {
+				onErr()
 			}
 			continue // an ICMP error from an earlier send, or an empty read during Close
 		}
@@ -451,6 +473,7 @@ func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isR
 		ss.touch()
 		if isRTCP {
 			ss.lastRTCP.Store(time.Now().UnixNano())
+			ss.unreachableSince.Store(0) // it reports, so it is there
 			handleReceiverReports(ss.v, buf[:n])
 		}
 	}
