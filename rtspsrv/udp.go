@@ -279,7 +279,7 @@ func (u *udpSender) run(ctx context.Context) {
 // flush sends every frame the viewers have not had yet, batch after batch. With wait false it
 // returns false as soon as the socket is full, the unsent rest kept in u.batch.
 func (u *udpSender) flush(wait bool) bool {
-	retried := false
+	retried, refused := false, 0
 	for {
 		if u.sent == len(u.batch) {
 			u.endBatch()
@@ -294,7 +294,7 @@ func (u *udpSender) flush(wait bool) bool {
 		n, err := conn.sendmmsg(&u.out, ds, wait)
 		u.sent += n
 		if n > 0 {
-			retried = false
+			retried, refused = false, 0
 		}
 		if err == nil {
 			continue
@@ -309,11 +309,11 @@ func (u *udpSender) flush(wait bool) bool {
 			u.sent = len(u.batch)
 			u.endBatch()
 			return true
-		case errors.Is(err, unix.ECONNREFUSED):
+		case errors.Is(err, unix.ECONNREFUSED) && refused < maxRefusedRetries:
 			// A port-unreachable for an earlier datagram, reported once to this send (an
 			// unconnected socket with IP_RECVERR): nothing is wrong with this one. The reader
-			// handles the error queue.
-			continue
+			// handles the error queue. Bounded, so that a flood of ICMP cannot spin us.
+			refused++
 		case d.segmented && (errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL)):
 			// Segmentation offload refused: send the rest packet by packet from now on.
 			// Nothing is lost.
@@ -333,7 +333,7 @@ func (u *udpSender) flush(wait bool) bool {
 				u.srv.log.Debug("UDP send failed", "err", err, "count", u.sendErr)
 			}
 			u.sent++
-			retried = false
+			retried, refused = false, 0
 		}
 	}
 }
@@ -380,6 +380,10 @@ func (u *udpSender) endBatch() {
 	clear(u.batch) // drop references to frame memory until the next batch
 	u.batch, u.frames, u.sent = u.batch[:0], u.frames[:0], 0
 }
+
+// maxRefusedRetries bounds the sends in a row that may fail with a queued ECONNREFUSED before
+// the datagram they were trying is given up, as for any other error.
+const maxRefusedRetries = 8
 
 // sameSocket returns the leading datagrams of ds that go out through the same socket (IPv4 or
 // IPv6) as the first, as many as one sendmmsg call takes.
