@@ -33,7 +33,9 @@ func (s *Server) handle(c *conn, req *Request) *Response {
 	// CSeq first: a request without a usable one is malformed whatever its version, and only
 	// the 400 that closes the connection goes out without a CSeq.
 	if !validCSeq(req.Header.Get("CSeq")) {
-		return &Response{Status: StatusBadRequest, Close: true}
+		r := respond(StatusBadRequest).with("Connection", "close")
+		r.Close = true
+		return r
 	}
 	if req.Proto != "RTSP/1.0" {
 		return respond(StatusRTSPVersionNotSupported)
