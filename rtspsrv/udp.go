@@ -132,22 +132,25 @@ func listenUDPPorts(host string, port int) (udpSockets, error) {
 	return udpSockets{}, fmt.Errorf("listen UDP ports %d-%d: %w", port, port+1, lastErr)
 }
 
+// listenUDPPortsAt binds the sockets on port p of ip; an invalid or unspecified ip means
+// every address, of both families where the kernel has IPv6.
 func listenUDPPortsAt(ip netip.Addr, p int) (udpSockets, error) {
 	var socks udpSockets
 	var err error
-	any := !ip.IsValid() || ip.IsUnspecified()
-	if any {
+	everywhere := !ip.IsValid() || ip.IsUnspecified()
+	if everywhere {
 		ip = netip.Addr{}
 	}
-	if any || ip.Unmap().Is4() {
+	v4 := ip.Unmap().Is4()
+	if everywhere || v4 {
 		if socks.rtp, err = listenRawUDP(unix.AF_INET, ip.Unmap(), p); err != nil {
 			return socks, err
 		}
 	}
-	if any || !ip.Unmap().Is4() {
+	if everywhere || !v4 {
 		if socks.rtp6, err = listenRawUDP(unix.AF_INET6, ip, p); err != nil {
 			socks.rtp6 = nil
-			if !any || !errors.Is(err, unix.EAFNOSUPPORT) {
+			if !everywhere || !errors.Is(err, unix.EAFNOSUPPORT) {
 				socks.close()
 				return udpSockets{}, err
 			}
@@ -155,7 +158,7 @@ func listenUDPPortsAt(ip netip.Addr, p int) (udpSockets, error) {
 	}
 	// Without an address, "udp" is dual-stack where the kernel has IPv6, IPv4 otherwise.
 	rtcpAddr := &net.UDPAddr{Port: p + 1}
-	if !any {
+	if !everywhere {
 		rtcpAddr.IP = ip.AsSlice()
 	}
 	if socks.rtcp, err = net.ListenUDP("udp", rtcpAddr); err != nil {
