@@ -81,7 +81,7 @@ func TestUDPSocketFullLosesNothing(t *testing.T) {
 }
 
 // newLoopbackNetns makes a network namespace whose loopback has an Ethernet MTU and the given
-// root qdisc, or skips the test saying why.
+// root qdisc (if any), or skips the test saying why.
 func newLoopbackNetns(t *testing.T, qdisc ...string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -99,6 +99,9 @@ func newLoopbackNetns(t *testing.T, qdisc ...string) string {
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
 	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "mtu", "1500", "up").CombinedOutput(); err != nil {
 		t.Fatalf("bring up loopback in %s: %v: %s", ns, err, out)
+	}
+	if len(qdisc) == 0 {
+		return ns
 	}
 	tc := append([]string{"netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root"}, qdisc...)
 	if out, err := exec.Command("ip", tc...).CombinedOutput(); err != nil {

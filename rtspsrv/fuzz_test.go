@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -144,6 +145,14 @@ func FuzzParseTransports(f *testing.F) {
 					if len(back) != 1 || berrs[0] != nil || back[0].Interleaved != ch {
 						t.Fatalf("reply %q reads back as %+v %v", reply, back, berrs)
 					}
+				}
+			case LowerMulticast:
+				// The client's wishes are ignored; the reply names the server's group.
+				reply := formatMulticastTransport(netip.MustParseAddrPort("239.255.1.2:5004"), 1, 1)
+				back, berrs := parseTransports(reply)
+				if len(back) != 1 || berrs[0] != nil || back[0].Lower != LowerMulticast ||
+					back[0].Destination != "239.255.1.2" || back[0].Port != [2]int{5004, 5005} || back[0].TTL != 1 {
+					t.Fatalf("reply %q reads back as %+v %v", reply, back, berrs)
 				}
 			default:
 				t.Fatalf("usable spec with lower transport %v", sp.Lower)

@@ -148,6 +148,9 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		if errs[i] != nil {
 			continue
 		}
+		if sp.Lower == LowerMulticast && s.multicast == nil {
+			continue // not offered: the next alternative, or 461
+		}
 		if sp.Lower == LowerUDP {
 			ra, ok := newRawAddr(&net.UDPAddr{IP: clientIP, Port: sp.ClientPorts[0], Zone: zone})
 			if !ok || ra.ipv6 && s.udp.rtp6 == nil || !ra.ipv6 && s.udp.rtp == nil {
@@ -196,6 +199,8 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 	}
 	ss.touch()
 	switch spec.Lower {
+	case LowerMulticast:
+		ss.v = s.multicast.sender.v // counters and SSRC are the group's
 	case LowerTCP:
 		ss.channels = c.freeChannels(spec.Interleaved)
 	case LowerUDP:
@@ -218,8 +223,11 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 }
 
 func (s *Server) transportReply(ss *session) string {
-	if ss.lower == LowerTCP {
+	switch ss.lower {
+	case LowerTCP:
 		return formatTCPTransport(ss.channels, ss.v.ssrc)
+	case LowerMulticast:
+		return s.multicast.transport()
 	}
 	return formatUDPTransport(ss.dest.rtp.IP.String(),
 		[2]int{ss.dest.rtp.Port, ss.dest.rtcp.Port}, s.udp.ports, ss.v.ssrc)

@@ -305,12 +305,13 @@ func TestUnreachableViewerEnds(t *testing.T) {
 	})
 }
 
-// requireBye reads u's RTCP socket until an RTCP BYE for ssrc arrives.
+// requireBye reads u's RTCP socket until an RTCP BYE for ssrc arrives. The deadline covers
+// the whole wait: sender reports keep coming meanwhile.
 func requireBye(t *testing.T, u *udpClient, ssrc uint32) {
 	t.Helper()
 	buf := make([]byte, 1500)
+	_ = u.rtcp.SetReadDeadline(time.Now().Add(ioDeadline))
 	for {
-		_ = u.rtcp.SetReadDeadline(time.Now().Add(ioDeadline))
 		n, err := u.rtcp.Read(buf)
 		if err != nil {
 			t.Fatalf("no RTCP BYE: %v", err)

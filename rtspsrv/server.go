@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +26,10 @@ type Config struct {
 	// told to serve on one interface sends and receives media only there too. "" (or a
 	// name rather than an address) binds every address.
 	UDPHost string
+	// Multicast is the group (IPv4, 224.0.0.0/4) and even RTP port that multicast viewers
+	// receive from; RTCP is the next port. The zero value offers no multicast: SETUP asking
+	// only for it gets 461.
+	Multicast netip.AddrPort
 	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503. 0 means 32. One
 	// address may also hold at most MaxViewers+hostConnSlack connections: more are closed at
 	// once, so that one host cannot use up the descriptors everyone else needs.
@@ -93,6 +98,8 @@ type Server struct {
 	log    *slog.Logger
 	auth   *authenticator
 	udp    *udpSender
+	// multicast is nil unless Config.Multicast is set.
+	multicast *multicastGroup
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -130,6 +137,13 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 		return nil, err
 	}
 	s.udp = udp
+	if cfg.Multicast.IsValid() {
+		if s.multicast, err = newMulticastGroup(s, udp, cfg.Multicast); err != nil {
+			udp.close()
+			cancel()
+			return nil, err
+		}
+	}
 	s.wg.Add(3)
 	go func() { defer s.wg.Done(); udp.run(ctx) }()
 	go func() { defer s.wg.Done(); udp.readRTCP() }()
@@ -139,6 +153,15 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 
 // UDPPorts returns the server's RTP and RTCP ports.
 func (s *Server) UDPPorts() [2]int { return s.udp.ports }
+
+// MulticastGroup returns the group and RTP port that multicast viewers receive from; the zero
+// value when multicast is off.
+func (s *Server) MulticastGroup() netip.AddrPort {
+	if s.multicast == nil {
+		return netip.AddrPort{}
+	}
+	return s.multicast.addr
+}
 
 // Serve accepts connections on ln until Close. It returns nil after Close.
 func (s *Server) Serve(ln net.Listener) error {

@@ -15,9 +15,10 @@ const (
 	statePlaying
 )
 
-// session is one viewer's RTSP session: set up over a connection, played over UDP or over
-// that connection (TCP interleaved), ended by TEARDOWN, timeout, its connection closing (TCP)
-// or the server shutting down.
+// session is one viewer's RTSP session: set up over a connection, played over UDP, over that
+// connection (TCP interleaved) or from the multicast group, ended by TEARDOWN, timeout, its
+// connection closing (TCP) or the server shutting down. A multicast session's viewer is the
+// group's, shared with every other multicast session.
 type session struct {
 	id     string
 	srv    *Server
@@ -107,20 +108,25 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 	if ss.state == statePlaying {
 		return 0, 0, true
 	}
-	seq, rtptime = ss.v.nextRTPInfo(time.Now())
+	ss.state = statePlaying
+	defer ss.srv.stream.requestKeyframe()
+	now := time.Now()
+	if ss.lower == LowerMulticast {
+		seq, rtptime = ss.srv.multicast.join(now)
+		return seq, rtptime, true
+	}
+	seq, rtptime = ss.v.nextRTPInfo(now)
 	// Reports sent while paused do not count against it; the next one re-arms the check.
 	ss.lastRTCP.Store(0)
 	ss.unreachableSince.Store(0)
 	ss.srv.stream.join(&ss.v.cur) // (re)join: wait for a keyframe published from now on
-	ss.v.nextSR = time.Now().Add(senderReportInterval)
-	ss.state = statePlaying
+	ss.v.nextSR = now.Add(senderReportInterval)
 	switch ss.lower {
 	case LowerTCP:
 		ss.startTCP()
 	case LowerUDP:
 		ss.srv.udp.add(ss)
 	}
-	ss.srv.stream.requestKeyframe()
 	return seq, rtptime, true
 }
 
@@ -147,6 +153,8 @@ func (ss *session) stopMediaLocked() {
 		<-ss.tcpDone
 	case LowerUDP:
 		ss.srv.udp.remove(ss)
+	case LowerMulticast:
+		ss.srv.multicast.leave()
 	}
 }
 
@@ -170,10 +178,17 @@ func (ss *session) close(reason string) {
 		case LowerUDP:
 			ss.srv.udp.sendRTCP(ss.dest.rtcp, bye)
 		}
+		// A multicast viewer's SSRC is the group's: the group says BYE when its last viewer
+		// leaves.
 	}
 	ss.srv.udp.forget(ss)
 	ss.srv.removeSession(ss)
 	ss.c.dropSession(ss)
+	if ss.lower == LowerMulticast { // the counters are the group's, not this viewer's
+		ss.srv.log.Info("viewer left", "session", ss.id, "remote", ss.remote, "reason", reason,
+			"multicast", ss.srv.multicast.addr.String())
+		return
+	}
 	st := ss.v.stats()
 	ss.srv.log.Info("viewer left", "session", ss.id, "remote", ss.remote, "reason", reason,
 		"frames", st.Frames, "dropped", st.Dropped, "packets", st.Packets, "rr_lost", st.TotalLost)

@@ -44,6 +44,7 @@ type testServer struct {
 	pool   *encoder.Pool
 	addr   string // host:port of the RTSP listener
 	url    string // rtsp://addr/stream
+	ns     string // the network namespace the server is in; "" for the test's own
 }
 
 // startServer starts a server with cfg (Path defaults to /stream) and registers its shutdown,
@@ -55,6 +56,13 @@ func startServer(t testing.TB, cfg Config) *testServer {
 
 // startServerOn is startServer with the RTSP listener on addr ("[::1]:0" for IPv6).
 func startServerOn(t testing.TB, cfg Config, addr string) *testServer {
+	t.Helper()
+	return startServerIn(t, cfg, addr, "")
+}
+
+// startServerIn is startServerOn with the server's sockets in network namespace ns ("" for
+// the test's own); ts.dial then connects from inside it too.
+func startServerIn(t testing.TB, cfg Config, addr, ns string) *testServer {
 	t.Helper()
 	// Goroutines that exist now are not the server's; any other left after Close is a leak.
 	before := goleak.IgnoreCurrent()
@@ -68,14 +76,26 @@ func startServerOn(t testing.TB, cfg Config, addr string) *testServer {
 	if cfg.Logger == nil {
 		cfg.Logger = logger
 	}
-	srv, err := NewServer(cfg, stream)
-	if err != nil {
-		t.Fatalf("NewServer: %v", err)
+	var srv *Server
+	var ln net.Listener
+	open := func() error {
+		var err error
+		if srv, err = NewServer(cfg, stream); err != nil {
+			return fmt.Errorf("NewServer: %w", err)
+		}
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			srv.Close()
+			return fmt.Errorf("listen: %w", err)
+		}
+		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	if ns == "" {
+		err = open()
+	} else {
+		err = inNetns(ns, open)
+	}
 	if err != nil {
-		srv.Close()
-		t.Fatalf("listen: %v", err)
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -106,7 +126,7 @@ func startServerOn(t testing.TB, cfg Config, addr string) *testServer {
 	if path == "" {
 		path = "/stream"
 	}
-	return &testServer{srv: srv, stream: stream, pool: pool, addr: addr, url: "rtsp://" + addr + path}
+	return &testServer{srv: srv, stream: stream, pool: pool, addr: addr, url: "rtsp://" + addr + path, ns: ns}
 }
 
 // testLogWriter forwards server logs to the test's output until the test ends; a late log
@@ -166,7 +186,17 @@ type rtspClient struct {
 
 func (ts *testServer) dial(t *testing.T) *rtspClient {
 	t.Helper()
-	nc, err := net.Dial("tcp", ts.addr)
+	var nc net.Conn
+	dial := func() (err error) {
+		nc, err = net.Dial("tcp", ts.addr)
+		return err
+	}
+	var err error
+	if ts.ns == "" {
+		err = dial()
+	} else {
+		err = inNetns(ts.ns, dial)
+	}
 	if err != nil {
 		t.Fatalf("dial %s: %v", ts.addr, err)
 	}

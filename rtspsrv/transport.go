@@ -3,6 +3,7 @@ package rtspsrv
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -116,8 +117,13 @@ func parseTransportSpec(s string) (TransportSpec, error) {
 		}
 	}
 	if multicast {
+		if t.Lower == LowerTCP {
+			return t, fmt.Errorf("%w: multicast over TCP", errUnsupportedTransport)
+		}
+		// The client's destination, port and ttl are only wishes: the group is the camera's
+		// (RFC 2326 §12.39 lets the server choose), so that one client cannot point the stream
+		// at an address of its choosing.
 		t.Lower = LowerMulticast
-		return t, fmt.Errorf("%w: multicast is not offered", errUnsupportedTransport)
 	}
 	if t.Mode != "play" {
 		return t, fmt.Errorf("%w: mode=%s (a camera only plays)", errUnsupportedTransport, t.Mode)
@@ -185,6 +191,13 @@ func splitOutsideQuotes(s string, sep byte) []string {
 func formatUDPTransport(clientIP string, client, server [2]int, ssrc uint32) string {
 	return fmt.Sprintf("RTP/AVP;unicast;destination=%s;client_port=%d-%d;server_port=%d-%d;ssrc=%08X;mode=play",
 		clientIP, client[0], client[1], server[0], server[1], ssrc)
+}
+
+// formatMulticastTransport is the reply to a multicast SETUP: the group every multicast
+// viewer receives, its port pair and TTL.
+func formatMulticastTransport(group netip.AddrPort, ttl int, ssrc uint32) string {
+	return fmt.Sprintf("RTP/AVP;multicast;destination=%s;port=%d-%d;ttl=%d;ssrc=%08X;mode=play",
+		group.Addr(), group.Port(), group.Port()+1, ttl, ssrc)
 }
 
 // formatTCPTransport is the reply to a TCP SETUP.

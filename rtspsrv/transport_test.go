@@ -49,7 +49,9 @@ func TestParseTransports(t *testing.T) {
 		{"AVPF then AVP", "RTP/AVPF;unicast;client_port=5000-5001,RTP/AVP;unicast;client_port=5002-5003",
 			[]alt{{TransportSpec{Profile: "RTP/AVPF"}, false}, {udp(5002, 5003), true}}},
 		{"multicast then TCP", "RTP/AVP;multicast;destination=232.1.1.1;port=5000-5001;ttl=16,RTP/AVP/TCP;interleaved=0-1",
-			[]alt{{TransportSpec{Profile: "RTP/AVP", Lower: LowerMulticast, Destination: "232.1.1.1", Port: [2]int{5000, 5001}, TTL: 16}, false}, {tcp(0, 1), true}}},
+			[]alt{{TransportSpec{Profile: "RTP/AVP", Lower: LowerMulticast, Interleaved: [2]int{-1, -1}, Destination: "232.1.1.1", Port: [2]int{5000, 5001}, TTL: 16, Mode: "play"}, true}, {tcp(0, 1), true}}},
+		{"multicast without parameters", "RTP/AVP;multicast", []alt{{TransportSpec{Profile: "RTP/AVP", Lower: LowerMulticast, Interleaved: [2]int{-1, -1}, Mode: "play"}, true}}},
+		{"multicast over TCP", "RTP/AVP/TCP;multicast", []alt{{TransportSpec{Profile: "RTP/AVP"}, false}}},
 		{"quoted destination with comma", `RTP/AVP;unicast;destination="a,b";client_port=5000-5001`,
 			[]alt{{func() TransportSpec { s := udp(5000, 5001); s.Destination = "a,b"; return s }(), true}}},
 		{"empty alternatives skipped", ",,RTP/AVP/TCP;interleaved=0-1,", []alt{{tcp(0, 1), true}}},
@@ -104,7 +106,7 @@ func TestParseTransports(t *testing.T) {
 func TestParseTransportsErrorKinds(t *testing.T) {
 	for in, unsupported := range map[string]bool{
 		"RTP/SAVP;unicast;client_port=5000-5001":  true,
-		"RTP/AVP;multicast":                       true,
+		"RTP/AVP/TCP;multicast":                   true,
 		"RTP/AVP/TCP;interleaved=0-1;mode=record": true,
 		"RTP/AVP;unicast":                         true,
 		"RTP/AVP;unicast;client_port=x":           false,

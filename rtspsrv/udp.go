@@ -235,6 +235,13 @@ func (u *udpSender) remove(ss *session) {
 	}
 }
 
+// projectRTPInfo reads v's projectedRTPInfo under the lock that guards v while it is sent to.
+func (u *udpSender) projectRTPInfo(v *viewer, now time.Time) (seq uint16, ts uint32) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return v.projectedRTPInfo(now)
+}
+
 // onPublish is the stream's hook, called on the publishing goroutine after each frame. It
 // sends what the socket takes now and leaves the rest to run; it never waits, not even for
 // the lock (whoever holds it sends the new frame too).

@@ -15,7 +15,8 @@ const payloadTypeH264 = 96
 // clockRate is H.264's RTP clock (RFC 6184 §8.2.1).
 const clockRate = 90000
 
-// ViewerStats are a viewer's counters, safe to read while it plays.
+// ViewerStats are a viewer's counters, safe to read while it plays. A multicast viewer's are
+// its group's: everything sent to the group since the server started.
 type ViewerStats struct {
 	Session   string
 	Transport Lower
@@ -136,6 +137,16 @@ func (v *viewer) nextRTPInfo(now time.Time) (seq uint16, ts uint32) {
 		v.anchored = false
 	}
 	return v.seq, v.anchorTS
+}
+
+// projectedRTPInfo is the sequence number of the next packet and the RTP time of now, for
+// someone joining the viewer's stream while it runs (a multicast group); unlike nextRTPInfo it
+// leaves the clock alone, since others are receiving it.
+func (v *viewer) projectedRTPInfo(now time.Time) (seq uint16, ts uint32) {
+	if !v.anchored {
+		return v.seq, v.anchorTS
+	}
+	return v.seq, v.lastTS + uint32(rtpTicks(max(now.Sub(v.lastCap), 0)))
 }
 
 func (v *viewer) stats() ViewerStats {

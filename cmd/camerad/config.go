@@ -21,6 +21,7 @@ type Config struct {
 	Bitrate    int        `yaml:"bitrate"`     // bits per second for hardware encoders
 	GOP        int        `yaml:"gop"`         // frames between keyframes
 	UDPPort    int        `yaml:"udp_port"`    // server RTP port (even) for UDP viewers; 0 = any
+	Multicast  string     `yaml:"multicast"`   // auto | off | <group>:<even port> for multicast viewers
 	Username   string     `yaml:"username"`    // when set, viewers must authenticate
 	Password   string     `yaml:"password"`    //
 	MaxViewers int        `yaml:"max_viewers"` // concurrent sessions; more get 503
@@ -47,6 +48,7 @@ func DefaultConfig() Config {
 		Height:     720,
 		FPS:        30,
 		Bitrate:    2_000_000,
+		Multicast:  "auto",
 		MaxViewers: 32,
 		LogLevel:   "info",
 	}
@@ -114,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if c.UDPPort < 0 || c.UDPPort > 65534 || c.UDPPort%2 != 0 {
 		bad("udp_port", "%d must be an even port (RTP; RTCP uses the next one) or 0", c.UDPPort)
+	}
+	if err := checkMulticast(c.Multicast, c.UDPPort); err != nil {
+		bad("multicast", "%v", err)
 	}
 	if c.MaxViewers < 1 || c.MaxViewers > 1000 {
 		bad("max_viewers", "%d must be between 1 and 1000", c.MaxViewers)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +31,7 @@ fps: 25
 bitrate: 4000000
 gop: 50
 udp_port: 6970
+multicast: 239.255.0.7:5008
 username: admin
 password: s3cret
 max_viewers: 4
@@ -47,7 +50,7 @@ log_level: debug
 	f := false
 	want := Config{
 		Listen: ":554", Path: "/cam1", Source: "clip", Width: 1920, Height: 1080, FPS: 25,
-		Bitrate: 4_000_000, GOP: 50, UDPPort: 6970, Username: "admin", Password: "s3cret",
+		Bitrate: 4_000_000, GOP: 50, UDPPort: 6970, Multicast: "239.255.0.7:5008", Username: "admin", Password: "s3cret",
 		MaxViewers: 4, Hostname: "garden-cam", MDNS: &f,
 		WiFi:     WiFiConfig{SSID: "Home Net", PSK: "correct horse", Country: "DE"},
 		LogLevel: "debug",
@@ -125,6 +128,12 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"gop negative", "gop: -1\n", []string{"gop"}},
 		{"udp odd", "udp_port: 5001\n", []string{"udp_port", "5001"}},
 		{"udp range", "udp_port: 70000\n", []string{"udp_port"}},
+		{"multicast word", "multicast: on\n", []string{"multicast", "on"}},
+		{"multicast unicast address", "multicast: 192.168.1.10:5004\n", []string{"multicast", "192.168.1.10"}},
+		{"multicast no port", "multicast: 239.255.1.1\n", []string{"multicast"}},
+		{"multicast odd port", "multicast: 239.255.1.1:5005\n", []string{"multicast", "5005"}},
+		{"multicast routing group", "multicast: 224.0.0.9:5004\n", []string{"multicast", "224.0.0.9"}},
+		{"multicast on udp_port", "udp_port: 6970\nmulticast: 239.255.1.1:6970\n", []string{"multicast", "udp_port"}},
 		{"max viewers zero", "max_viewers: 0\n", []string{"max_viewers"}},
 		{"password alone", "password: x\n", []string{"username"}},
 		{"hostname dot local", "hostname: cam.local\n", []string{"hostname"}},
@@ -291,5 +300,40 @@ func TestParseSourceSpec(t *testing.T) {
 				t.Errorf("parseSourceSpec(%q) = %+v, want %+v", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestMulticastGroupSetting: "auto" gives each camera (name and RTSP port) its own group on the
+// LAN, away from SSDP's and SLP's; "off" gives none; an address is taken as it is.
+func TestMulticastGroupSetting(t *testing.T) {
+	if g := multicastGroup("off", "camera-1", 8554); g.IsValid() {
+		t.Errorf("off: group %v", g)
+	}
+	if g := multicastGroup("239.1.2.3:6000", "camera-1", 8554); g.String() != "239.1.2.3:6000" {
+		t.Errorf("explicit group became %v", g)
+	}
+	seen := map[netip.Addr]string{}
+	for i := range 2000 {
+		name := fmt.Sprintf("camera-%04x", i)
+		port := 554 + 8000*(i%2)
+		g := multicastGroup("auto", name, port)
+		if err := checkMulticast(g.String(), 0); err != nil {
+			t.Fatalf("auto group %v for %s: %v", g, name, err)
+		}
+		a := g.Addr().As4()
+		if a[0] != 239 || a[1] != 255 || a[2] == 255 || a[3] == 0 || a[3] == 255 || g.Port() != defaultMulticastPort {
+			t.Fatalf("auto group %v for %s: want 239.255.0-254.1-254:%d", g, name, defaultMulticastPort)
+		}
+		if again := multicastGroup("auto", name, port); again != g {
+			t.Fatalf("auto group for %s changed from %v to %v", name, g, again)
+		}
+		seen[g.Addr()] = name
+	}
+	// 2000 cameras in 64516 groups: a hash spreads them with few collisions (about 30).
+	if len(seen) < 1900 {
+		t.Errorf("2000 cameras share only %d groups", len(seen))
+	}
+	if multicastGroup("auto", "camera-1", 8554) == multicastGroup("auto", "camera-1", 8555) {
+		t.Error("two camerad on one machine (different RTSP ports) got the same group")
 	}
 }

@@ -8,6 +8,15 @@ import (
 	"github.com/camerad/camerad/discovery"
 )
 
+// cameraHostname is the camera's name on the LAN, without .local: the configured one, or
+// camera-<serial>.
+func cameraHostname(cfg Config, serial string) string {
+	if cfg.Hostname != "" {
+		return cfg.Hostname
+	}
+	return discovery.DefaultHostname(serial)
+}
+
 // startDiscovery announces the camera with mDNS until ctx ends; the returned channel closes
 // when the goodbye has been sent. A failure to start is logged, not fatal: the stream works
 // without discovery.
@@ -21,10 +30,7 @@ func startDiscovery(ctx context.Context, cfg Config, port int, log *slog.Logger)
 	if err != nil {
 		log.Debug("no board serial or machine id; mDNS name will be plain \"camera\" (renamed on conflict)", "err", err)
 	}
-	host := cfg.Hostname
-	if host == "" {
-		host = discovery.DefaultHostname(serial)
-	}
+	host := cameraHostname(cfg, serial)
 	txt := map[string]string{"path": cfg.Path, "version": version}
 	if model := board.Model(); model != "" {
 		txt["model"] = model

@@ -140,11 +140,17 @@ type interopCamerad struct {
 // says it is serving.
 func interopStart(t *testing.T, args ...string) *interopCamerad {
 	t.Helper()
+	return interopStartIn(t, "", args...)
+}
+
+// interopStartIn is interopStart inside network namespace ns ("" for the test's own).
+func interopStartIn(t *testing.T, ns string, args ...string) *interopCamerad {
+	t.Helper()
 	bin := interopCameradPath(t)
 	// The port is found by binding and releasing it; another process could take it in
 	// between, so a start that fails on its port is retried with a new one.
 	for attempt := 0; ; attempt++ {
-		c, err := interopTryStart(t, bin, args)
+		c, err := interopTryStart(t, bin, ns, args)
 		if err == nil {
 			return c
 		}
@@ -155,7 +161,7 @@ func interopStart(t *testing.T, args ...string) *interopCamerad {
 	}
 }
 
-func interopTryStart(t *testing.T, bin string, args []string) (*interopCamerad, error) {
+func interopTryStart(t *testing.T, bin, ns string, args []string) (*interopCamerad, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -164,6 +170,10 @@ func interopTryStart(t *testing.T, bin string, args []string) (*interopCamerad, 
 	ln.Close()
 
 	full := append([]string{"-listen", addr, "-mdns=false", "-log-level", "debug"}, args...)
+	if ns != "" { // ip execs camerad in the namespace: the process is camerad's own
+		full = append([]string{"netns", "exec", ns, bin}, full...)
+		bin = "ip"
+	}
 	c := &interopCamerad{
 		cmd:    exec.Command(bin, full...),
 		url:    "rtsp://" + addr + "/stream",

@@ -13,10 +13,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/camerad/camerad/board"
 	"github.com/camerad/camerad/encoder"
 	"github.com/camerad/camerad/rtspsrv"
 )
@@ -88,10 +90,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	stream := rtspsrv.NewStream(streamCfg)
 	defer stream.Close()
 
+	serial, _ := board.Serial() // without one, the name is plain "camera"
+	_, rtspPort, _ := net.SplitHostPort(cfg.Listen)
+	rtspPortNum, _ := strconv.Atoi(rtspPort)
 	srv, err := rtspsrv.NewServer(rtspsrv.Config{
 		Path:       cfg.Path,
 		UDPPort:    cfg.UDPPort,
 		UDPHost:    listenHost(cfg.Listen),
+		Multicast:  multicastGroup(cfg.Multicast, cameraHostname(cfg, serial), rtspPortNum),
 		MaxViewers: cfg.MaxViewers,
 		Username:   cfg.Username,
 		Password:   cfg.Password,
@@ -116,7 +122,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { srvDone <- srv.Serve(ln) }()
 	discDone := startDiscovery(ctx, cfg, port, log)
 
-	log.Info("serving", "url", streamURL(ln.Addr(), cfg.Path), "udp_ports", srv.UDPPorts())
+	multicast := "off"
+	if g := srv.MulticastGroup(); g.IsValid() {
+		multicast = g.String()
+	}
+	log.Info("serving", "url", streamURL(ln.Addr(), cfg.Path), "udp_ports", srv.UDPPorts(), "multicast", multicast)
 	var runErr error
 	select {
 	case <-ctx.Done():

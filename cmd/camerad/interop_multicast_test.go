@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// interopMulticastNetns makes a network namespace whose loopback carries multicast, or skips
+// the test saying why: multicast needs a network of its own (a host's lo does not carry it,
+// and the test must not send to the real LAN).
+func interopMulticastNetns(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace (CI runs tests as root)")
+	}
+	interopNeed(t, "ip", "iproute2")
+	ns := fmt.Sprintf("cammcast%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	for _, args := range [][]string{
+		{"-n", ns, "link", "set", "lo", "up"},
+		{"-n", ns, "link", "set", "lo", "multicast", "on"},
+		// An address for the group's traffic to come from: the kernel will not use 127.0.0.1
+		// as the source of a multicast packet, and players check where RTCP comes from.
+		{"-n", ns, "addr", "add", "10.77.0.1/32", "dev", "lo"},
+		{"-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo", "src", "10.77.0.1"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return ns
+}
+
+// TestInteropMulticast: ffmpeg and GStreamer, each allowed multicast only, play camerad's
+// group and decode its pictures.
+func TestInteropMulticast(t *testing.T) {
+	ffmpeg := interopNeed(t, "ffmpeg", "ffmpeg")
+	gst := interopNeed(t, "gst-launch-1.0", "gstreamer1.0-tools")
+	for _, el := range []string{"rtspsrc", "rtph264depay", "avdec_h264"} {
+		if err := exec.Command("gst-inspect-1.0", el).Run(); err != nil {
+			t.Skipf("GStreamer element %s missing (gstreamer1.0-plugins-good, gstreamer1.0-libav)", el)
+		}
+	}
+	ns := interopMulticastNetns(t)
+	c := interopStartIn(t, ns, "-multicast", "239.255.77.10:5004", "-source", "testsrc", "-width", "640", "-height", "360")
+	if !strings.Contains(c.stderr.String(), "multicast=239.255.77.10:5004") {
+		t.Fatalf("camerad does not report its group:\n%s", c.stderr)
+	}
+
+	// One after the other: ffmpeg ends its playback at any RTCP BYE it hears on the group,
+	// whoever sent it, and GStreamer sends one as it starts (it takes its own multicast RTCP,
+	// looped back, for another source's) and as it stops.
+	const frames = 60
+	ffmpegOut, ffmpegErr, err := interopRun(t, c, "ip", "netns", "exec", ns, ffmpeg, "-nostdin", "-v", "error",
+		"-rtsp_transport", "udp_multicast", "-i", c.url, "-frames:v", strconv.Itoa(frames), "-progress", "pipe:1", "-f", "null", "-")
+	if err != nil {
+		t.Errorf("ffmpeg over multicast: %v\n%s", err, ffmpegErr)
+	} else if got := lastProgressFrame(ffmpegOut); got < frames {
+		t.Errorf("ffmpeg decoded %d frames over multicast, want %d\n%s", got, frames, ffmpegErr)
+	}
+	_, gstErr, err := interopRun(t, c, "ip", "netns", "exec", ns, gst, "-q",
+		"rtspsrc", "location="+c.url, "protocols=udp-mcast", "!", "rtph264depay", "!", "h264parse", "!",
+		"avdec_h264", "!", "fakesink", "num-buffers="+strconv.Itoa(frames))
+	if err != nil {
+		t.Errorf("GStreamer over multicast: %v\n%s", err, gstErr)
+	}
+	if n := strings.Count(c.stderr.String(), "transport=multicast"); n != 2 {
+		t.Errorf("%d multicast sessions in camerad's log, want 2 (one per player):\n%s", n, c.stderr)
+	}
+}
+
+// lastProgressFrame is the last frame=N that ffmpeg's -progress output reports.
+func lastProgressFrame(progress string) int {
+	n := 0
+	for _, line := range strings.Split(progress, "\n") {
+		if v, ok := strings.CutPrefix(line, "frame="); ok {
+			n, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return n
+}
