@@ -3,6 +3,7 @@ package rtspsrv
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -102,7 +103,7 @@ type Server struct {
 	sessions map[string]*session
 	conns    map[*conn]struct{}
 	byHost   map[string]int // open connections per client address
-	ln       net.Listener
+	lns      map[net.Listener]struct{}
 }
 
 // NewServer prepares a server for stream; Serve starts it.
@@ -118,6 +119,7 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 		sessions: make(map[string]*session),
 		conns:    make(map[*conn]struct{}),
 		byHost:   make(map[string]int),
+		lns:      make(map[net.Listener]struct{}),
 	}
 	if cfg.Username != "" {
 		secret := make([]byte, 32)
@@ -141,9 +143,18 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 func (s *Server) UDPPorts() [2]int { return s.udp.ports }
 
 // Serve accepts connections on ln until Close. It returns nil after Close.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, nil) }
+
+// serve accepts connections on ln until Close; with tlsCfg they speak RTSP over TLS. Every
+// listener feeds the same sessions, viewer limits and per-host connection counts.
+func (s *Server) serve(ln net.Listener, tlsCfg *tls.Config) error {
 	s.mu.Lock()
-	s.ln = ln
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns[ln] = struct{}{}
 	s.mu.Unlock()
 	var delay time.Duration
 	for {
@@ -163,7 +174,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		delay = 0
-		c := newConn(s, nc)
+		c := newConn(s, nc, tlsCfg)
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
@@ -201,8 +212,8 @@ func (s *Server) ListenAndServe(addr string) error {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.cancel()
-	if s.ln != nil {
-		s.ln.Close()
+	for ln := range s.lns {
+		ln.Close()
 	}
 	sessions := make([]*session, 0, len(s.sessions))
 	for _, ss := range s.sessions {
