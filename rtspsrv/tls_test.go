@@ -30,6 +30,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
+
+	"github.com/camerad/camerad/encoder"
 )
 
 // testTLSConfig makes a fresh self-signed ECDSA certificate for 127.0.0.1 and ::1, and the
@@ -312,4 +314,119 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// recordCounter counts the TLS application-data records that arrive on a connection, as a
+// tap below the TLS client.
+type recordCounter struct {
+	net.Conn
+	mu      sync.Mutex
+	hdr     [5]byte
+	nh      int
+	skip    int
+	records int
+}
+
+func (r *recordCounter) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for b := p[:n]; len(b) > 0; {
+		if r.skip > 0 {
+			k := min(r.skip, len(b))
+			r.skip, b = r.skip-k, b[k:]
+			continue
+		}
+		r.hdr[r.nh], r.nh, b = b[0], r.nh+1, b[1:]
+		if r.nh == len(r.hdr) {
+			r.nh, r.skip = 0, int(r.hdr[3])<<8|int(r.hdr[4])
+			if r.hdr[0] == 23 { // application_data
+				r.records++
+			}
+		}
+	}
+	return n, err
+}
+
+func (r *recordCounter) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.records
+}
+
+// TestTLSMediaBatched: over TLS a frame's packets go out in few records (one Write per frame,
+// not one per '$' header and packet), in order and complete.
+func TestTLSMediaBatched(t *testing.T) {
+	h := newFanHarnessTLS(t, Config{}, benchFPS)
+	defer h.close()
+	raw, err := net.Dial("tcp", h.tlsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap := &recordCounter{Conn: raw}
+	v := playOver(t, tls.Client(tap, &tls.Config{InsecureSkipVerify: true}), "RTP/AVP/TCP;unicast;interleaved=0-1")
+	go v.receive()
+	defer func() { v.nc.Close(); <-v.done }()
+	fanWaitFor(t, "a few GOPs of packets", func() bool { p, _, _ := v.snapshot(); return p >= 1000 })
+	p, gaps, _ := v.snapshot()
+	records := tap.count()
+	t.Logf("%d RTP packets in %d TLS records", p, records)
+	// 720p frames of 15 KB and 100 KB in packets of about 1.4 KB: about ten packets to a
+	// record when a frame is one Write, two records per packet when each buffer is one.
+	if records*4 > p {
+		t.Errorf("%d RTP packets came in %d TLS records: the frames are not batched", p, records)
+	}
+	if gaps != 0 {
+		t.Errorf("%d sequence gaps", gaps)
+	}
+}
+
+// TestTLSPublishAllocatesNothing: a frame sent to TLS viewers allocates nothing in steady
+// state (gathering reuses the connection's buffer; tls.Conn reuses its record buffers).
+// The viewers read the ciphertext without decrypting it, so that only the server counts.
+func TestTLSPublishAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("-race makes sync.Pool drop items, so allocations say nothing; make allocs runs this without it")
+	}
+	pool := encoder.NewPool()
+	stream := NewStream(StreamConfig{})
+	srv, err := NewServer(Config{}, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, _ := testTLSConfig(t)
+	go srv.ServeTLS(ln, tlsCfg)
+	defer func() { srv.Close(); stream.Close() }()
+	units := benchGOPUnits()
+	frame := 0
+	publish := func() {
+		stream.Publish(benchAU(pool, units, frame))
+		frame++
+		time.Sleep(3 * time.Millisecond) // stay ahead of the viewers
+	}
+	done := make(chan struct{}, 3)
+	var raws []net.Conn
+	for range 3 {
+		raw, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, raw)
+		playOver(t, tls.Client(raw, &tls.Config{InsecureSkipVerify: true}), "RTP/AVP/TCP;unicast;interleaved=0-1")
+		go func() { _, _ = io.Copy(io.Discard, raw); done <- struct{}{} }()
+	}
+	for range 2 * benchGOP { // warm up: gather buffers, record buffers, pools
+		publish()
+	}
+	if allocs := testing.AllocsPerRun(3*benchGOP, publish); allocs != 0 {
+		t.Errorf("publishing to 3 TLS viewers: %.1f allocations per frame, want 0", allocs)
+	}
+	for _, raw := range raws {
+		raw.Close()
+		<-done
+	}
 }
