@@ -2,6 +2,7 @@ package rtspsrv
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -18,7 +19,10 @@ import (
 // order), and shares its write side with the TCP media writers of its sessions.
 type conn struct {
 	srv    *Server
-	nc     net.Conn
+	nc     net.Conn  // what RTSP is spoken over: raw, or tls wrapping raw
+	raw    net.Conn  // the accepted socket
+	tls    *tls.Conn // nil on a plain RTSP connection
+	scheme string    // "rtsp" or "rtsps", for the URLs the server hands out
 	br     *bufio.Reader
 	log    *slog.Logger
 	remote string
@@ -26,7 +30,8 @@ type conn struct {
 	spoken bool   // a first byte has arrived
 
 	writeMu sync.Mutex
-	writev  *writevOnce // nil when nc is not a socket; then media is written only blocking
+	writev  *writevOnce // nil when nc is not a socket (TLS); then media is written only blocking
+	gather  []byte      // TLS: a frame's packets gathered for one Write (see writeGathered)
 
 	mu       sync.Mutex
 	sessions map[*session]struct{} // sessions set up over this connection
@@ -34,23 +39,40 @@ type conn struct {
 	once     sync.Once
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	limitUnsent(nc)
-	return &conn{
+// newConn wraps an accepted socket; with tlsCfg it speaks RTSP over TLS.
+func newConn(s *Server, raw net.Conn, tlsCfg *tls.Config) *conn {
+	// Socket options go on the socket itself: a tls.Conn hides it.
+	limitUnsent(raw)
+	c := &conn{
 		srv:      s,
-		nc:       nc,
-		br:       bufio.NewReaderSize(nc, 4096),
-		log:      s.log.With("remote", nc.RemoteAddr().String()),
-		remote:   nc.RemoteAddr().String(),
-		host:     remoteHost(nc),
+		nc:       raw,
+		raw:      raw,
+		scheme:   "rtsp",
+		log:      s.log.With("remote", raw.RemoteAddr().String()),
+		remote:   raw.RemoteAddr().String(),
+		host:     remoteHost(raw),
 		sessions: make(map[*session]struct{}),
-		writev:   newWritevOnce(nc),
 	}
+	if tlsCfg != nil {
+		c.tls = tls.Server(raw, tlsCfg)
+		c.nc, c.scheme = c.tls, "rtsps"
+		c.log = c.log.With("tls", true)
+	}
+	c.br = bufio.NewReaderSize(c.nc, 4096)
+	c.writev = newWritevOnce(c.nc)
+	return c
 }
 
 func (c *conn) serve() {
 	defer c.close()
 	c.log.Debug("connection opened")
+	if c.tls != nil {
+		if err := c.handshake(); err != nil {
+			// Debug: port scanners and plain RTSP sent to the TLS port end here.
+			c.log.Debug("connection closed", "reason", err)
+			return
+		}
+	}
 	for {
 		if err := c.readMessage(); err != nil {
 			c.logEnd(err)
@@ -146,12 +168,16 @@ func (c *conn) write(resp *Response, cseq string) error {
 	return err
 }
 
-// writeMedia writes interleaved RTP/RTCP with one writev; bufs is consumed.
+// writeMedia writes interleaved RTP/RTCP with one writev (over TLS: gathered into few
+// records); bufs is consumed.
 func (c *conn) writeMedia(bufs *net.Buffers) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	defer c.clearWriteDeadline()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	if c.tls != nil {
+		return c.writeGathered(bufs)
+	}
 	_, err := bufs.WriteTo(c.nc)
 	return err
 }
@@ -198,7 +224,11 @@ func (c *conn) playingOverTCP() bool {
 // live on until TEARDOWN or timeout, as RFC 2326 allows clients to reconnect to control them.
 func (c *conn) close() {
 	c.once.Do(func() {
-		c.nc.Close()
+		// The socket, not the tls.Conn: tls.Conn.Close first sends close_notify with a 5 s
+		// write deadline, which a viewer that stopped reading would make Close (and the
+		// server's shutdown, which closes connections one by one) wait out. RTSP frames its
+		// own messages, so a missing close_notify cannot truncate one unnoticed.
+		c.raw.Close()
 		c.mu.Lock()
 		var tcp []*session
 		for ss := range c.sessions {

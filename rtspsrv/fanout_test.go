@@ -23,16 +23,28 @@ import (
 
 // fanHarness is an in-process server fed with synthetic 720p access units at a fixed rate.
 type fanHarness struct {
-	t      *testing.T
-	pool   *encoder.Pool
-	stream *Stream
-	srv    *Server
-	addr   string
-	stop   context.CancelFunc
-	done   chan struct{}
+	t       *testing.T
+	pool    *encoder.Pool
+	stream  *Stream
+	srv     *Server
+	addr    string
+	tlsAddr string // with newFanHarnessTLS: the RTSPS listener
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
 func newFanHarness(t *testing.T, cfg Config, fps int) *fanHarness {
+	t.Helper()
+	return newFanHarnessWith(t, cfg, fps, false)
+}
+
+// newFanHarnessTLS is newFanHarness that also serves RTSPS (on tlsAddr).
+func newFanHarnessTLS(t *testing.T, cfg Config, fps int) *fanHarness {
+	t.Helper()
+	return newFanHarnessWith(t, cfg, fps, true)
+}
+
+func newFanHarnessWith(t *testing.T, cfg Config, fps int, withTLS bool) *fanHarness {
 	t.Helper()
 	h := &fanHarness{t: t, pool: encoder.NewPool(), done: make(chan struct{})}
 	h.stream = NewStream(StreamConfig{})
@@ -47,6 +59,15 @@ func newFanHarness(t *testing.T, cfg Config, fps int) *fanHarness {
 	}
 	h.addr = ln.Addr().String()
 	go srv.Serve(ln)
+	if withTLS {
+		tlsCfg, _ := testTLSConfig(t)
+		tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.tlsAddr = tlsLn.Addr().String()
+		go srv.ServeTLS(tlsLn, tlsCfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
 	units := benchGOPUnits()

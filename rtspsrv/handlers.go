@@ -148,6 +148,9 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		if errs[i] != nil {
 			continue
 		}
+		if c.tls != nil && sp.Lower != LowerTCP {
+			continue // over TLS, media stays inside the TLS connection (see tls.go)
+		}
 		if sp.Lower == LowerMulticast && s.multicast == nil {
 			continue // not offered: the next alternative, or 461
 		}
@@ -280,7 +283,7 @@ func (s *Server) pause(tgt target, ss *session) *Response {
 func (s *Server) resolve(c *conn, uri string) (target, string, error) {
 	host := c.nc.LocalAddr().String()
 	if uri == "*" {
-		return targetAny, "rtsp://" + host + s.cfg.Path, nil
+		return targetAny, c.scheme + "://" + host + s.cfg.Path, nil
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
@@ -289,7 +292,9 @@ func (s *Server) resolve(c *conn, uri string) (target, string, error) {
 	if u.Host != "" {
 		host = u.Host
 	}
-	base := "rtsp://" + host + s.cfg.Path
+	// The scheme is the listener's, whatever the client wrote: over TLS, Content-Base and
+	// RTP-Info must not send a player on to cleartext.
+	base := c.scheme + "://" + host + s.cfg.Path
 	p := strings.TrimRight(u.Path, "/")
 	switch {
 	case p == s.cfg.Path:

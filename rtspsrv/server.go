@@ -3,6 +3,7 @@ package rtspsrv
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -109,7 +110,7 @@ type Server struct {
 	sessions map[string]*session
 	conns    map[*conn]struct{}
 	byHost   map[string]int // open connections per client address
-	ln       net.Listener
+	lns      map[net.Listener]struct{}
 }
 
 // NewServer prepares a server for stream; Serve starts it.
@@ -125,6 +126,7 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 		sessions: make(map[string]*session),
 		conns:    make(map[*conn]struct{}),
 		byHost:   make(map[string]int),
+		lns:      make(map[net.Listener]struct{}),
 	}
 	if cfg.Username != "" {
 		secret := make([]byte, 32)
@@ -164,9 +166,18 @@ func (s *Server) MulticastGroup() netip.AddrPort {
 }
 
 // Serve accepts connections on ln until Close. It returns nil after Close.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, nil) }
+
+// serve accepts connections on ln until Close; with tlsCfg they speak RTSP over TLS. Every
+// listener feeds the same sessions, viewer limits and per-host connection counts.
+func (s *Server) serve(ln net.Listener, tlsCfg *tls.Config) error {
 	s.mu.Lock()
-	s.ln = ln
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns[ln] = struct{}{}
 	s.mu.Unlock()
 	var delay time.Duration
 	for {
@@ -186,7 +197,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		delay = 0
-		c := newConn(s, nc)
+		c := newConn(s, nc, tlsCfg)
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
@@ -224,8 +235,8 @@ func (s *Server) ListenAndServe(addr string) error {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.cancel()
-	if s.ln != nil {
-		s.ln.Close()
+	for ln := range s.lns {
+		ln.Close()
 	}
 	sessions := make([]*session, 0, len(s.sessions))
 	for _, ss := range s.sessions {

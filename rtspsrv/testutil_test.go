@@ -7,6 +7,8 @@ package rtspsrv
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,6 +47,11 @@ type testServer struct {
 	addr   string // host:port of the RTSP listener
 	url    string // rtsp://addr/stream
 	ns     string // the network namespace the server is in; "" for the test's own
+	// With startTLSServer: the RTSPS listener beside the plain one, and the certificate
+	// pool a client verifies it with.
+	tlsAddr string
+	tlsURL  string // rtsps://tlsAddr/stream
+	roots   *x509.CertPool
 }
 
 // startServer starts a server with cfg (Path defaults to /stream) and registers its shutdown,
@@ -57,12 +64,25 @@ func startServer(t testing.TB, cfg Config) *testServer {
 // startServerOn is startServer with the RTSP listener on addr ("[::1]:0" for IPv6).
 func startServerOn(t testing.TB, cfg Config, addr string) *testServer {
 	t.Helper()
-	return startServerIn(t, cfg, addr, "")
+	return startTestServer(t, cfg, addr, "", false)
 }
 
 // startServerIn is startServerOn with the server's sockets in network namespace ns ("" for
 // the test's own); ts.dial then connects from inside it too.
 func startServerIn(t testing.TB, cfg Config, addr, ns string) *testServer {
+	t.Helper()
+	return startTestServer(t, cfg, addr, ns, false)
+}
+
+// startServerWith is startServerOn that also serves RTSPS on another loopback port when
+// withTLS is set, with a fresh self-signed certificate for 127.0.0.1.
+func startServerWith(t testing.TB, cfg Config, addr string, withTLS bool) *testServer {
+	t.Helper()
+	return startTestServer(t, cfg, addr, "", withTLS)
+}
+
+// startTestServer is what the functions above share.
+func startTestServer(t testing.TB, cfg Config, addr, ns string, withTLS bool) *testServer {
 	t.Helper()
 	// Goroutines that exist now are not the server's; any other left after Close is a leak.
 	before := goleak.IgnoreCurrent()
@@ -97,18 +117,36 @@ func startServerIn(t testing.TB, cfg Config, addr, ns string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var tlsLn net.Listener
+	var tlsCfg *tls.Config
+	var roots *x509.CertPool
+	if withTLS {
+		tlsCfg, roots = testTLSConfig(t)
+		if tlsLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			ln.Close()
+			srv.Close()
+			t.Fatalf("listen: %v", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { defer wg.Done(); serveErr <- srv.Serve(ln) }()
 	go func() { defer wg.Done(); _ = src.Run(ctx, stream.Publish) }()
+	if withTLS {
+		wg.Add(1)
+		go func() { defer wg.Done(); serveErr <- srv.ServeTLS(tlsLn, tlsCfg) }()
+	}
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
 		wg.Wait()
-		if err := <-serveErr; err != nil {
-			t.Errorf("Serve returned %v after Close, want nil", err)
+		close(serveErr)
+		for err := range serveErr {
+			if err != nil {
+				t.Errorf("Serve returned %v after Close, want nil", err)
+			}
 		}
 		stream.Close()
 		if n := pool.Outstanding(); n != 0 {
@@ -126,7 +164,12 @@ func startServerIn(t testing.TB, cfg Config, addr, ns string) *testServer {
 	if path == "" {
 		path = "/stream"
 	}
-	return &testServer{srv: srv, stream: stream, pool: pool, addr: addr, url: "rtsp://" + addr + path, ns: ns}
+	ts := &testServer{srv: srv, stream: stream, pool: pool, addr: addr, url: "rtsp://" + addr + path, ns: ns, roots: roots}
+	if withTLS {
+		ts.tlsAddr = tlsLn.Addr().String()
+		ts.tlsURL = "rtsps://" + ts.tlsAddr + path
+	}
+	return ts
 }
 
 // testLogWriter forwards server logs to the test's output until the test ends; a late log

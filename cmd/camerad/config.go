@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -29,6 +30,13 @@ type Config struct {
 	MDNS       *bool      `yaml:"mdns"`        // announce on the LAN (default true)
 	WiFi       WiFiConfig `yaml:"wifi"`        // used by the image's init
 	LogLevel   string     `yaml:"log_level"`   // debug | info | warn | error
+
+	// RTSP over TLS (rtsps://), off while rtsps_listen is empty. Relative certificate and
+	// key paths in a config file are relative to its directory (on the image: beside
+	// camera.yml on the boot partition).
+	RTSPSListen string `yaml:"rtsps_listen"` // e.g. ":8322" (":322", IANA's rtsps port, in the image)
+	TLSCert     string `yaml:"tls_cert"`     // PEM certificate (chain); with tls_key empty too: self-signed
+	TLSKey      string `yaml:"tls_key"`      // PEM private key of tls_cert
 }
 
 // WiFiConfig is the wireless network the image joins.
@@ -70,6 +78,13 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
 		return cfg, fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, true))
+	}
+	// A certificate beside camera.yml is named as camera.yml sees it, whatever camerad's
+	// working directory.
+	for _, p := range []*string{&cfg.TLSCert, &cfg.TLSKey} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(filepath.Dir(path), *p)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
@@ -134,6 +149,22 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseLogLevel(c.LogLevel); err != nil {
 		bad("log_level", "%v", err)
+	}
+	switch {
+	case c.RTSPSListen == "":
+		if c.TLSCert != "" || c.TLSKey != "" {
+			bad("rtsps_listen", "must be set when tls_cert or tls_key is (e.g. \":8322\")")
+		}
+	case strings.LastIndexByte(c.RTSPSListen, ':') < 0:
+		bad("rtsps_listen", "%q has no port (e.g. \":8322\")", c.RTSPSListen)
+	case c.RTSPSListen == c.Listen && !strings.HasSuffix(c.Listen, ":0"): // port 0: any free one each
+		bad("rtsps_listen", "%q is the listen address too; RTSP and RTSPS need a port each", c.RTSPSListen)
+	}
+	if c.TLSCert != "" && c.TLSKey == "" {
+		bad("tls_key", "must be set when tls_cert is (the certificate's private key, PEM)")
+	}
+	if c.TLSKey != "" && c.TLSCert == "" {
+		bad("tls_cert", "must be set when tls_key is (the key's certificate, PEM)")
 	}
 	return errors.Join(errs...)
 }

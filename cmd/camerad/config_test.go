@@ -81,6 +81,29 @@ func TestLoadConfigPartial(t *testing.T) {
 	}
 }
 
+// TestLoadConfigTLSPaths: certificate and key paths in camera.yml are relative to its
+// directory (the boot partition on the image), not to camerad's working directory.
+func TestLoadConfigTLSPaths(t *testing.T) {
+	p := writeConfig(t, "rtsps_listen: \":322\"\ntls_cert: cam.crt\ntls_key: /etc/cam.key\n")
+	got, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(p), "cam.crt"); got.TLSCert != want {
+		t.Errorf("tls_cert = %q, want %q", got.TLSCert, want)
+	}
+	if got.TLSKey != "/etc/cam.key" || got.RTSPSListen != ":322" {
+		t.Errorf("tls_key = %q, rtsps_listen = %q", got.TLSKey, got.RTSPSListen)
+	}
+	c, _, err := parseArgs([]string{"-config", p, "-rtsps-listen", ":8322", "-tls-cert", "a.crt", "-tls-key", "a.key"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RTSPSListen != ":8322" || c.TLSCert != "a.crt" || c.TLSKey != "a.key" {
+		t.Errorf("flags did not override the file's RTSPS settings: %q %q %q", c.RTSPSListen, c.TLSCert, c.TLSKey)
+	}
+}
+
 func TestLoadConfigCommentsOnly(t *testing.T) {
 	// The image ships a camera.yml that is all comments until the user edits it.
 	got, err := LoadConfig(writeConfig(t, "# wifi:\n#   ssid: my-network\n"))
@@ -140,6 +163,11 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"hostname dash", "hostname: -cam\n", []string{"hostname"}},
 		{"psk short", "wifi:\n  ssid: home\n  psk: short\n", []string{"wifi.psk"}},
 		{"log level", "log_level: loud\n", []string{"log_level", "loud"}},
+		{"rtsps no port", "rtsps_listen: localhost\n", []string{"rtsps_listen", "localhost"}},
+		{"rtsps on listen", "listen: \":8554\"\nrtsps_listen: \":8554\"\n", []string{"rtsps_listen"}},
+		{"cert without key", "rtsps_listen: \":8322\"\ntls_cert: cam.crt\n", []string{"tls_key"}},
+		{"key without cert", "rtsps_listen: \":8322\"\ntls_key: cam.key\n", []string{"tls_cert"}},
+		{"cert without rtsps", "tls_cert: cam.crt\ntls_key: cam.key\n", []string{"rtsps_listen"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeConfig(t, tc.yml)

@@ -24,6 +24,9 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 	fs.BoolVar(&opts.listCameras, "list-cameras", false, "list V4L2 cameras, their formats, sizes, rates and controls, and exit")
 	flags := Config{}
 	fs.StringVar(&flags.Listen, "listen", def.Listen, "RTSP listen address")
+	fs.StringVar(&flags.RTSPSListen, "rtsps-listen", def.RTSPSListen, "RTSP over TLS (rtsps://) listen address, e.g. :8322 (default off)")
+	fs.StringVar(&flags.TLSCert, "tls-cert", def.TLSCert, "PEM certificate for RTSPS (default: self-signed at startup)")
+	fs.StringVar(&flags.TLSKey, "tls-key", def.TLSKey, "PEM private key for -tls-cert")
 	fs.StringVar(&flags.Path, "path", def.Path, "stream path")
 	fs.StringVar(&flags.Source, "source", def.Source, "auto | testsrc | clip | file:<path> | pipe:<command> | stdin | /dev/videoN")
 	fs.IntVar(&flags.Width, "width", def.Width, "picture width")
@@ -57,6 +60,12 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 		switch f.Name {
 		case "listen":
 			cfg.Listen = flags.Listen
+		case "rtsps-listen":
+			cfg.RTSPSListen = flags.RTSPSListen
+		case "tls-cert":
+			cfg.TLSCert = flags.TLSCert
+		case "tls-key":
+			cfg.TLSKey = flags.TLSKey
 		case "path":
 			cfg.Path = flags.Path
 		case "source":

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,18 +65,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	level, _ := parseLogLevel(cfg.LogLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	tlsCfg, err := rtspsTLSConfig(cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "camerad:", err)
+		return exitUsage
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, log); err != nil {
+	if err := serve(ctx, cfg, tlsCfg, log); err != nil {
 		log.Error("camerad stopped", "err", err)
 		return exitFailure
 	}
 	return exitOK
 }
 
-// serve wires source → stream → RTSP server → discovery and runs them until ctx ends.
-func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+// serve wires source → stream → RTSP server → discovery and runs them until ctx ends. With
+// tlsCfg the server also speaks RTSPS on cfg.RTSPSListen.
+func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger) error {
 	pool := encoder.NewPool()
 	src, desc, err := openSource(cfg, pool, log)
 	if err != nil {
@@ -113,6 +120,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
+	var tlsLn net.Listener
+	if tlsCfg != nil {
+		if tlsLn, err = net.Listen("tcp", cfg.RTSPSListen); err != nil {
+			ln.Close()
+			srv.Close()
+			return fmt.Errorf("listen rtsps %s: %w", cfg.RTSPSListen, err)
+		}
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -120,13 +135,20 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { srcDone <- src.Run(ctx, stream.Publish) }()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
+	var tlsDone chan error // nil, never ready, without RTSPS
+	serving := []any{"url", streamURL("rtsp", ln.Addr(), cfg.Path)}
+	if tlsLn != nil {
+		tlsDone = make(chan error, 1)
+		go func() { tlsDone <- srv.ServeTLS(tlsLn, tlsCfg) }()
+		serving = append(serving, "rtsps_url", streamURL("rtsps", tlsLn.Addr(), cfg.Path))
+	}
 	discDone := startDiscovery(ctx, cfg, port, log)
 
 	multicast := "off"
 	if g := srv.MulticastGroup(); g.IsValid() {
 		multicast = g.String()
 	}
-	log.Info("serving", "url", streamURL(ln.Addr(), cfg.Path), "udp_ports", srv.UDPPorts(), "multicast", multicast)
+	log.Info("serving", append(serving, "udp_ports", srv.UDPPorts(), "multicast", multicast)...)
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -138,10 +160,16 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case err := <-srvDone:
 		runErr = fmt.Errorf("rtsp server: %w", err)
 		srvDone <- nil
+	case err := <-tlsDone:
+		runErr = fmt.Errorf("rtsps server: %w", err)
+		tlsDone <- nil
 	}
 	cancel(runErr)
 	srv.Close() // RTCP BYE to every viewer, sockets closed
 	<-srvDone
+	if tlsDone != nil {
+		<-tlsDone
+	}
 	select {
 	case <-srcDone:
 	case <-time.After(5 * time.Second):
@@ -153,12 +181,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // streamURL is the URL to print for people: a loopback address when listening on all
 // interfaces, since that is what works on the machine itself.
-func streamURL(addr net.Addr, path string) string {
+func streamURL(scheme string, addr net.Addr, path string) string {
 	host, port, _ := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "rtsp://" + net.JoinHostPort(host, port) + path
+	return scheme + "://" + net.JoinHostPort(host, port) + path
 }
 
 func parseLogLevel(s string) (slog.Level, error) {

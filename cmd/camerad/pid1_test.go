@@ -79,6 +79,41 @@ func TestImageCameraYMLUserEdits(t *testing.T) {
 	}
 }
 
+// TestImageCameraYMLRTSPS uncomments the template's RTSPS example: it turns RTSPS on at the
+// IANA port, with the certificate named as a file beside camera.yml.
+func TestImageCameraYMLRTSPS(t *testing.T) {
+	s := template(t)
+	for _, line := range []string{"#rtsps_listen: ", "#tls_cert: ", "#tls_key: "} {
+		if !strings.Contains(s, line) {
+			t.Fatalf("template lacks %q", line)
+		}
+		s = strings.Replace(s, line, strings.TrimPrefix(line, "#"), 1)
+	}
+	cfg, err := cameraYMLViaFAT(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RTSPSListen != ":322" || filepath.Base(cfg.TLSCert) != "camera.crt" || filepath.Base(cfg.TLSKey) != "camera.key" ||
+		filepath.Dir(cfg.TLSCert) == "." {
+		t.Fatalf("edited config: rtsps_listen %q, tls_cert %q, tls_key %q", cfg.RTSPSListen, cfg.TLSCert, cfg.TLSKey)
+	}
+}
+
+// TestImageCameraYMLMulticast uncomments the template's multicast line: it turns multicast off.
+func TestImageCameraYMLMulticast(t *testing.T) {
+	s := template(t)
+	if !strings.Contains(s, "#multicast: ") {
+		t.Fatal("template lacks #multicast:")
+	}
+	if cfg, err := cameraYMLViaFAT(t, s); err != nil || cfg.Multicast != "auto" {
+		t.Fatalf("as shipped: multicast %q, %v; want auto", cfg.Multicast, err)
+	}
+	cfg, err := cameraYMLViaFAT(t, strings.Replace(s, "#multicast: ", "multicast: ", 1))
+	if err != nil || cfg.Multicast != "off" {
+		t.Fatalf("edited: multicast %q, %v; want off", cfg.Multicast, err)
+	}
+}
+
 func TestImageCameraYMLTypoNamed(t *testing.T) {
 	_, err := cameraYMLViaFAT(t, "listen: \":554\"\nwifi:\n  sid: home\n")
 	if err == nil || !strings.Contains(err.Error(), "sid") {
