@@ -151,8 +151,8 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		if c.tls != nil && sp.Lower != LowerTCP {
 			continue // over TLS, media stays inside the TLS connection (see tls.go)
 		}
-		if sp.Lower == LowerMulticast && s.multicast == nil {
-			continue // not offered: the next alternative, or 461
+		if sp.Lower == LowerMulticast && (s.multicast == nil || !s.multicast.routable()) {
+			continue // not offered, or nowhere to send it: the next alternative, or 461
 		}
 		if sp.Lower == LowerUDP {
 			ra, ok := newRawAddr(&net.UDPAddr{IP: clientIP, Port: sp.ClientPorts[0], Zone: zone})

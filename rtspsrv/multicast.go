@@ -27,6 +27,9 @@ type multicastGroup struct {
 
 	mu      sync.Mutex
 	playing int // multicast sessions playing
+
+	probeMu sync.Mutex
+	probe   int // an unbound UDP socket, for routable
 }
 
 // newMulticastGroup checks that addr can be the group, next to the UDP ports of udp.
@@ -52,11 +55,16 @@ func newMulticastGroup(s *Server, udp *udpSender, addr netip.AddrPort) (*multica
 	}); err != nil {
 		return nil, fmt.Errorf("multicast TTL: %w", err)
 	}
+	probe, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("multicast route probe: %w", err)
+	}
 	rtpAddr := &net.UDPAddr{IP: ip.AsSlice(), Port: int(addr.Port())}
 	rtpRaw, _ := newRawAddr(rtpAddr) // an IPv4 address always converts
 	return &multicastGroup{
-		udp:  udp,
-		addr: addr,
+		udp:   udp,
+		addr:  addr,
+		probe: probe,
 		sender: &session{
 			id:     "multicast",
 			srv:    s,
@@ -72,6 +80,20 @@ func newMulticastGroup(s *Server, udp *udpSender, addr netip.AddrPort) (*multica
 		},
 	}, nil
 }
+
+// routable reports whether the kernel has a route for the group now. A camera with no default
+// route (a static address without a gateway, say) and no multicast route would drop every
+// packet for the group: the player is better told 461 at SETUP and left to try unicast.
+// Connecting a UDP socket asks the routing table without sending anything; the socket was
+// made with the server's, so it asks the server's network namespace.
+func (g *multicastGroup) routable() bool {
+	g.probeMu.Lock()
+	defer g.probeMu.Unlock()
+	sa := &unix.SockaddrInet4{Port: int(g.addr.Port()), Addr: g.addr.Addr().As4()}
+	return unix.Connect(g.probe, sa) == nil
+}
+
+func (g *multicastGroup) close() { unix.Close(g.probe) }
 
 // transport is the SETUP reply for a multicast viewer.
 func (g *multicastGroup) transport() string {

@@ -306,3 +306,16 @@ func TestMulticastGroupChecked(t *testing.T) {
 		t.Errorf("group on the server's port: err %v", err)
 	}
 }
+
+// TestMulticastWithoutRoute: where the kernel has no route for the group, multicast SETUP gets
+// 461 (or the next alternative) instead of a group that would never receive a packet.
+func TestMulticastWithoutRoute(t *testing.T) {
+	ns := newLoopbackNetns(t) // lo only: no default route, no multicast route
+	ts := startServerIn(t, Config{Multicast: testGroup}, "127.0.0.1:0", ns)
+	c := ts.dial(t)
+	c.mustDo(StatusUnsupportedTransport, "SETUP", ts.url+"/trackID=0", "Transport: RTP/AVP;multicast")
+	resp := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", "Transport: RTP/AVP;multicast,RTP/AVP/TCP;unicast;interleaved=0-1")
+	if tr := resp.Header.Get("Transport"); !strings.HasPrefix(tr, "RTP/AVP/TCP;") {
+		t.Errorf("Transport %q, want the TCP alternative", tr)
+	}
+}

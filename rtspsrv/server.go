@@ -254,6 +254,9 @@ func (s *Server) Close() error {
 		c.close()
 	}
 	s.udp.close()
+	if s.multicast != nil {
+		s.multicast.close()
+	}
 	s.wg.Wait()
 	return nil
 }
