@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/camerad/camerad/board"
-	"github.com/camerad/camerad/discovery"
 )
 
 // rtspsTLSConfig is the TLS configuration of the RTSPS listener: the certificate and key
@@ -101,11 +100,8 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 // certNames are the names a self-signed certificate is made for: what a viewer on the LAN
 // (the mDNS name) or on the camera itself types in the URL.
 func certNames(cfg Config) []string {
-	host := cfg.Hostname
-	if host == "" {
-		serial, _ := board.Serial()
-		host = discovery.DefaultHostname(serial)
-	}
+	serial, _ := board.Serial()
+	host := cameraHostname(cfg, serial)
 	names := []string{host + ".local"}
 	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" && h != host+".local" {
 		names = append(names, h)
