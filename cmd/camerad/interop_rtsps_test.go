@@ -7,7 +7,6 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"net/url"
 	"os/exec"
 	"regexp"
@@ -27,30 +26,13 @@ func interopStartRTSPS(t *testing.T, args ...string) (*interopCamerad, string) {
 	return c, m[1]
 }
 
-// interopFFprobeRTSPS probes url and checks for the clip's H.264 640x360.
+// interopFFprobeRTSPS probes url and checks for the clip's H.264 640x360. ffmpeg does not
+// verify certificates unless told to (-tls_verify 1), and on rtsps:// it asks only for
+// interleaved media.
 func interopFFprobeRTSPS(t *testing.T, c *interopCamerad, ffprobe, url string) {
 	t.Helper()
-	// ffmpeg does not verify certificates unless told to (-tls_verify 1), and on rtsps://
-	// it asks only for interleaved media.
-	out, stderr, err := interopRun(t, c, ffprobe, "-v", "error", "-show_streams", "-select_streams", "v:0", "-of", "json", url)
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v\n%s", url, err, stderr)
-	}
-	if stderr != "" {
-		t.Errorf("ffprobe printed errors:\n%s", stderr)
-	}
-	var probe struct {
-		Streams []struct {
-			CodecName string `json:"codec_name"`
-			Width     int    `json:"width"`
-			Height    int    `json:"height"`
-		} `json:"streams"`
-	}
-	if err := json.Unmarshal([]byte(out), &probe); err != nil {
-		t.Fatalf("ffprobe output %q: %v", out, err)
-	}
-	if len(probe.Streams) != 1 || probe.Streams[0].CodecName != "h264" || probe.Streams[0].Width != 640 || probe.Streams[0].Height != 360 {
-		t.Errorf("ffprobe over rtsps found %+v, want one h264 640x360 stream", probe.Streams)
+	if s := interopProbeVideo(t, c, ffprobe, url); s != (interopVideoStream{"h264", 640, 360}) {
+		t.Errorf("ffprobe over rtsps found %+v, want h264 640x360", s)
 	}
 }
 

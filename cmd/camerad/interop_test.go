@@ -278,6 +278,37 @@ func interopStartSource(t *testing.T, src interopSource) *interopCamerad {
 
 var interopTransports = []string{"udp", "tcp"}
 
+// interopVideoStream is what ffprobe reports of a video stream.
+type interopVideoStream struct {
+	CodecName string `json:"codec_name"`
+	Width     int    `json:"width"`
+	Height    int    `json:"height"`
+}
+
+// interopProbeVideo runs ffprobe with args (ending in the URL) and returns the one video
+// stream it finds; it fails the test on anything else, error messages included.
+func interopProbeVideo(t *testing.T, c *interopCamerad, ffprobe string, args ...string) interopVideoStream {
+	t.Helper()
+	args = append([]string{"-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height", "-of", "json"}, args...)
+	out, stderr, err := interopRun(t, c, ffprobe, args...)
+	if err != nil {
+		t.Fatalf("ffprobe %q: %v\n%s", args, err, stderr)
+	}
+	if stderr != "" {
+		t.Errorf("ffprobe printed errors:\n%s", stderr)
+	}
+	var probe struct {
+		Streams []interopVideoStream `json:"streams"`
+	}
+	if err := json.Unmarshal([]byte(out), &probe); err != nil {
+		t.Fatalf("ffprobe output %q: %v", out, err)
+	}
+	if len(probe.Streams) != 1 {
+		t.Fatalf("ffprobe found %d video streams, want 1: %s", len(probe.Streams), out)
+	}
+	return probe.Streams[0]
+}
+
 func TestInteropFFprobe(t *testing.T) {
 	ffprobe := interopNeed(t, "ffprobe", "ffmpeg")
 	for _, src := range interopSources {
@@ -286,28 +317,7 @@ func TestInteropFFprobe(t *testing.T) {
 			c := interopStartSource(t, src)
 			for _, tr := range interopTransports {
 				t.Run(tr, func(t *testing.T) {
-					out, stderr, err := interopRun(t, c, ffprobe, "-v", "error", "-rtsp_transport", tr,
-						"-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height", "-of", "json", c.url)
-					if err != nil {
-						t.Fatalf("ffprobe over %s: %v\n%s", tr, err, stderr)
-					}
-					if stderr != "" {
-						t.Errorf("ffprobe printed errors:\n%s", stderr)
-					}
-					var probe struct {
-						Streams []struct {
-							CodecName string `json:"codec_name"`
-							Width     int    `json:"width"`
-							Height    int    `json:"height"`
-						} `json:"streams"`
-					}
-					if err := json.Unmarshal([]byte(out), &probe); err != nil {
-						t.Fatalf("ffprobe output %q: %v", out, err)
-					}
-					if len(probe.Streams) != 1 {
-						t.Fatalf("ffprobe found %d video streams, want 1: %s", len(probe.Streams), out)
-					}
-					s := probe.Streams[0]
+					s := interopProbeVideo(t, c, ffprobe, "-rtsp_transport", tr, c.url)
 					if s.CodecName != "h264" || s.Width != src.width || s.Height != src.height {
 						t.Errorf("ffprobe over %s: %s %dx%d, want h264 %dx%d", tr, s.CodecName, s.Width, s.Height, src.width, src.height)
 					}
