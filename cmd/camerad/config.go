@@ -132,7 +132,7 @@ func (c Config) Validate() error {
 	if c.UDPPort < 0 || c.UDPPort > 65534 || c.UDPPort%2 != 0 {
 		bad("udp_port", "%d must be an even port (RTP; RTCP uses the next one) or 0", c.UDPPort)
 	}
-	if err := checkMulticast(c.Multicast, c.UDPPort); err != nil {
+	if err := checkMulticast(c.Multicast, c.Listen, c.UDPPort); err != nil {
 		bad("multicast", "%v", err)
 	}
 	if c.MaxViewers < 1 || c.MaxViewers > 1000 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -85,4 +86,18 @@ func lastProgressFrame(progress string) int {
 		}
 	}
 	return n
+}
+
+// TestInteropMulticastAutoOnIPv6Listen: with listen on an IPv6 address the media sockets are
+// IPv6 only; the default multicast setting must then turn itself off, not stop camerad.
+func TestInteropMulticastAutoOnIPv6Listen(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	c := interopStart(t, "-listen", "[::1]:0")
+	if !strings.Contains(c.stderr.String(), "multicast=off") {
+		t.Errorf("camerad on [::1] does not report multicast off:\n%s", c.stderr)
+	}
 }

@@ -14,7 +14,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -98,13 +97,11 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 	defer stream.Close()
 
 	serial, _ := board.Serial() // without one, the name is plain "camera"
-	_, rtspPort, _ := net.SplitHostPort(cfg.Listen)
-	rtspPortNum, _ := strconv.Atoi(rtspPort)
 	srv, err := rtspsrv.NewServer(rtspsrv.Config{
 		Path:       cfg.Path,
 		UDPPort:    cfg.UDPPort,
 		UDPHost:    listenHost(cfg.Listen),
-		Multicast:  multicastGroup(cfg.Multicast, cameraHostname(cfg, serial), rtspPortNum),
+		Multicast:  multicastGroup(cfg.Multicast, cameraHostname(cfg, serial), cfg.Listen),
 		MaxViewers: cfg.MaxViewers,
 		Username:   cfg.Username,
 		Password:   cfg.Password,

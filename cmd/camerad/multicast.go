@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/netip"
 	"strconv"
 )
@@ -11,11 +12,15 @@ import (
 // defaultMulticastPort is where an automatic group sends RTP: 5004, IANA's port for RTP/AVP.
 const defaultMulticastPort = 5004
 
-// checkMulticast validates the multicast setting: "auto", "off", or group:port.
-func checkMulticast(s string, udpPort int) error {
+// checkMulticast validates the multicast setting: "auto", "off", or group:port, beside the
+// listen address (whose address the media sockets bind to) and udp_port.
+func checkMulticast(s, listen string, udpPort int) error {
 	switch s {
 	case "auto", "off":
 		return nil
+	}
+	if onlyIPv6(listen) {
+		return fmt.Errorf("%s is an IPv4 group, and listen %s binds the media sockets to an IPv6 address", s, listen)
 	}
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
@@ -35,15 +40,28 @@ func checkMulticast(s string, udpPort int) error {
 	return nil
 }
 
+// onlyIPv6 reports whether a listen address names one IPv6 address: the media sockets are
+// then IPv6 only, and cannot send to an IPv4 group.
+func onlyIPv6(listen string) bool {
+	ip, err := netip.ParseAddr(listenHost(listen))
+	return err == nil && ip.Is6() && !ip.Is4In6() && !ip.IsUnspecified()
+}
+
 // multicastGroup is the group multicast viewers receive from, per the multicast setting; the
 // zero value when it is off. "auto" picks a group in 239.255.0.0/16 (organization-local: it
 // stays on the LAN) from the camera's name and RTSP port, so that cameras on one network, or
-// two camerad on one machine, do not send into each other's group.
-func multicastGroup(setting, hostname string, rtspPort int) netip.AddrPort {
+// two camerad on one machine, do not send into each other's group; it is off where listen
+// names an IPv6 address.
+func multicastGroup(setting, hostname, listen string) netip.AddrPort {
 	switch setting {
 	case "off":
 		return netip.AddrPort{}
 	case "auto":
+		if onlyIPv6(listen) {
+			return netip.AddrPort{}
+		}
+		_, port, _ := net.SplitHostPort(listen)
+		rtspPort, _ := strconv.Atoi(port)
 		h := fnv.New32a()
 		fmt.Fprintf(h, "%s:%d", hostname, rtspPort)
 		sum := h.Sum32()
