@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -386,4 +388,48 @@ func BenchmarkRunFrame(b *testing.B) {
 			cancel()
 		}
 	})
+}
+
+// TestRunBFramesInDisplayTime: a clip with B-frames (encoder/h264/testdata/bframes.h264, two
+// GOPs of 12) goes out in decode order, one unit per period, and each unit carries the time
+// it is shown: where the encoder placed it in its GOP, plus the 2 frames of reorder delay its
+// SPS declares. Sorted, the PTS are one period apart across the loop point too, and no unit is
+// shown before its turn to be sent.
+//
+// bframesShown is where each unit, in decode order, is shown within its GOP (as in
+// encoder/h264's test).
+var bframesShown = []int{0, 4, 2, 1, 3, 8, 6, 5, 7, 11, 9, 10, 0, 1, 5, 3, 2, 4, 7, 6, 11, 9, 8, 10}
+
+func TestRunBFramesInDisplayTime(t *testing.T) {
+	data, err := os.ReadFile("../h264/testdata/bframes.h264")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, vc := newVirtual(t, data, 0)
+	start := vc.now()
+	const loops = 3
+	units := collect(t, s, loops*24)
+	defer releaseAll(units)
+	period := time.Second / 30
+	var pts []time.Duration
+	for i, au := range units {
+		due := time.Duration(math.Round(float64(i) * float64(time.Second) / 30))
+		if au.PTS < start.mono+due {
+			t.Fatalf("unit %d shown at %v, before its turn %v", i, au.PTS-start.mono, due)
+		}
+		if off := au.Captured.Sub(start.wall); off != au.PTS-start.mono {
+			t.Fatalf("unit %d: Captured offset %v != PTS offset %v", i, off, au.PTS-start.mono)
+		}
+		shown := 12*(i/12) + bframesShown[i%24] + 2
+		if want := time.Duration(math.Round(float64(shown) * float64(time.Second) / 30)); au.PTS-start.mono != want {
+			t.Fatalf("unit %d shown at %v, want %v (frame %d of the display order)", i, au.PTS-start.mono, want, shown)
+		}
+		pts = append(pts, au.PTS)
+	}
+	slices.Sort(pts)
+	for i := 1; i < len(pts); i++ {
+		if d := pts[i] - pts[i-1]; d < period-time.Microsecond || d > period+time.Microsecond {
+			t.Fatalf("display times %d and %d are %v apart, want one period", i-1, i, d)
+		}
+	}
 }

@@ -12,6 +12,9 @@ type frame struct {
 	nalus    [][]byte
 	keyframe bool
 	size     int // payload bytes in nalus
+	// shown is how many frame periods after its turn in decode order the frame is shown: 0
+	// in a clip without B-frames (see h264.DisplayOrder).
+	shown int
 }
 
 // clip is a parsed Annex-B stream, ready to be replayed.
@@ -88,7 +91,21 @@ func parseClip(data []byte) (clip, error) {
 	if first := c.frames[0]; !first.keyframe || !hasType(first.nalus, h264.NALSPS) || !hasType(first.nalus, h264.NALPPS) {
 		return clip{}, errors.New("first access unit is not a keyframe with SPS and PPS: a looped clip must start at an entry point")
 	}
+	c.placeInDisplayOrder()
 	return c, nil
+}
+
+// placeInDisplayOrder sets each frame's shown. The clip is read twice, so that its first
+// frames get the reorder delay that the whole clip needs, not only what it has shown so far.
+func (c *clip) placeInDisplayOrder() {
+	learn := h264.NewDisplayOrder(0)
+	for _, f := range c.frames {
+		learn.Next(f.nalus, c.sps)
+	}
+	order := h264.NewDisplayOrder(learn.Delay())
+	for i := range c.frames {
+		c.frames[i].shown = order.Next(c.frames[i].nalus, c.sps)
+	}
 }
 
 // makeFrame builds a frame from one unit's NAL units; keyframes without their own parameter

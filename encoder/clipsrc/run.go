@@ -16,8 +16,9 @@ const maxLag = time.Second
 
 // Run publishes one access unit per frame period until ctx ends, looping the clip. Frame n is
 // due at start + n/fps on the monotonic clock and carries that instant as its PTS (and the
-// matching wall time as Captured and, in a keyframe, in its SEI), so timestamps advance by exactly one period
-// at the loop point as anywhere else. It returns nil when ctx ends.
+// matching wall time as Captured and, in a keyframe, in its SEI), moved to its display time
+// in a clip with B-frames, so timestamps advance by exactly one period at the loop point as
+// anywhere else. It returns nil when ctx ends.
 func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 	start := s.clock.now()
 	var (
@@ -39,7 +40,10 @@ func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 			pos = s.nextKeyframe(pos)
 		}
 		f := &s.clip.frames[pos]
-		captured := start.wall.Add(due - start.mono)
+		// Units go out in decode order, one per period; each carries the time it is shown,
+		// which for a B-frame clip is later than its turn (RTP timestamps are display times).
+		pts := start.mono + shift + s.tick(n+int64(f.shown))
+		captured := start.wall.Add(pts - start.mono)
 
 		au := s.pool.Get(f.size + len(sei))
 		seiNALU := h264.AppendCaptureTimeSEI(sei[:0], captured)
@@ -53,7 +57,7 @@ func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 			}
 			au.AppendNALU(nalu)
 		}
-		au.PTS, au.Captured, au.Keyframe = due, captured, f.keyframe
+		au.PTS, au.Captured, au.Keyframe = pts, captured, f.keyframe
 		publish(au)
 
 		if pos++; pos == len(s.clip.frames) {

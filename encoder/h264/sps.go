@@ -6,7 +6,8 @@ import (
 )
 
 // SPS holds the sequence parameter set fields a server needs: the profile and level for SDP's
-// profile-level-id, the picture size, and the frame rate when the encoder wrote timing info.
+// profile-level-id, the picture size, the frame rate when the encoder wrote timing info, and
+// what it takes to read a slice's picture order count (see DisplayOrder).
 type SPS struct {
 	ProfileIDC      uint8
 	ConstraintFlags uint8 // constraint_set0..5 flags, as the byte that follows profile_idc
@@ -14,6 +15,15 @@ type SPS struct {
 	ID              uint32
 	Width, Height   int     // displayed size, after cropping
 	FrameRate       float64 // 0 when the SPS has no VUI timing info
+
+	SeparateColourPlanes bool
+	Log2MaxFrameNum      uint8
+	POCType              uint8
+	Log2MaxPOCLsb        uint8 // POC type 0 only
+	FrameMBsOnly         bool
+	// MaxNumReorderFrames is how many frames may come before another in decode order and
+	// after it in display order (B-frames); -1 when the VUI does not say.
+	MaxNumReorderFrames int
 }
 
 // ProfileLevelID is the SDP profile-level-id value (RFC 6184 8.1): the three bytes after the
@@ -39,7 +49,7 @@ func ParseSPS(nalu []byte) (SPS, error) {
 	if len(nalu) < 4 {
 		return SPS{}, errShortRBSP
 	}
-	s := SPS{ProfileIDC: nalu[1], ConstraintFlags: nalu[2], LevelIDC: nalu[3]}
+	s := SPS{ProfileIDC: nalu[1], ConstraintFlags: nalu[2], LevelIDC: nalu[3], MaxNumReorderFrames: -1}
 	p := spsParser{r: newBitReader(nalu[4:])}
 	s.ID = p.ue()
 	chromaFormat := uint32(1)
@@ -68,10 +78,16 @@ func ParseSPS(nalu []byte) (SPS, error) {
 			}
 		}
 	}
-	p.ue() // log2_max_frame_num_minus4
-	switch pocType := p.ue(); pocType {
+	s.SeparateColourPlanes = separatePlanes
+	s.Log2MaxFrameNum = uint8(min(p.ue(), 12) + 4) // log2_max_frame_num_minus4 is at most 12
+	pocType := p.ue()
+	if pocType > 2 {
+		return SPS{}, fmt.Errorf("h264: SPS pic_order_cnt_type %d out of range", pocType)
+	}
+	s.POCType = uint8(pocType)
+	switch pocType {
 	case 0:
-		p.ue() // log2_max_pic_order_cnt_lsb_minus4
+		s.Log2MaxPOCLsb = uint8(min(p.ue(), 12) + 4) // log2_max_pic_order_cnt_lsb_minus4
 	case 1:
 		p.flag()
 		p.se()
@@ -89,6 +105,7 @@ func ParseSPS(nalu []byte) (SPS, error) {
 	widthMBs := p.ue() + 1
 	heightMapUnits := p.ue() + 1
 	frameMBsOnly := p.flag()
+	s.FrameMBsOnly = frameMBsOnly
 	if !frameMBsOnly {
 		p.flag() // mb_adaptive_frame_field_flag
 	}
@@ -124,7 +141,7 @@ func ParseSPS(nalu []byte) (SPS, error) {
 	}
 	s.Width, s.Height = int(w), int(h)
 	if p.flag() { // vui_parameters_present_flag
-		s.FrameRate = p.vuiFrameRate()
+		s.FrameRate, s.MaxNumReorderFrames = p.vui()
 	}
 	return s, nil
 }
@@ -183,9 +200,10 @@ func (p *spsParser) skipScalingList(size int) {
 	}
 }
 
-// vuiFrameRate reads VUI up to timing_info and returns time_scale / (2 * num_units_in_tick),
-// or 0 when absent or unreadable: the frame rate is a hint, never a reason to reject a stream.
-func (p *spsParser) vuiFrameRate() float64 {
+// vui reads the VUI (E.1.1) for the frame rate, time_scale / (2 * num_units_in_tick), and
+// max_num_reorder_frames. Each is a hint, never a reason to reject a stream: what is absent or
+// unreadable is 0 (frame rate) or -1 (reorder frames).
+func (p *spsParser) vui() (fps float64, reorder int) {
 	if p.flag() { // aspect_ratio_info_present_flag
 		if p.bits(8) == 255 { // Extended_SAR
 			p.bits(32)
@@ -204,13 +222,55 @@ func (p *spsParser) vuiFrameRate() float64 {
 		p.ue()
 		p.ue()
 	}
-	if !p.flag() { // timing_info_present_flag
-		return 0
+	reorder = -1
+	if p.flag() { // timing_info_present_flag
+		units, scale := p.bits(32), p.bits(32)
+		p.flag() // fixed_frame_rate_flag
+		if p.err == nil && units != 0 {
+			fps = float64(scale) / (2 * float64(units)) // not 2*units: uint32 overflow gives +Inf
+		}
 	}
-	units, scale := p.bits(32), p.bits(32)
-	if p.err != nil || units == 0 {
+	nalHRD := p.flag()
+	if nalHRD {
+		p.skipHRD()
+	}
+	vclHRD := p.flag()
+	if vclHRD {
+		p.skipHRD()
+	}
+	if nalHRD || vclHRD {
+		p.flag() // low_delay_hrd_flag
+	}
+	p.flag()      // pic_struct_present_flag
+	if p.flag() { // bitstream_restriction_flag
+		p.flag() // motion_vectors_over_pic_boundaries_flag
+		p.ue()   // max_bytes_per_pic_denom
+		p.ue()   // max_bits_per_mb_denom
+		p.ue()   // log2_max_mv_length_horizontal
+		p.ue()   // log2_max_mv_length_vertical
+		if n := p.ue(); p.err == nil && n <= 16 {
+			reorder = int(n)
+		}
+	}
+	if p.err != nil {
 		p.err = nil
-		return 0
+		return fps, -1
 	}
-	return float64(scale) / (2 * float64(units)) // not 2*units: uint32 overflow gives +Inf
+	return fps, reorder
+}
+
+// skipHRD reads past hrd_parameters (E.1.2).
+func (p *spsParser) skipHRD() {
+	n := p.ue() + 1 // cpb_cnt_minus1
+	if n > 32 {
+		p.err = errors.New("h264: HRD cpb_cnt out of range")
+		return
+	}
+	p.bits(8) // bit_rate_scale, cpb_size_scale
+	for range n {
+		p.ue()   // bit_rate_value_minus1
+		p.ue()   // cpb_size_value_minus1
+		p.flag() // cbr_flag
+	}
+	p.bits(20) // four 5-bit lengths
 }

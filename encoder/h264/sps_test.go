@@ -121,7 +121,8 @@ func TestParseSPSClip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := SPS{ProfileIDC: 66, ConstraintFlags: 0xc0, LevelIDC: 30, Width: 640, Height: 360, FrameRate: 30}
+	want := SPS{ProfileIDC: 66, ConstraintFlags: 0xc0, LevelIDC: 30, Width: 640, Height: 360, FrameRate: 30,
+		Log2MaxFrameNum: 4, POCType: 2, FrameMBsOnly: true, MaxNumReorderFrames: 0}
 	if s != want {
 		t.Errorf("ParseSPS = %+v, want %+v", s, want)
 	}

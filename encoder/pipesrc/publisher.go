@@ -3,6 +3,8 @@ package pipesrc
 import (
 	"bytes"
 	"log/slog"
+	"math"
+	"time"
 
 	"github.com/camerad/camerad/encoder"
 	"github.com/camerad/camerad/encoder/h264"
@@ -18,7 +20,9 @@ type publisher struct {
 
 	waitKey  bool   // drop units until a keyframe with known parameter sets
 	sps, pps []byte // last parameter sets seen, repeated on keyframes that lack them
-	dropped  int64  // units dropped while waiting for a keyframe
+	spsInfo  h264.SPS
+	order    h264.DisplayOrder // where B-frames are shown
+	dropped  int64             // units dropped while waiting for a keyframe
 	sei      [64]byte
 }
 
@@ -42,13 +46,14 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 		case h264.NALSPS:
 			hasSPS = true
 			if !bytes.Equal(n, p.sps) {
-				if _, err := h264.ParseSPS(n); err != nil {
+				info, err := h264.ParseSPS(n)
+				if err != nil {
 					p.log.Warn("pipe source: unreadable SPS; waiting for the next keyframe", "err", err)
 					p.sps, p.waitKey = p.sps[:0], true
 					p.dropped++
 					return
 				}
-				p.sps = append(p.sps[:0], n...)
+				p.sps, p.spsInfo = append(p.sps[:0], n...), info
 			}
 		case h264.NALPPS:
 			hasPPS = true
@@ -66,7 +71,12 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 		}
 	}
 
+	// The stamper spaces units in the order they come, which is decode order; each is shown
+	// later by as many periods as DisplayOrder says (B-frames), and RTP carries display times.
 	pts := p.stamper.stamp(u.at.mono)
+	if shown := p.order.Next(u.nalus, p.spsInfo); shown > 0 && p.stamper.fps > 0 {
+		pts += time.Duration(math.Round(float64(shown) * float64(time.Second) / p.stamper.fps))
+	}
 	captured := u.at.wall.Add(pts - u.at.mono)
 	sei := h264.AppendCaptureTimeSEI(p.sei[:0], captured)
 	size := len(sei)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
+	"os"
 	"testing"
 	"time"
 
@@ -147,4 +149,52 @@ func BenchmarkPump(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(frames), "ns/frame")
+}
+
+// TestPublisherBFramesInDisplayTime: units of a B-frame stream (encoder/h264/testdata, two
+// GOPs of 12) arriving one per period in decode order are stamped with the time each is shown:
+// where the encoder placed it in its GOP, plus the 2 frames of reorder delay its SPS declares.
+func TestPublisherBFramesInDisplayTime(t *testing.T) {
+	data, err := os.ReadFile("../h264/testdata/bframes.h264")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Where each unit, in decode order, is shown within its GOP (as in encoder/h264's test).
+	shownInGOP := []int{0, 4, 2, 1, 3, 8, 6, 5, 7, 11, 9, 10, 0, 1, 5, 3, 2, 4, 7, 6, 11, 9, 8, 10}
+	const fps = 30
+	period := time.Second / fps
+	pool := encoder.NewPool()
+	p := newPublisher(pool, discardLog(), &stamper{fps: fps})
+	base := instant{mono: time.Hour, wall: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	var got []*encoder.AccessUnit
+	var cur [][]byte
+	sawVCL := false
+	next := func() {
+		at := instant{mono: base.mono + time.Duration(len(got))*period, wall: base.wall.Add(time.Duration(len(got)) * period)}
+		p.publish(unit{nalus: cur, at: at}, func(au *encoder.AccessUnit) { got = append(got, au) })
+		cur, sawVCL = nil, false
+	}
+	h264.ForEachNALU(data, func(n []byte) {
+		if h264.StartsAccessUnit(n, sawVCL) {
+			next()
+		}
+		cur = append(cur, n)
+		sawVCL = sawVCL || h264.TypeOf(n).IsVCL()
+	})
+	next()
+	if len(got) != len(shownInGOP) {
+		t.Fatalf("%d units published, want %d", len(got), len(shownInGOP))
+	}
+	for i, au := range got {
+		shown := 12*(i/12) + shownInGOP[i] + 2
+		// Within a microsecond: the stamper's float arithmetic may round a nanosecond off,
+		// and an RTP tick is 11 µs.
+		if want := base.mono + time.Duration(math.Round(float64(shown)*float64(time.Second)/fps)); (au.PTS - want).Abs() > time.Microsecond {
+			t.Errorf("unit %d PTS %v, want %v (frame %d of the display order)", i, au.PTS-base.mono, want-base.mono, shown)
+		}
+		if off := au.Captured.Sub(base.wall); off != au.PTS-base.mono {
+			t.Errorf("unit %d: Captured offset %v != PTS offset %v", i, off, au.PTS-base.mono)
+		}
+		au.Release()
+	}
 }
