@@ -81,12 +81,22 @@ func (o *DisplayOrder) Next(nalus [][]byte, sps SPS) int {
 	}
 	decoded := o.decoded
 	o.decoded++
-	o.delay = max(o.delay, sps.MaxNumReorderFrames, decoded-int(shown))
+	move := shown - int64(decoded)
+	if move < -maxReorder || move > 2*maxReorder {
+		// More than a decoded picture buffer can hold: a corrupt or misread count. The unit
+		// keeps its turn rather than throw the stream's timestamps far off.
+		return o.delay
+	}
+	o.delay = max(o.delay, sps.MaxNumReorderFrames, int(-move))
 	if o.delay == 0 {
 		return 0
 	}
-	return max(int(shown)-decoded+o.delay, 0)
+	return max(int(move)+o.delay, 0)
 }
+
+// maxReorder is the most frames a picture can be shown before or after its decode position
+// in a conforming stream: the decoded picture buffer holds at most 16 frames (A.3.1).
+const maxReorder = 16
 
 // pocLsb reads pic_order_cnt_lsb from a slice header (7.3.3).
 func (o *DisplayOrder) pocLsb(slice []byte, sps SPS) (int64, bool) {

@@ -108,3 +108,45 @@ func TestDisplayOrderNoReordering(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDisplayOrder feeds arbitrary streams through DisplayOrder, with the SPS each carries or
+// the B-frame clip's: it never panics, and no unit moves further than a decoded picture buffer
+// allows, whatever the bytes.
+func FuzzDisplayOrder(f *testing.F) {
+	clip, err := os.ReadFile("testdata/bframes.h264")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(clip)
+	f.Add(clip[:len(clip)/3])
+	f.Add([]byte{0, 0, 1, 0x65, 0x88, 0, 0, 1, 0x41, 0xff})
+	clipSPS, err := ParseSPS(SplitAnnexB(clip)[0])
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sps := clipSPS
+		var o DisplayOrder
+		var cur [][]byte
+		sawVCL := false
+		next := func() {
+			if got := o.Next(cur, sps); got < 0 || got > 3*maxReorder {
+				t.Fatalf("offset %d frames", got)
+			}
+			cur, sawVCL = nil, false
+		}
+		ForEachNALU(data, func(n []byte) {
+			if StartsAccessUnit(n, sawVCL) {
+				next()
+			}
+			if TypeOf(n) == NALSPS {
+				if s, err := ParseSPS(n); err == nil {
+					sps = s
+				}
+			}
+			cur = append(cur, n)
+			sawVCL = sawVCL || TypeOf(n).IsVCL()
+		})
+		next()
+	})
+}
