@@ -61,7 +61,9 @@ func (s *Server) handle(c *conn, req *Request) *Response {
 	}
 	var ss *session
 	if id := sessionID(req.Header.Get("Session")); id != "" {
-		if ss = s.session(id); ss == nil {
+		// A session set up over TLS exists only for TLS connections: its id travelled
+		// encrypted, and plain RTSP must not be a way to keep it alive or end it.
+		if ss = s.session(id); ss == nil || ss.c.tls != nil && c.tls == nil {
 			return respond(StatusSessionNotFound)
 		}
 		ss.touch()

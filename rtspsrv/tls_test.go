@@ -192,6 +192,14 @@ func TestTLSTransports(t *testing.T) {
 	// The same SETUP on the plain listener keeps UDP: the restriction is the TLS listener's.
 	plain := ts.dial(t)
 	plain.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", auth, "Transport: "+udp)
+
+	// The TLS session does not exist for plain connections: its id cannot end it there.
+	plain.mustDo(StatusSessionNotFound, "GET_PARAMETER", ts.url, auth, "Session: "+id)
+	plain.mustDo(StatusSessionNotFound, "TEARDOWN", ts.url, auth, "Session: "+id)
+	if pkt := c.readRTP(2); pkt.PayloadType != 96 {
+		t.Errorf("TLS viewer stopped after a plain TEARDOWN of its session: payload type %d", pkt.PayloadType)
+	}
+	c.mustDo(StatusOK, "TEARDOWN", ts.tlsURL, auth, "Session: "+id)
 }
 
 // captureClientHello returns the first TLS record a real client sends (its ClientHello).
