@@ -603,3 +603,25 @@ func gstShutdownRace(stderr string) bool {
 	}
 	return strings.Contains(stderr, "Could not send message") && strings.Contains(stderr, "gst_rtspsrc_pause")
 }
+
+// TestInteropStdinEndsCleanly: with -source stdin, the end of the input is the end of the
+// stream, not a fault: camerad says so and exits 0 (a pipeline such as `ffmpeg ... | camerad
+// -source stdin` then ends with success).
+func TestInteropStdinEndsCleanly(t *testing.T) {
+	bin := interopCameradPath(t)
+	clip, err := os.ReadFile("../../encoder/clipsrc/clip.h264")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), interopWait)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-source", "stdin", "-listen", "127.0.0.1:0", "-mdns=false")
+	cmd.Stdin = bytes.NewReader(clip)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("camerad -source stdin: %v after its input ended, want exit status 0:\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "source input ended") {
+		t.Errorf("camerad did not say that its input ended:\n%s", out)
+	}
+}

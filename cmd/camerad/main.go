@@ -151,8 +151,13 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case err := <-srcDone:
-		// Sources retry faults themselves; returning means the fault is permanent.
-		runErr = fmt.Errorf("source: %w", err)
+		// Sources retry faults themselves; returning means the fault is permanent, or, for
+		// -source stdin, that the input has ended: a normal end (exit status 0), like a signal.
+		if errors.Is(err, io.EOF) {
+			log.Info("source input ended; shutting down")
+		} else {
+			runErr = fmt.Errorf("source: %w", err)
+		}
 		srcDone <- nil
 	case err := <-srvDone:
 		runErr = fmt.Errorf("rtsp server: %w", err)
