@@ -24,7 +24,15 @@ type publisher struct {
 	order    h264.DisplayOrder // where B-frames are shown
 	dropped  int64             // units dropped while waiting for a keyframe
 	sei      [64]byte
+
+	lastKey     time.Duration // arrival of the last keyframe published
+	warnedNoKey bool
 }
+
+// noKeyframeWarning is how long a stream may go without an IDR before the publisher says
+// that viewers who join are waiting: open-GOP encoders send I-frames that are not IDRs, and
+// camerad starts every viewer at an IDR.
+const noKeyframeWarning = 10 * time.Second
 
 func newPublisher(pool *encoder.Pool, log *slog.Logger, st *stamper) *publisher {
 	return &publisher{pool: pool, log: log, stamper: st, waitKey: true}
@@ -69,6 +77,14 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 		if p.dropped > 0 {
 			p.log.Debug("pipe source: started at a keyframe", "dropped_units", p.dropped)
 		}
+	}
+	if key {
+		p.lastKey = u.at.mono
+	} else if !p.warnedNoKey && u.at.mono-p.lastKey > noKeyframeWarning {
+		p.warnedNoKey = true
+		p.log.Warn("pipe source: no IDR keyframe for a while; viewers who join wait for one. "+
+			"Have the encoder send IDRs at intervals (closed GOP: x264 open-gop=0; rpicam-vid --intra)",
+			"since", noKeyframeWarning)
 	}
 
 	// The stamper spaces units in the order they come, which is decode order; each is shown

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,5 +198,34 @@ func TestPublisherBFramesInDisplayTime(t *testing.T) {
 			t.Errorf("unit %d: Captured offset %v != PTS offset %v", i, off, au.PTS-base.mono)
 		}
 		au.Release()
+	}
+}
+
+// TestPublisherWarnsWithoutKeyframes: a stream that goes on for more than 10 s after its IDR
+// with no other (an open-GOP encoder) gets one warning saying why new viewers see nothing.
+func TestPublisherWarnsWithoutKeyframes(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	pool := encoder.NewPool()
+	p := newPublisher(pool, log, &stamper{fps: 30})
+	nalus := h264.SplitAnnexB(clipsrc.Default())
+	idr := [][]byte{nalus[0], nalus[1], nalus[2]} // SPS, PPS, IDR
+	slice := [][]byte{nalus[3]}                   // a P slice
+	release := func(au *encoder.AccessUnit) { au.Release() }
+	for i := 0; i <= 12*30; i++ { // 12 s at 30 fps
+		u := unit{nalus: slice, at: instant{mono: time.Duration(i) * time.Second / 30}}
+		if i == 0 {
+			u.nalus = idr
+		}
+		p.publish(u, release)
+		if i == 9*30 && strings.Contains(logs.String(), "no IDR") {
+			t.Fatalf("warned after 9 s:\n%s", logs.String())
+		}
+	}
+	if n := strings.Count(logs.String(), "no IDR keyframe"); n != 1 {
+		t.Errorf("%d warnings about missing keyframes, want 1:\n%s", n, logs.String())
+	}
+	if pool.Outstanding() != 0 {
+		t.Errorf("outstanding = %d", pool.Outstanding())
 	}
 }
