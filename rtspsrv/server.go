@@ -51,9 +51,12 @@ type Config struct {
 
 	Limits Limits
 
-	// ServerName goes into the Server header and RTCP CNAME.
+	// ServerName goes into the Server header.
 	ServerName string
-	Logger     *slog.Logger
+	// CNAME names the camera in RTCP (RFC 3550 §6.5.1: the same for all its streams, and
+	// unique, so "host" or "user@host"); "" means ServerName.
+	CNAME  string
+	Logger *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -84,6 +87,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ServerName == "" {
 		c.ServerName = "camerad"
+	}
+	if c.CNAME == "" {
+		c.CNAME = c.ServerName
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -171,7 +171,7 @@ func (ss *session) close(reason string) {
 	ss.mu.Unlock()
 
 	if wasPlaying {
-		bye := appendBye(make([]byte, 0, 64), ss.v, ss.srv.cfg.ServerName)
+		bye := appendBye(make([]byte, 0, 64), ss.v, ss.srv.cfg.CNAME)
 		switch ss.lower {
 		case LowerTCP:
 			ss.writeInterleaved(ss.channels[1], bye)

@@ -132,7 +132,7 @@ func (ss *session) flushTCP(wait bool) bool {
 			t.frame, t.pending = f, v.buildPackets(f, ss.channels[0])
 			if now := time.Now(); now.After(v.nextSR) {
 				v.nextSR = now.Add(senderReportInterval)
-				t.sr = appendInterleavedSR(t.sr[:0], ss.channels[1], v, ss.srv.cfg.ServerName)
+				t.sr = appendInterleavedSR(t.sr[:0], ss.channels[1], v, ss.srv.cfg.CNAME)
 				t.pending = append(t.pending, t.sr)
 			}
 		}

@@ -374,7 +374,7 @@ func (u *udpSender) nextBatch() bool {
 		}
 		if now.After(v.nextSR) {
 			v.nextSR = now.Add(senderReportInterval)
-			u.sr = appendSenderReport(u.sr[:0], v, u.srv.cfg.ServerName)
+			u.sr = appendSenderReport(u.sr[:0], v, u.srv.cfg.CNAME)
 			u.sendRTCPLocked(ss.dest.rtcp, u.sr)
 		}
 	}

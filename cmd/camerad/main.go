@@ -106,6 +106,7 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 		Username:   cfg.Username,
 		Password:   cfg.Password,
 		ServerName: "camerad/" + version,
+		CNAME:      "camerad@" + cameraHostname(cfg, serial) + ".local",
 		Logger:     log,
 	}, stream)
 	if err != nil {
