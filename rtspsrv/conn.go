@@ -222,7 +222,10 @@ func (c *conn) playingOverTCP() bool {
 
 // close ends the connection and the TCP sessions bound to it. UDP sessions set up over it
 // live on until TEARDOWN or timeout, as RFC 2326 allows clients to reconnect to control them.
-func (c *conn) close() {
+func (c *conn) close() { c.closeBecause("connection closed") }
+
+// closeBecause is close, with the reason its TCP sessions' "viewer left" lines give.
+func (c *conn) closeBecause(reason string) {
 	c.once.Do(func() {
 		// The socket, not the tls.Conn: tls.Conn.Close first sends close_notify with a 5 s
 		// write deadline, which a viewer that stopped reading would make Close (and the
@@ -239,7 +242,7 @@ func (c *conn) close() {
 		c.closed = true
 		c.mu.Unlock()
 		for _, ss := range tcp {
-			ss.close("connection closed")
+			ss.close(reason)
 		}
 		c.srv.removeConn(c)
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -255,7 +256,8 @@ func fanCountFDs(t *testing.T) int {
 // TestStuckTCPViewerDoesNotHurtOthers: one viewer stops reading; ten others keep receiving
 // every packet in order, and the stuck one is disconnected after the write timeout.
 func TestStuckTCPViewerDoesNotHurtOthers(t *testing.T) {
-	h := newFanHarness(t, Config{WriteTimeout: 500 * time.Millisecond}, benchFPS)
+	var logs syncBuffer
+	h := newFanHarness(t, Config{WriteTimeout: 500 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, benchFPS)
 	defer h.close()
 
 	stuck := dialFanViewer(t, h.addr, 4096) // never reads
@@ -266,6 +268,10 @@ func TestStuckTCPViewerDoesNotHurtOthers(t *testing.T) {
 		good = append(good, v)
 	}
 	fanWaitFor(t, "the stuck viewer to be dropped", func() bool { return h.srv.SessionCount() == 10 })
+	// The log says why, unlike for a viewer that hung up.
+	fanWaitFor(t, "the drop to be logged", func() bool {
+		return strings.Contains(logs.String(), `msg="viewer left"`) && strings.Contains(logs.String(), `reason="stopped reading (write timeout)"`)
+	})
 	// Keep streaming a little after the drop, then check the others.
 	before := make([]int, len(good))
 	for i, v := range good {

@@ -3,7 +3,9 @@ package rtspsrv
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -149,8 +151,12 @@ func (ss *session) flushTCP(wait bool) bool {
 			ss.srv.log.Debug("TCP viewer write failed; dropping it", "session", ss.id, "remote", ss.remote, "err", err)
 			t.on = false
 			ss.dropPendingTCP()
+			reason := "connection closed"
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				reason = "stopped reading (write timeout)"
+			}
 			// close() waits for runTCP, which may be the caller: it must run elsewhere.
-			go ss.c.close()
+			go ss.c.closeBecause(reason)
 			return true
 		}
 	}
