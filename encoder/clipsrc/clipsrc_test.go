@@ -433,3 +433,50 @@ func TestRunBFramesInDisplayTime(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestKeyframeBFramesKeepsDisplayOrder: in a B-frame clip, a jump to the next IDR
+// (a viewer joining) must not give a display time that repeats or goes back for the viewers
+// already watching: units sent before the jump may be shown after the IDR would have been,
+// so the schedule moves on instead.
+func TestRequestKeyframeBFramesKeepsDisplayOrder(t *testing.T) {
+	data, err := os.ReadFile("../h264/testdata/bframes.h264")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []int{2, 5, 7, 10} { // decode positions in the first GOP
+		s, _, _ := newVirtual(t, data, 0)
+		ctx, cancel := context.WithCancel(context.Background())
+		var units []*encoder.AccessUnit
+		if err := s.Run(ctx, func(au *encoder.AccessUnit) {
+			units = append(units, au)
+			switch len(units) {
+			case at:
+				s.RequestKeyframe()
+			case at + 30:
+				cancel()
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if !units[at].Keyframe {
+			t.Fatalf("jump after unit %d: the next unit is not a keyframe", at)
+		}
+		for i := range at {
+			if units[i].PTS >= units[at].PTS {
+				t.Errorf("jump after unit %d: unit %d is shown at %v, not before the keyframe at %v", at, i, units[i].PTS, units[at].PTS)
+			}
+		}
+		pts := make([]time.Duration, len(units))
+		for i, au := range units {
+			pts[i] = au.PTS
+		}
+		slices.Sort(pts)
+		for i := 1; i < len(pts); i++ {
+			if pts[i] == pts[i-1] {
+				t.Errorf("jump after unit %d: display time %v given twice", at, pts[i])
+			}
+		}
+		releaseAll(units)
+	}
+}

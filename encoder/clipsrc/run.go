@@ -22,9 +22,10 @@ const maxLag = time.Second
 func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 	start := s.clock.now()
 	var (
-		shift time.Duration // schedule moves after stalls
-		sei   [64]byte      // capture-time SEI scratch (34 bytes at most with emulation prevention)
-		pos   int           // index into the clip
+		shift     time.Duration // schedule moves after stalls
+		sei       [64]byte      // capture-time SEI scratch (34 bytes at most with emulation prevention)
+		pos       int           // index into the clip
+		lastShown time.Duration // the latest display time handed out (PTS)
 	)
 	for n := int64(0); ; n++ {
 		due := start.mono + shift + s.tick(n)
@@ -36,13 +37,25 @@ func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 			shift += lag
 			due += lag
 		}
+		jumped := false
 		if s.keyframe.Swap(false) {
-			pos = s.nextKeyframe(pos)
+			next := s.nextKeyframe(pos)
+			jumped = next != pos
+			pos = next
 		}
 		f := &s.clip.frames[pos]
 		// Units go out in decode order, one per period; each carries the time it is shown,
 		// which for a B-frame clip is later than its turn (RTP timestamps are display times).
 		pts := start.mono + shift + s.tick(n+int64(f.shown))
+		if jumped && n > 0 && pts <= lastShown {
+			// In a B-frame clip, units already sent may be shown after the keyframe jumped
+			// to: move the schedule on, so that no display time repeats or goes back for
+			// the viewers already watching. The stream pauses for those frames instead.
+			move := lastShown - pts + s.tick(1)
+			shift += move
+			pts += move
+		}
+		lastShown = max(lastShown, pts)
 		captured := start.wall.Add(pts - start.mono)
 
 		au := s.pool.Get(f.size + len(sei))
