@@ -305,9 +305,10 @@ func TestUnreachableViewerEnds(t *testing.T) {
 	})
 }
 
-// requireBye reads u's RTCP socket until an RTCP BYE for ssrc arrives. The deadline covers
-// the whole wait: sender reports keep coming meanwhile.
-func requireBye(t *testing.T, u *udpClient, ssrc uint32) {
+// requireBye reads u's RTCP socket until an RTCP BYE for ssrc arrives, and returns the
+// compound packet that carried it. The deadline covers the whole wait: sender reports keep
+// coming meanwhile.
+func requireBye(t *testing.T, u *udpClient, ssrc uint32) []rtcp.Packet {
 	t.Helper()
 	buf := make([]byte, 1500)
 	_ = u.rtcp.SetReadDeadline(time.Now().Add(ioDeadline))
@@ -322,7 +323,7 @@ func requireBye(t *testing.T, u *udpClient, ssrc uint32) {
 		}
 		for _, p := range pkts {
 			if bye, ok := p.(*rtcp.Goodbye); ok && len(bye.Sources) == 1 && bye.Sources[0] == ssrc {
-				return
+				return pkts
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package rtspsrv
 
 import (
 	"testing"
-	"time"
 
 	"github.com/pion/rtcp"
 )
@@ -25,38 +24,19 @@ func TestRTCPCNAME(t *testing.T) {
 	ts := startServer(t, Config{CNAME: cname, ServerName: "camerad/test"})
 	c, u, id, ssrc := ts.playUDP(t)
 	c.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
-	buf := make([]byte, 1500)
-	_ = u.rtcp.SetReadDeadline(time.Now().Add(ioDeadline))
-	for {
-		n, err := u.rtcp.Read(buf)
-		if err != nil {
-			t.Fatalf("no RTCP BYE: %v", err)
-		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			t.Fatalf("RTCP from server: %v", err)
-		}
-		var got string
-		bye := false
-		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.SourceDescription:
-				for _, ch := range p.Chunks {
-					for _, it := range ch.Items {
-						if ch.Source == ssrc && it.Type == rtcp.SDESCNAME {
-							got = it.Text
-						}
+	var got string
+	for _, p := range requireBye(t, u, ssrc) {
+		if sdes, ok := p.(*rtcp.SourceDescription); ok {
+			for _, ch := range sdes.Chunks {
+				for _, it := range ch.Items {
+					if ch.Source == ssrc && it.Type == rtcp.SDESCNAME {
+						got = it.Text
 					}
 				}
-			case *rtcp.Goodbye:
-				bye = true
 			}
 		}
-		if got != cname {
-			t.Fatalf("RTCP compound packet names the source %q, want %q", got, cname)
-		}
-		if bye {
-			return
-		}
+	}
+	if got != cname {
+		t.Fatalf("the BYE names the source %q, want %q", got, cname)
 	}
 }

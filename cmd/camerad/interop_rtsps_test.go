@@ -49,16 +49,7 @@ func TestInteropRTSPSFFprobe(t *testing.T) {
 // SETUP each (GStreamer 1.22); camerad refuses the first two with 461 and the stream plays
 // interleaved inside TLS. tls-validation-flags=0 accepts the self-signed certificate.
 func TestInteropRTSPSGStreamer(t *testing.T) {
-	gst := interopNeed(t, "gst-launch-1.0", "gstreamer1.0-tools")
-	for _, el := range []struct{ element, pkg string }{
-		{"rtspsrc", "gstreamer1.0-plugins-good"},
-		{"rtph264depay", "gstreamer1.0-plugins-good"},
-		{"avdec_h264", "gstreamer1.0-libav"},
-	} {
-		if err := exec.Command("gst-inspect-1.0", el.element).Run(); err != nil {
-			t.Skipf("GStreamer element %s missing (apt-get install %s): skipping", el.element, el.pkg)
-		}
-	}
+	gst := interopNeedGStreamer(t)
 	c, url := interopStartRTSPS(t)
 	out, stderr, err := interopRun(t, c, gst, "-v", "rtspsrc", "location="+url, "tls-validation-flags=0",
 		"!", "rtph264depay", "!", "avdec_h264", "!", "fakesink", "num-buffers=90", "silent=false")

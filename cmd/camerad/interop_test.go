@@ -109,6 +109,23 @@ func interopNeed(t *testing.T, prog, pkg string) string {
 	return p
 }
 
+// interopNeedGStreamer returns gst-launch-1.0, or skips the test when it or an element the
+// tests play with is missing.
+func interopNeedGStreamer(t *testing.T) string {
+	t.Helper()
+	gst := interopNeed(t, "gst-launch-1.0", "gstreamer1.0-tools")
+	for _, el := range []struct{ element, pkg string }{
+		{"rtspsrc", "gstreamer1.0-plugins-good"},
+		{"rtph264depay", "gstreamer1.0-plugins-good"},
+		{"avdec_h264", "gstreamer1.0-libav"},
+	} {
+		if err := exec.Command("gst-inspect-1.0", el.element).Run(); err != nil {
+			t.Skipf("GStreamer element %s missing (apt-get install %s): skipping", el.element, el.pkg)
+		}
+	}
+	return gst
+}
+
 // interopLog collects a process's output for failure messages; safe for concurrent use.
 type interopLog struct {
 	mu  sync.Mutex
@@ -385,16 +402,7 @@ func TestInteropFFmpegRecord(t *testing.T) {
 
 // TestInteropGStreamer plays with rtspsrc and decodes 90 frames with libav's H.264 decoder.
 func TestInteropGStreamer(t *testing.T) {
-	gst := interopNeed(t, "gst-launch-1.0", "gstreamer1.0-tools")
-	for _, el := range []struct{ element, pkg string }{
-		{"rtspsrc", "gstreamer1.0-plugins-good"},
-		{"rtph264depay", "gstreamer1.0-plugins-good"},
-		{"avdec_h264", "gstreamer1.0-libav"},
-	} {
-		if err := exec.Command("gst-inspect-1.0", el.element).Run(); err != nil {
-			t.Skipf("GStreamer element %s missing (apt-get install %s): skipping", el.element, el.pkg)
-		}
-	}
+	gst := interopNeedGStreamer(t)
 	for _, src := range interopSources {
 		t.Run(src.name, func(t *testing.T) {
 			t.Parallel()
