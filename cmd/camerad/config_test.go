@@ -335,16 +335,16 @@ func TestParseSourceSpec(t *testing.T) {
 // TestMulticastGroupSetting: "auto" gives each camera (name and RTSP port) its own group on the
 // LAN, away from SSDP's and SLP's; "off" gives none; an address is taken as it is.
 func TestMulticastGroupSetting(t *testing.T) {
-	if g := multicastGroup("off", "camera-1", ":8554"); g.IsValid() {
+	if g := multicastGroup("off", "camera-1", ":8554", 0); g.IsValid() {
 		t.Errorf("off: group %v", g)
 	}
-	if g := multicastGroup("239.1.2.3:6000", "camera-1", ":8554"); g.String() != "239.1.2.3:6000" {
+	if g := multicastGroup("239.1.2.3:6000", "camera-1", ":8554", 0); g.String() != "239.1.2.3:6000" {
 		t.Errorf("explicit group became %v", g)
 	}
 	// Media sockets bound to one IPv6 address cannot send to an IPv4 group: auto is off there.
 	for listen, want := range map[string]bool{"[::1]:8554": false, "[fe80::1%eth0]:8554": false,
 		"[::]:8554": true, "127.0.0.1:8554": true, "[::ffff:10.0.0.1]:8554": true, "cam.local:8554": true} {
-		if g := multicastGroup("auto", "camera-1", listen); g.IsValid() != want {
+		if g := multicastGroup("auto", "camera-1", listen, 0); g.IsValid() != want {
 			t.Errorf("auto with listen %s: group %v, want one: %v", listen, g, want)
 		}
 	}
@@ -352,7 +352,7 @@ func TestMulticastGroupSetting(t *testing.T) {
 	for i := range 2000 {
 		name := fmt.Sprintf("camera-%04x", i)
 		listen := fmt.Sprintf(":%d", 554+8000*(i%2))
-		g := multicastGroup("auto", name, listen)
+		g := multicastGroup("auto", name, listen, 0)
 		if err := checkMulticast(g.String(), listen, 0); err != nil {
 			t.Fatalf("auto group %v for %s: %v", g, name, err)
 		}
@@ -360,7 +360,7 @@ func TestMulticastGroupSetting(t *testing.T) {
 		if a[0] != 239 || a[1] != 255 || a[2] == 255 || a[3] == 0 || a[3] == 255 || g.Port() != defaultMulticastPort {
 			t.Fatalf("auto group %v for %s: want 239.255.0-254.1-254:%d", g, name, defaultMulticastPort)
 		}
-		if again := multicastGroup("auto", name, listen); again != g {
+		if again := multicastGroup("auto", name, listen, 0); again != g {
 			t.Fatalf("auto group for %s changed from %v to %v", name, g, again)
 		}
 		seen[g.Addr()] = name
@@ -369,7 +369,10 @@ func TestMulticastGroupSetting(t *testing.T) {
 	if len(seen) < 1900 {
 		t.Errorf("2000 cameras share only %d groups", len(seen))
 	}
-	if multicastGroup("auto", "camera-1", ":8554") == multicastGroup("auto", "camera-1", ":8555") {
+	if g := multicastGroup("auto", "camera-1", ":8554", defaultMulticastPort); g.Port() == defaultMulticastPort {
+		t.Errorf("auto group %v on udp_port's port", g)
+	}
+	if multicastGroup("auto", "camera-1", ":8554", 0) == multicastGroup("auto", "camera-1", ":8555", 0) {
 		t.Error("two camerad on one machine (different RTSP ports) got the same group")
 	}
 }

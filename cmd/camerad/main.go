@@ -101,7 +101,7 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 		Path:       cfg.Path,
 		UDPPort:    cfg.UDPPort,
 		UDPHost:    listenHost(cfg.Listen),
-		Multicast:  multicastGroup(cfg.Multicast, cameraHostname(cfg, serial), cfg.Listen),
+		Multicast:  multicastGroup(cfg.Multicast, cameraHostname(cfg, serial), cfg.Listen, cfg.UDPPort),
 		MaxViewers: cfg.MaxViewers,
 		Username:   cfg.Username,
 		Password:   cfg.Password,

@@ -50,9 +50,9 @@ func onlyIPv6(listen string) bool {
 // multicastGroup is the group multicast viewers receive from, per the multicast setting; the
 // zero value when it is off. "auto" picks a group in 239.255.0.0/16 (organization-local: it
 // stays on the LAN) from the camera's name and RTSP port, so that cameras on one network, or
-// two camerad on one machine, do not send into each other's group; it is off where listen
-// names an IPv6 address.
-func multicastGroup(setting, hostname, listen string) netip.AddrPort {
+// two camerad on one machine, do not send into each other's group, on port 5004 (5006 if
+// udp_port is 5004); it is off where listen names an IPv6 address.
+func multicastGroup(setting, hostname, listen string, udpPort int) netip.AddrPort {
 	switch setting {
 	case "off":
 		return netip.AddrPort{}
@@ -67,7 +67,11 @@ func multicastGroup(setting, hostname, listen string) netip.AddrPort {
 		sum := h.Sum32()
 		// 239.255.0.1 to 239.255.254.254: never 239.255.255.0/24, where SSDP and SLP live.
 		ip := netip.AddrFrom4([4]byte{239, 255, byte(sum >> 8 % 255), byte(1 + sum%254)})
-		return netip.AddrPortFrom(ip, defaultMulticastPort)
+		groupPort := uint16(defaultMulticastPort)
+		if udpPort == defaultMulticastPort { // the group needs ports of its own
+			groupPort += 2
+		}
+		return netip.AddrPortFrom(ip, groupPort)
 	}
 	ap, _ := netip.ParseAddrPort(setting) // checkMulticast accepted it
 	return ap
