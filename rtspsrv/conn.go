@@ -22,7 +22,6 @@ type conn struct {
 	nc     net.Conn  // what RTSP is spoken over: raw, or tls wrapping raw
 	raw    net.Conn  // the accepted socket
 	tls    *tls.Conn // nil on a plain RTSP connection
-	scheme string    // "rtsp" or "rtsps", for the URLs the server hands out
 	br     *bufio.Reader
 	log    *slog.Logger
 	remote string
@@ -47,7 +46,6 @@ func newConn(s *Server, raw net.Conn, tlsCfg *tls.Config) *conn {
 		srv:      s,
 		nc:       raw,
 		raw:      raw,
-		scheme:   "rtsp",
 		log:      s.log.With("remote", raw.RemoteAddr().String()),
 		remote:   raw.RemoteAddr().String(),
 		host:     remoteHost(raw),
@@ -55,12 +53,20 @@ func newConn(s *Server, raw net.Conn, tlsCfg *tls.Config) *conn {
 	}
 	if tlsCfg != nil {
 		c.tls = tls.Server(raw, tlsCfg)
-		c.nc, c.scheme = c.tls, "rtsps"
+		c.nc = c.tls
 		c.log = c.log.With("tls", true)
 	}
 	c.br = bufio.NewReaderSize(c.nc, 4096)
 	c.writev = newWritevOnce(c.nc)
 	return c
+}
+
+// scheme is the URL scheme of the connection, for the URLs the server hands out.
+func (c *conn) scheme() string {
+	if c.tls != nil {
+		return "rtsps"
+	}
+	return "rtsp"
 }
 
 func (c *conn) serve() {

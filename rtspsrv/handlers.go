@@ -285,7 +285,7 @@ func (s *Server) pause(tgt target, ss *session) *Response {
 func (s *Server) resolve(c *conn, uri string) (target, string, error) {
 	host := c.nc.LocalAddr().String()
 	if uri == "*" {
-		return targetAny, c.scheme + "://" + host + s.cfg.Path, nil
+		return targetAny, c.scheme() + "://" + host + s.cfg.Path, nil
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
@@ -296,7 +296,7 @@ func (s *Server) resolve(c *conn, uri string) (target, string, error) {
 	}
 	// The scheme is the listener's, whatever the client wrote: over TLS, Content-Base and
 	// RTP-Info must not send a player on to cleartext.
-	base := c.scheme + "://" + host + s.cfg.Path
+	base := c.scheme() + "://" + host + s.cfg.Path
 	p := strings.TrimRight(u.Path, "/")
 	switch {
 	case p == s.cfg.Path:
