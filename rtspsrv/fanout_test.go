@@ -418,29 +418,7 @@ func TestResetHalfOfViewers(t *testing.T) {
 // (which packetizes it and, on the publishing goroutine, sends it to every viewer) allocates
 // nothing in steady state, the viewers' receiving included.
 func TestPublishAllocatesNothing(t *testing.T) {
-	if raceEnabled {
-		t.Skip("-race makes sync.Pool drop items, so allocations say nothing; make allocs runs this without it")
-	}
-	pool := encoder.NewPool()
-	stream := NewStream(StreamConfig{})
-	srv, err := NewServer(Config{}, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer func() { srv.Close(); stream.Close() }()
-
-	units := benchGOPUnits()
-	frame := 0
-	publish := func() {
-		stream.Publish(benchAU(pool, units, frame))
-		frame++
-		time.Sleep(3 * time.Millisecond) // a viewer that falls behind is logged; stay ahead
-	}
+	ln, publish := startAllocServer(t, func(srv *Server, ln net.Listener) { go srv.Serve(ln) })
 	var tcp []*fanViewer
 	for range 3 {
 		v := dialFanViewer(t, ln.Addr().String(), 0)
@@ -481,6 +459,35 @@ func TestPublishAllocatesNothing(t *testing.T) {
 		if g := v.gaps.Load(); g != 0 {
 			t.Errorf("UDP viewer: %d sequence gaps", g)
 		}
+	}
+}
+
+// startAllocServer starts a server for the zero-allocation tests, serving on a loopback
+// listener with serve, and returns the listener and a function that publishes the next frame
+// of the bench GOP. It skips under -race, where sync.Pool drops items at random.
+func startAllocServer(t *testing.T, serve func(*Server, net.Listener)) (net.Listener, func()) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("-race makes sync.Pool drop items, so allocations say nothing; make allocs runs this without it")
+	}
+	pool := encoder.NewPool()
+	stream := NewStream(StreamConfig{})
+	srv, err := NewServer(Config{}, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(srv, ln)
+	t.Cleanup(func() { srv.Close(); stream.Close() })
+	units := benchGOPUnits()
+	frame := 0
+	return ln, func() {
+		stream.Publish(benchAU(pool, units, frame))
+		frame++
+		time.Sleep(3 * time.Millisecond) // a viewer that falls behind is logged; stay ahead
 	}
 }
 

@@ -30,8 +30,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
-
-	"github.com/camerad/camerad/encoder"
 )
 
 // testTLSConfig makes a fresh self-signed ECDSA certificate for 127.0.0.1 and ::1, and the
@@ -395,29 +393,8 @@ func TestTLSMediaBatched(t *testing.T) {
 // state (gathering reuses the connection's buffer; tls.Conn reuses its record buffers).
 // The viewers read the ciphertext without decrypting it, so that only the server counts.
 func TestTLSPublishAllocatesNothing(t *testing.T) {
-	if raceEnabled {
-		t.Skip("-race makes sync.Pool drop items, so allocations say nothing; make allocs runs this without it")
-	}
-	pool := encoder.NewPool()
-	stream := NewStream(StreamConfig{})
-	srv, err := NewServer(Config{}, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	tlsCfg, _ := testTLSConfig(t)
-	go srv.ServeTLS(ln, tlsCfg)
-	defer func() { srv.Close(); stream.Close() }()
-	units := benchGOPUnits()
-	frame := 0
-	publish := func() {
-		stream.Publish(benchAU(pool, units, frame))
-		frame++
-		time.Sleep(3 * time.Millisecond) // stay ahead of the viewers
-	}
+	ln, publish := startAllocServer(t, func(srv *Server, ln net.Listener) { go srv.ServeTLS(ln, tlsCfg) })
 	done := make(chan struct{}, 3)
 	var raws []net.Conn
 	for range 3 {
