@@ -42,9 +42,11 @@ bench:
 	$(MAKE) load
 
 # load: camerad with 100 viewers (rtspsim) on a 4 Mbit/s 720p stream for 30 s, per transport.
+# MEDIAMTX=<path of a mediamtx binary> also measures mediamtx on the same clip, side by side.
+MEDIAMTX ?=
 load:
-	GOOS= GOARCH= $(GO) run ./scripts/loadtest -n 100 -transport udp -duration 30s
-	GOOS= GOARCH= $(GO) run ./scripts/loadtest -n 100 -transport tcp -duration 30s
+	GOOS= GOARCH= $(GO) run ./scripts/loadtest -n 100 -transport udp -duration 30s $(if $(MEDIAMTX),-mediamtx $(MEDIAMTX))
+	GOOS= GOARCH= $(GO) run ./scripts/loadtest -n 100 -transport tcp -duration 30s $(if $(MEDIAMTX),-mediamtx $(MEDIAMTX))
 
 # cross-check: the arm64 build is static (what the image ships).
 cross-check:

@@ -3,116 +3,205 @@
 // sessions and prints server CPU, peak RSS, time to first keyframe and dropped frames.
 //
 //	go run ./scripts/loadtest -n 100 -transport udp -duration 30s
+//
+// With -mediamtx (a mediamtx binary), the same clip is then served by mediamtx, published to
+// it by ffmpeg, and played by the same viewers, and a table compares the two servers run by
+// run on this machine:
+//
+//	go run ./scripts/loadtest -n 100 -mediamtx ~/mediamtx/mediamtx
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/camerad/camerad/cmd/rtspsim/sim"
 )
 
 func main() {
-	n := flag.Int("n", 100, "viewers")
-	transport := flag.String("transport", "udp", "udp or tcp")
-	duration := flag.Duration("duration", 30*time.Second, "how long every viewer plays")
-	ramp := flag.Duration("ramp", 2*time.Second, "spread viewer starts over this long")
-	bitrate := flag.String("bitrate", "4M", "clip bitrate for ffmpeg (the stream's rate)")
-	source := flag.String("source", "", "camerad -source (default: a 720p clip at -bitrate made with ffmpeg)")
+	var o options
+	flag.IntVar(&o.n, "n", 100, "viewers")
+	flag.StringVar(&o.transport, "transport", "udp", "udp or tcp")
+	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long every viewer plays")
+	flag.DurationVar(&o.ramp, "ramp", 2*time.Second, "spread viewer starts over this long")
+	flag.StringVar(&o.bitrate, "bitrate", "4M", "clip bitrate for ffmpeg (the stream's rate)")
+	flag.StringVar(&o.source, "source", "", "camerad -source (default: a 720p clip at -bitrate made with ffmpeg)")
+	flag.StringVar(&o.mediamtx, "mediamtx", "", "path of a mediamtx binary to measure on the same clip, side by side")
 	flag.Parse()
-	if err := run(*n, *transport, *duration, *ramp, *bitrate, *source); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, transport string, duration, ramp time.Duration, bitrate, source string) error {
+type options struct {
+	n                         int
+	transport                 string
+	duration, ramp            time.Duration
+	bitrate, source, mediamtx string
+}
+
+// server is one RTSP server under test, started on the clip.
+type server interface {
+	name() string
+	// start runs the server and returns the URL to play and its process.
+	start(ctx context.Context, dir, clip string, viewers int) (url string, pid int, err error)
+	// stop ends the server (it must still be running) and reports what it logged.
+	stop() serverNotes
+}
+
+// serverNotes is what a server reports about a run beyond what the viewers measured.
+type serverNotes struct {
+	droppedFrames, viewersLeft int
+	known                      bool // the server logs its dropped frames
+}
+
+// result is one server's run.
+type result struct {
+	name  string
+	rep   *sim.Report
+	hwm   int64 // peak RSS, bytes
+	notes serverNotes
+}
+
+func run(o options) error {
+	if o.mediamtx != "" && o.source != "" {
+		return errors.New("-mediamtx compares on the clip only; leave -source empty")
+	}
+	tr, err := sim.ParseTransport(o.transport)
+	if err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "camerad-load")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "camerad")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/camerad").CombinedOutput(); err != nil {
-		return fmt.Errorf("build camerad: %w\n%s", err, out)
-	}
+	source, clip := o.source, ""
 	if source == "" {
-		clip := filepath.Join(dir, "clip.h264")
-		if err := makeClip(clip, bitrate); err != nil {
+		clip = filepath.Join(dir, "clip.h264")
+		if err := makeClip(clip, o.bitrate); err != nil {
 			return err
 		}
-		source = "file:" + clip
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
+	servers := []server{&camerad{source: source}}
+	if o.mediamtx != "" {
+		servers = append(servers, &mediamtx{bin: o.mediamtx})
 	}
-	cmd := exec.Command(bin, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-source", source,
-		"-max-viewers", strconv.Itoa(n+10), "-mdns=false")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		return err
+	var results []result
+	var failed []string
+	for i, s := range servers {
+		r, err := measure(s, o, tr, dir, clip, i == 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name(), err)
+		}
+		printResult(r)
+		// camerad is held to its own promises (an exact RTP-Info rtptime among them); a peer's
+		// slips are shown, not failed on.
+		if i == 0 && r.rep.Failed() {
+			failed = append(failed, s.name())
+		}
+		results = append(results, r)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if len(results) > 1 {
+		printComparison(results)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%s: some sessions failed or violated a check", strings.Join(failed, ", "))
+	}
+	return nil
+}
 
-	logs := newLogScanner(stderr)
-	if err := logs.waitFor("msg=serving", 15*time.Second); err != nil {
-		return err
-	}
-	tr, err := sim.ParseTransport(transport)
+// measure plays s with o.n viewers and reads its peak RSS before stopping it.
+func measure(s server, o options, tr sim.Transport, dir, clip string, strict bool) (result, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, pid, err := s.start(ctx, dir, clip, o.n)
 	if err != nil {
-		return err
+		return result{}, err
 	}
-	url := fmt.Sprintf("rtsp://127.0.0.1:%d/stream", port)
-	fmt.Printf("loadtest: %d %s viewers for %v (ramp %v) on %s, source %s\n", n, transport, duration, ramp, url, source)
-	rep, err := sim.Run(context.Background(), sim.Config{
-		URL: url, Sessions: n, Transport: tr, Ramp: ramp, Duration: duration, PID: cmd.Process.Pid,
-		RTPTimeSlack: -1,
+	slack := time.Duration(0) // the default
+	if strict {
+		slack = -1
+	}
+	fmt.Printf("loadtest: %s: %d %s viewers for %v (ramp %v) on %s\n", s.name(), o.n, o.transport, o.duration, o.ramp, url)
+	rep, err := sim.Run(ctx, sim.Config{
+		URL: url, Sessions: o.n, Transport: tr, Ramp: o.ramp, Duration: o.duration, PID: pid,
+		RTPTimeSlack: slack,
 		Progress: func(p sim.Progress) {
 			fmt.Fprintf(os.Stderr, "\r%5.1fs: %d/%d playing, %d failed, %d frames, %d lost   ",
 				p.Elapsed.Seconds(), p.Active, p.Sessions, p.Failed, p.Frames, p.Lost)
 		},
 	})
 	fmt.Fprintln(os.Stderr)
+	hwm := peakRSS(pid)
+	notes := s.stop()
 	if err != nil {
-		return err
+		return result{}, err
 	}
-	hwm := peakRSS(cmd.Process.Pid)
-	_ = cmd.Process.Signal(os.Interrupt)
-	_ = cmd.Wait()
-	dropped, left := logs.dropped()
+	return result{name: s.name(), rep: rep, hwm: hwm, notes: notes}, nil
+}
 
-	a := rep.Aggregate
-	fmt.Printf("sessions ok:             %d/%d (failed %d, with violations %d)\n", rep.SessionsOK, n, rep.SessionsFailed, rep.SessionsWithIssues)
-	fmt.Printf("delivered:               %.1f Mbit/s total, %.0f kbit/s per viewer (p50)\n", a.TotalBitrateKbps/1000, a.BitrateKbps.P50)
+func printResult(r result) {
+	rep, a := r.rep, r.rep.Aggregate
+	p := func(label, format string, args ...any) {
+		fmt.Printf("%-8s %-24s "+format+"\n", append([]any{r.name, label}, args...)...)
+	}
+	p("sessions ok:", "%d/%d (failed %d, with violations %d)", rep.SessionsOK, rep.SessionsRequested, rep.SessionsFailed, rep.SessionsWithIssues)
+	p("delivered:", "%.1f Mbit/s total, %.0f kbit/s per viewer (p50)", a.TotalBitrateKbps/1000, a.BitrateKbps.P50)
 	if rep.Server != nil {
-		fmt.Printf("server CPU:              mean %.1f%%, p95 %.1f%% of one core (%.2f CPU-s)\n", rep.Server.CPUPercent.Mean, rep.Server.CPUPercent.P95, rep.Server.CPUSeconds)
+		p("server CPU:", "mean %.1f%%, p95 %.1f%% of one core (%.2f CPU-s)", rep.Server.CPUPercent.Mean, rep.Server.CPUPercent.P95, rep.Server.CPUSeconds)
 	}
-	fmt.Printf("server peak RSS:         %.1f MB\n", float64(hwm)/(1<<20))
-	fmt.Printf("time to first keyframe:  p50 %.0f ms, p95 %.0f ms, max %.0f ms\n", a.TimeToFirstKeyframeMS.P50, a.TimeToFirstKeyframeMS.P95, a.TimeToFirstKeyframeMS.Max)
-	fmt.Printf("AUs before first IDR:    max %.0f\n", a.AUsBeforeKeyframe.Max)
-	fmt.Printf("packet loss:             %d of %d\n", a.PacketsLost, a.Packets)
-	fmt.Printf("frames dropped (server): %d over %d viewers\n", dropped, left)
+	p("server peak RSS:", "%.1f MB", float64(r.hwm)/(1<<20))
+	p("time to first keyframe:", "p50 %.0f ms, p95 %.0f ms, max %.0f ms", a.TimeToFirstKeyframeMS.P50, a.TimeToFirstKeyframeMS.P95, a.TimeToFirstKeyframeMS.Max)
+	p("AUs before first IDR:", "max %.0f", a.AUsBeforeKeyframe.Max)
+	p("packet loss:", "%d of %d", a.PacketsLost, a.Packets)
+	if r.notes.known {
+		p("frames dropped (server):", "%d over %d viewers", r.notes.droppedFrames, r.notes.viewersLeft)
+	}
 	for _, v := range rep.Violations {
-		fmt.Printf("violation:               %s x%d (first: %s)\n", v.Kind, v.Count, v.First)
+		p("violation:", "%s x%d (first: %s)", v.Kind, v.Count, v.First)
 	}
-	if rep.Failed() {
-		return errors.New("some sessions failed or violated a check")
+}
+
+// coresPerGbit is the server's CPU, in cores, per Gbit/s delivered to the viewers.
+func coresPerGbit(r result) float64 {
+	if r.rep.Server == nil || r.rep.Aggregate.TotalBitrateKbps == 0 || r.rep.ElapsedMS == 0 {
+		return 0
 	}
-	return nil
+	cores := r.rep.Server.CPUSeconds / (r.rep.ElapsedMS / 1000)
+	return cores / (r.rep.Aggregate.TotalBitrateKbps / 1e6)
+}
+
+// printComparison prints camerad's figures beside each peer's, with their ratio.
+func printComparison(results []result) {
+	base := results[0]
+	for _, peer := range results[1:] {
+		fmt.Printf("\n%-30s %12s %12s %10s\n", "same clip, viewers, machine", base.name, peer.name, "ratio")
+		row := func(label string, a, b float64, unit string) {
+			ratio := "-"
+			if b != 0 {
+				ratio = fmt.Sprintf("%.2f", a/b)
+			}
+			fmt.Printf("%-30s %12s %12s %10s\n", label, fmt.Sprintf("%.3g%s", a, unit), fmt.Sprintf("%.3g%s", b, unit), ratio)
+		}
+		ba, pa := base.rep.Aggregate, peer.rep.Aggregate
+		row("CPU, cores per Gbit/s", coresPerGbit(base), coresPerGbit(peer), "")
+		row("peak RSS, MB", float64(base.hwm)/(1<<20), float64(peer.hwm)/(1<<20), "")
+		row("first keyframe p50, ms", ba.TimeToFirstKeyframeMS.P50, pa.TimeToFirstKeyframeMS.P50, "")
+		row("first keyframe p95, ms", ba.TimeToFirstKeyframeMS.P95, pa.TimeToFirstKeyframeMS.P95, "")
+		row("AUs before first IDR, max", ba.AUsBeforeKeyframe.Max, pa.AUsBeforeKeyframe.Max, "")
+		row("packets lost", float64(ba.PacketsLost), float64(pa.PacketsLost), "")
+	}
 }
 
 // makeClip writes a 2 s (looped; small, as the source holds it in memory) 1280x720 30 fps clip with a 1 s GOP and no B-frames at bitrate.
@@ -151,57 +240,4 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
-}
-
-// logScanner follows camerad's log for readiness and the per-viewer "viewer left" lines.
-type logScanner struct {
-	mu    sync.Mutex
-	lines []string
-	ch    chan string
-}
-
-var droppedRE = regexp.MustCompile(`msg="viewer left".* dropped=(\d+)`)
-
-func newLogScanner(r io.Reader) *logScanner {
-	l := &logScanner{ch: make(chan string, 1024)}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.lines = append(l.lines, sc.Text())
-			l.mu.Unlock()
-			select {
-			case l.ch <- sc.Text():
-			default:
-			}
-		}
-	}()
-	return l
-}
-
-func (l *logScanner) waitFor(substr string, timeout time.Duration) error {
-	deadline := time.After(timeout)
-	for {
-		select {
-		case line := <-l.ch:
-			if strings.Contains(line, substr) {
-				return nil
-			}
-		case <-deadline:
-			return fmt.Errorf("camerad did not log %q within %v", substr, timeout)
-		}
-	}
-}
-
-func (l *logScanner) dropped() (frames, viewers int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range l.lines {
-		if m := droppedRE.FindStringSubmatch(line); m != nil {
-			d, _ := strconv.Atoi(m[1])
-			frames += d
-			viewers++
-		}
-	}
-	return frames, viewers
 }

@@ -48,8 +48,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
-	sampler := newSampler(c.PID)
-	bg.Go(func() { sampler.run(bgCtx, c.SampleEvery) })
+	sampler := newSampler(c.PID, c.SampleEvery)
+	bg.Go(func() { sampler.run(bgCtx) })
 	if c.Progress != nil {
 		bg.Go(func() { progressLoop(bgCtx, &c, start, sessions) })
 	}

@@ -24,11 +24,13 @@ type ProcessReport struct {
 
 // procSeries accumulates the readings of one process.
 type procSeries struct {
-	pid         int
-	first, last procstat.Usage
-	have        bool
-	cpu, rss    []float64
-	err         error
+	pid   int
+	every time.Duration // the sampling interval
+	// first and latest bound the run; last is where the latest CPU percentage ended.
+	first, last, latest procstat.Usage
+	have                bool
+	cpu, rss            []float64
+	err                 error
 }
 
 func (p *procSeries) sample() {
@@ -40,19 +42,28 @@ func (p *procSeries) sample() {
 		p.err = err // the process exited, or was never there
 		return
 	}
-	if p.have {
-		p.cpu = append(p.cpu, procstat.CPUPercent(p.last, u))
-	} else {
-		p.first = u
-	}
+	p.add(u)
+}
+
+// add takes one reading. A reading less than half an interval after the last (the closing
+// one) counts toward CPUSeconds but gives no CPU percentage: the kernel counts CPU time in
+// 10 ms ticks, so one tick over a few milliseconds would read as a core or more busy.
+func (p *procSeries) add(u procstat.Usage) {
 	p.rss = append(p.rss, float64(u.RSSBytes))
-	p.last, p.have = u, true
+	p.latest = u
+	switch {
+	case !p.have:
+		p.first, p.last, p.have = u, u, true
+	case u.At.Sub(p.last.At) >= p.every/2:
+		p.cpu = append(p.cpu, procstat.CPUPercent(p.last, u))
+		p.last = u
+	}
 }
 
 func (p *procSeries) report() *ProcessReport {
 	r := &ProcessReport{PID: p.pid, Samples: len(p.rss), CPUPercent: stats.Summarize(p.cpu), RSSBytes: stats.Summarize(p.rss)}
 	if p.have {
-		r.CPUSeconds = (p.last.CPU - p.first.CPU).Seconds()
+		r.CPUSeconds = (p.latest.CPU - p.first.CPU).Seconds()
 	}
 	if p.err != nil {
 		r.Error = p.err.Error()
@@ -67,10 +78,10 @@ type sampler struct {
 	self   procSeries
 }
 
-func newSampler(pid int) *sampler {
-	s := &sampler{self: procSeries{pid: os.Getpid()}}
+func newSampler(pid int, every time.Duration) *sampler {
+	s := &sampler{self: procSeries{pid: os.Getpid(), every: every}}
 	if pid > 0 {
-		s.server = &procSeries{pid: pid}
+		s.server = &procSeries{pid: pid, every: every}
 	}
 	return s
 }
@@ -84,9 +95,9 @@ func (s *sampler) tick() {
 	s.self.sample()
 }
 
-func (s *sampler) run(ctx context.Context, every time.Duration) {
+func (s *sampler) run(ctx context.Context) {
 	s.tick()
-	tk := time.NewTicker(every)
+	tk := time.NewTicker(s.self.every)
 	defer tk.Stop()
 	for {
 		select {
