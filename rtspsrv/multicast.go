@@ -110,12 +110,12 @@ func (g *multicastGroup) join(now time.Time) (seq uint16, rtptime uint32) {
 	defer g.mu.Unlock()
 	g.playing++
 	if g.playing > 1 {
-		return g.udp.projectRTPInfo(g.sender.v, now)
+		return g.udp.joinRunning(g.sender.v, now)
 	}
 	v := g.sender.v
 	seq, rtptime = v.nextRTPInfo(now)
 	g.sender.srv.stream.join(&v.cur)
-	v.nextSR = now.Add(senderReportInterval)
+	v.nextSR = now // the first frame goes with a report: players wait for one to sync
 	g.udp.add(g.sender)
 	return seq, rtptime
 }
@@ -129,5 +129,5 @@ func (g *multicastGroup) leave() {
 		return
 	}
 	g.udp.remove(g.sender)
-	g.udp.sendRTCP(g.sender.dest.rtcp, appendBye(make([]byte, 0, 64), g.sender.v, g.sender.srv.cfg.CNAME))
+	g.udp.sendRTCP(g.sender.dest.rtcp, appendBye(make([]byte, 0, 96), g.sender.v, g.sender.srv.cfg.CNAME))
 }

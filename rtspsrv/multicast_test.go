@@ -85,6 +85,17 @@ func startsKeyframe(p *rtp.Packet) bool {
 	return false
 }
 
+// drainRTCP discards the RTCP m has received so far.
+func drainRTCP(m *udpClient) {
+	buf := make([]byte, 1500)
+	for {
+		_ = m.rtcp.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := m.rtcp.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
 // setupMulticast sets up a multicast session and returns its id and the Transport reply.
 func setupMulticast(c *rtspClient, url string) (string, string) {
 	c.t.Helper()
@@ -170,8 +181,9 @@ func TestMulticast(t *testing.T) {
 			break
 		}
 	}
+	drainRTCP(member) // the reports the group has had so far
 	playB := b.mustDo(StatusOK, "PLAY", ts.url+"/", "Session: "+idB)
-	_, seqB, _ := parseRTPInfo(t, playB.Header.Get("RTP-Info"))
+	_, seqB, rtptimeB := parseRTPInfo(t, playB.Header.Get("RTP-Info"))
 	if d := seqB - uint16(last); d == 0 || d > 1000 {
 		t.Errorf("second PLAY announces seq %d; the group had already sent %d", seqB, last)
 	}
@@ -192,6 +204,11 @@ func TestMulticast(t *testing.T) {
 	}
 	if keyframes == 0 {
 		t.Error("no keyframe for the second viewer within 45 frames of its PLAY")
+	}
+	// The joiner need not wait for the next periodic sender report (5 s) to sync.
+	if sr := readSenderReport(t, member); int32(sr.RTPTime-rtptimeB) < 0 || sr.RTPTime-rtptimeB > clockRate {
+		t.Errorf("first sender report after the second PLAY is for RTP time %d; want it with the next frames after its rtptime %d",
+			sr.RTPTime, rtptimeB)
 	}
 	if n := len(ts.srv.Viewers()); n != 3 {
 		t.Errorf("%d viewers listed, want 3", n)

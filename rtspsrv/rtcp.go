@@ -51,12 +51,17 @@ func appendSDES(dst []byte, ssrc uint32, cname string) []byte {
 	return dst
 }
 
-// appendBye appends a compound RTCP packet, SR-less RR + SDES + BYE, announcing that the
-// viewer's SSRC leaves (teardown or shutdown).
+// appendBye appends a compound RTCP packet announcing that the viewer's SSRC leaves (teardown
+// or shutdown): a last sender report + SDES + BYE, or, if nothing was sent, an empty receiver
+// report in its place (a compound packet must start with SR or RR, RFC 3550 §6.1).
 func appendBye(dst []byte, v *viewer, cname string) []byte {
-	dst = append(dst, 0x80, 201, 0, 1) // empty receiver report, as a compound packet must start with SR or RR
-	dst = binary.BigEndian.AppendUint32(dst, v.ssrc)
-	dst = appendSDES(dst, v.ssrc, cname)
+	if v.srPackets > 0 {
+		dst = appendSenderReport(dst, v, cname)
+	} else {
+		dst = append(dst, 0x80, 201, 0, 1)
+		dst = binary.BigEndian.AppendUint32(dst, v.ssrc)
+		dst = appendSDES(dst, v.ssrc, cname)
+	}
 	dst = append(dst, 0x81, 203, 0, 1)
 	return binary.BigEndian.AppendUint32(dst, v.ssrc)
 }

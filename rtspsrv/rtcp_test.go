@@ -1,9 +1,12 @@
 package rtspsrv
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 )
 
 func TestSigned24(t *testing.T) {
@@ -38,5 +41,87 @@ func TestRTCPCNAME(t *testing.T) {
 	}
 	if got != cname {
 		t.Fatalf("the BYE names the source %q, want %q", got, cname)
+	}
+}
+
+// TestFirstSenderReportComesWithFirstFrame: players that sync by RTCP (gortsplib's
+// PacketNTP, mediamtx's absolute timestamps, GStreamer's ntp-sync, live555) cannot place a
+// frame in wall-clock time before a sender report. The first report describes the first frame
+// rather than coming a report interval later.
+func TestFirstSenderReportComesWithFirstFrame(t *testing.T) {
+	ts := startServer(t, Config{})
+	t.Run("udp", func(t *testing.T) {
+		c := ts.dial(t)
+		u := listenUDPClient(t)
+		p := u.ports()
+		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+		c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+sessionID(setup.Header.Get("Session")))
+		first, _ := u.readRTP(t)
+		sr := readSenderReport(t, u)
+		if sr.SSRC != first.SSRC || sr.RTPTime != first.Timestamp {
+			t.Fatalf("first sender report: SSRC %08x RTP time %d; want the first frame's, %08x %d",
+				sr.SSRC, sr.RTPTime, first.SSRC, first.Timestamp)
+		}
+	})
+	t.Run("tcp", func(t *testing.T) {
+		c, _, _ := ts.playTCP(t)
+		first := c.readRTP(0)
+		for {
+			f, err := c.readFrame()
+			if err != nil {
+				t.Fatalf("reading: %v", err)
+			}
+			if f.channel == 0 {
+				var p rtp.Packet
+				if err := p.Unmarshal(f.payload); err != nil {
+					t.Fatal(err)
+				}
+				if p.Timestamp != first.Timestamp {
+					t.Fatal("the second frame came before any sender report")
+				}
+				continue
+			}
+			pkts, err := rtcp.Unmarshal(f.payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sr, ok := pkts[0].(*rtcp.SenderReport)
+			if !ok || sr.RTPTime != first.Timestamp || sr.SSRC != first.SSRC {
+				t.Fatalf("first RTCP after the first frame: %v; want its sender report", pkts[0])
+			}
+			return
+		}
+	})
+}
+
+// readSenderReport returns the first sender report the viewer's RTCP socket receives.
+func readSenderReport(t *testing.T, u *udpClient) *rtcp.SenderReport {
+	t.Helper()
+	buf := make([]byte, 1500)
+	_ = u.rtcp.SetReadDeadline(time.Now().Add(ioDeadline))
+	for {
+		n, err := u.rtcp.Read(buf)
+		if err != nil {
+			t.Fatalf("no RTCP sender report: %v", err)
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			t.Fatalf("RTCP from server: %v", err)
+		}
+		if sr, ok := pkts[0].(*rtcp.SenderReport); ok {
+			return sr
+		}
+	}
+}
+
+// TestByeLeadsWithSenderReport: the compound packet that ends a viewer's stream starts with a
+// last sender report, as an active sender's must (RFC 3550 §6.1, §6.4).
+func TestByeLeadsWithSenderReport(t *testing.T) {
+	ts := startServer(t, Config{})
+	c, u, id, ssrc := ts.playUDP(t)
+	c.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
+	pkts := requireBye(t, u, ssrc)
+	if sr, ok := pkts[0].(*rtcp.SenderReport); !ok || sr.SSRC != ssrc || sr.PacketCount == 0 {
+		t.Fatalf("BYE compound starts with %T %+v; want the viewer's sender report", pkts[0], pkts[0])
 	}
 }

@@ -120,7 +120,8 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 	ss.lastRTCP.Store(0)
 	ss.unreachableSince.Store(0)
 	ss.srv.stream.join(&ss.v.cur) // (re)join: wait for a keyframe published from now on
-	ss.v.nextSR = now.Add(senderReportInterval)
+	// The first frame goes with a sender report: players wait for one to sync.
+	ss.v.nextSR = now
 	switch ss.lower {
 	case LowerTCP:
 		ss.startTCP()
@@ -170,16 +171,16 @@ func (ss *session) close(reason string) {
 	ss.stopMediaLocked()
 	ss.mu.Unlock()
 
-	if wasPlaying {
-		bye := appendBye(make([]byte, 0, 64), ss.v, ss.srv.cfg.CNAME)
+	// A multicast viewer's SSRC is the group's: the group says BYE when its last viewer leaves.
+	if wasPlaying && ss.lower != LowerMulticast {
+		// Media has stopped: nothing else reads or writes the viewer's counters now.
+		bye := appendBye(make([]byte, 0, 96), ss.v, ss.srv.cfg.CNAME)
 		switch ss.lower {
 		case LowerTCP:
 			ss.writeInterleaved(ss.channels[1], bye)
 		case LowerUDP:
 			ss.srv.udp.sendRTCP(ss.dest.rtcp, bye)
 		}
-		// A multicast viewer's SSRC is the group's: the group says BYE when its last viewer
-		// leaves.
 	}
 	ss.srv.udp.forget(ss)
 	ss.srv.removeSession(ss)

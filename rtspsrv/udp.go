@@ -235,10 +235,14 @@ func (u *udpSender) remove(ss *session) {
 	}
 }
 
-// projectRTPInfo reads v's projectedRTPInfo under the lock that guards v while it is sent to.
-func (u *udpSender) projectRTPInfo(v *viewer, now time.Time) (seq uint16, ts uint32) {
+// joinRunning is a new player joining v, a stream already being sent (the multicast group):
+// it returns v's projectedRTPInfo, read under the lock that guards v while it is sent to, and
+// has a sender report go with the next frame, so that the joiner need not wait for the next
+// periodic one to sync.
+func (u *udpSender) joinRunning(v *viewer, now time.Time) (seq uint16, ts uint32) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	v.nextSR = now
 	return v.projectedRTPInfo(now)
 }
 
