@@ -181,11 +181,11 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 			return respond(StatusUnsupportedTransport)
 		}
 		if ss.lower == LowerUDP && spec.ClientPorts != [2]int{ss.dest.rtp.Port, ss.dest.rtcp.Port} {
-			s.udp.move(ss, udpDest{
+			s.udp.supersede(ss, s.udp.move(ss, udpDest{
 				rtp:    &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[0], Zone: zone},
 				rtcp:   &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[1], Zone: zone},
 				rtpRaw: rtpRaw,
-			})
+			}))
 		}
 		return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))
 	}
@@ -221,7 +221,7 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 	}
 	c.addSession(ss)
 	if ss.lower == LowerUDP {
-		s.udp.register(ss)
+		s.udp.supersede(ss, s.udp.register(ss))
 	}
 	s.log.Info("viewer set up", "session", ss.id, "remote", c.remote, "transport", ss.lower.String())
 	return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))

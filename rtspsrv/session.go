@@ -160,7 +160,11 @@ func (ss *session) stopMediaLocked() {
 }
 
 // close ends the session: media stops, an RTCP BYE tells the viewer, resources go back.
-func (ss *session) close(reason string) {
+func (ss *session) close(reason string) { ss.end(reason, true) }
+
+// end is close, with the BYE optional: a superseded session's client ports are another
+// player's now, and ffmpeg ends its playback at any BYE, whatever the SSRC.
+func (ss *session) end(reason string, bye bool) {
 	ss.mu.Lock()
 	if ss.closed {
 		ss.mu.Unlock()
@@ -172,7 +176,7 @@ func (ss *session) close(reason string) {
 	ss.mu.Unlock()
 
 	// A multicast viewer's SSRC is the group's: the group says BYE when its last viewer leaves.
-	if wasPlaying && ss.lower != LowerMulticast {
+	if bye && wasPlaying && ss.lower != LowerMulticast {
 		// Media has stopped: nothing else reads or writes the viewer's counters now.
 		bye := appendBye(make([]byte, 0, 96), ss.v, ss.srv.cfg.CNAME)
 		switch ss.lower {

@@ -502,3 +502,59 @@ func TestUDPPortsFollowTheListenAddress(t *testing.T) {
 		v.readRTP(t)
 	})
 }
+
+// TestUDPSessionSupersededByPortReuse: a player that died without TEARDOWN leaves a UDP
+// session sending to its ports; a new player on the same host that binds the same ports (fixed
+// port ranges: rtspsrc port-range, ffmpeg -min_port, NVRs) must get only its own stream, and
+// no BYE for the dead one (ffmpeg stops at any BYE).
+func TestUDPSessionSupersededByPortReuse(t *testing.T) {
+	ts := startServer(t, Config{})
+	u := listenUDPClient(t)
+	p := u.ports()
+	transport := fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1])
+
+	dead := ts.dial(t)
+	setupA := dead.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", transport)
+	idA := sessionID(setupA.Header.Get("Session"))
+	dead.mustDo(StatusOK, "PLAY", ts.url, "Session: "+idA)
+	first, _ := u.readRTP(t)
+	dead.nc.Close() // killed: a UDP session outlives its control connection
+
+	next := ts.dial(t)
+	setupB := next.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", transport)
+	idB := sessionID(setupB.Header.Get("Session"))
+	for _, pkt := range drainUDP(u.rtcp) { // sent, if at all, before the SETUP answer
+		if pkts, err := rtcp.Unmarshal(pkt); err == nil {
+			for _, p := range pkts {
+				if _, ok := p.(*rtcp.Goodbye); ok {
+					t.Fatal("the new player got a BYE for the superseded session")
+				}
+			}
+		}
+	}
+	drainUDP(u.rtp) // the old session's last packets
+	next.mustDo(StatusOK, "PLAY", ts.url, "Session: "+idB)
+	for range 60 {
+		if pkt, _ := u.readRTP(t); pkt.SSRC == first.SSRC {
+			t.Fatalf("packet seq %d of the superseded session reached the new player", pkt.SequenceNumber)
+		}
+	}
+	next.mustDo(StatusSessionNotFound, "PLAY", ts.url, "Session: "+idA)
+	if n := ts.srv.SessionCount(); n != 1 {
+		t.Errorf("%d sessions, want only the new player's", n)
+	}
+}
+
+// drainUDP returns the datagrams waiting on c.
+func drainUDP(c *net.UDPConn) [][]byte {
+	var out [][]byte
+	for {
+		buf := make([]byte, 2048)
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		n, err := c.Read(buf)
+		if err != nil {
+			return out
+		}
+		out = append(out, buf[:n])
+	}
+}

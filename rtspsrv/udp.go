@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,12 +169,34 @@ func listenUDPPortsAt(ip netip.Addr, p int) (udpSockets, error) {
 	return socks, nil
 }
 
-// register makes a set-up session known by its client addresses (for its RTCP).
-func (u *udpSender) register(ss *session) {
+// register makes a set-up session known by its client addresses (for its RTCP). It returns
+// the other sessions that had those addresses, which the caller ends (see supersede).
+func (u *udpSender) register(ss *session) []*session {
 	u.addrMu.Lock()
 	defer u.addrMu.Unlock()
-	u.byAddr[ss.dest.rtp.AddrPort()] = ss
-	u.byAddr[ss.dest.rtcp.AddrPort()] = ss
+	return u.registerLocked(ss)
+}
+
+func (u *udpSender) registerLocked(ss *session) []*session {
+	var old []*session
+	for _, a := range [2]*net.UDPAddr{ss.dest.rtp, ss.dest.rtcp} {
+		if prev := u.byAddr[a.AddrPort()]; prev != nil && prev != ss && !slices.Contains(old, prev) {
+			old = append(old, prev)
+		}
+		u.byAddr[a.AddrPort()] = ss
+	}
+	return old
+}
+
+// supersede ends sessions whose client ports a new session has taken. Those ports are the new
+// player's now, so the old player is gone (killed, or its connection dropped without a
+// TEARDOWN) and its stream would only corrupt the new one's; nor could the old session's ICMP
+// errors and RTCP be told apart from the new one's any more.
+func (u *udpSender) supersede(by *session, old []*session) {
+	for _, ss := range old {
+		u.srv.log.Info("viewer superseded: a new session took its client ports", "session", ss.id, "by", by.id, "remote", ss.remote)
+		ss.end("superseded by a new session on its client ports", false)
+	}
 }
 
 func (u *udpSender) forget(ss *session) {
@@ -193,14 +216,14 @@ func (u *udpSender) forgetLocked(ss *session) {
 	}
 }
 
-// move sends a set-up session that is not playing to other client ports.
-func (u *udpSender) move(ss *session, dest udpDest) {
+// move sends a set-up session that is not playing to other client ports. It returns the
+// sessions that had those ports, which the caller ends (see supersede).
+func (u *udpSender) move(ss *session, dest udpDest) []*session {
 	u.addrMu.Lock()
 	defer u.addrMu.Unlock()
 	u.forgetLocked(ss)
 	ss.dest = dest
-	u.byAddr[dest.rtp.AddrPort()] = ss
-	u.byAddr[dest.rtcp.AddrPort()] = ss
+	return u.registerLocked(ss)
 }
 
 func (u *udpSender) add(ss *session) {
