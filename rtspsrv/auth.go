@@ -37,45 +37,55 @@ func (a *authenticator) nonce(now time.Time) string {
 	return hex.EncodeToString(b[:]) + hex.EncodeToString(m.Sum(nil)[:12])
 }
 
-func (a *authenticator) validNonce(n string, now time.Time) bool {
+// checkNonce reports whether n is one of ours (authentic) and still within its lifetime
+// (fresh).
+func (a *authenticator) checkNonce(n string, now time.Time) (authentic, fresh bool) {
 	if len(n) != 16+24 {
-		return false
+		return false, false
 	}
 	raw, err := hex.DecodeString(n[:16])
 	if err != nil {
-		return false
+		return false, false
 	}
 	issued := time.Unix(int64(binary.BigEndian.Uint64(raw)), 0)
-	if now.Sub(issued) > nonceLifetime || issued.After(now.Add(time.Minute)) {
-		return false
+	if !hmac.Equal([]byte(a.nonce(issued)), []byte(n)) {
+		return false, false
 	}
-	return hmac.Equal([]byte(a.nonce(issued)), []byte(n))
+	return true, now.Sub(issued) <= nonceLifetime && !issued.After(now.Add(time.Minute))
 }
 
 // challenge is the 401 response offering Digest first (players prefer the first they
-// support) and Basic for simple clients.
-func (a *authenticator) challenge(now time.Time) *Response {
+// support) and Basic for simple clients. stale says that the credentials were right but
+// their nonce has expired (RFC 2617 §3.2.1): players then retry with the new nonce instead
+// of failing the request or asking the user (live555 and ffmpeg retry only when told).
+func (a *authenticator) challenge(now time.Time, stale bool) *Response {
+	digest := fmt.Sprintf(`Digest realm="%s", nonce="%s", algorithm=MD5`, authRealm, a.nonce(now))
+	if stale {
+		digest += ", stale=TRUE"
+	}
 	return respond(StatusUnauthorized).
-		with("WWW-Authenticate", fmt.Sprintf(`Digest realm="%s", nonce="%s", algorithm=MD5`, authRealm, a.nonce(now))).
+		with("WWW-Authenticate", digest).
 		with("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, authRealm))
 }
 
-// check reports whether req carries valid credentials.
-func (a *authenticator) check(req *Request, now time.Time) bool {
+// check reports whether req carries valid credentials, and whether they would be valid but
+// for an expired nonce (stale).
+func (a *authenticator) check(req *Request, now time.Time) (ok, stale bool) {
 	h := req.Header.Get("Authorization")
 	scheme, rest, _ := strings.Cut(h, " ")
 	switch strings.ToLower(scheme) {
 	case "basic":
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
 		if err != nil {
-			return false
+			return false, false
 		}
 		user, pass, _ := strings.Cut(string(raw), ":")
-		return constEq(user, a.user) && constEq(pass, a.pass)
+		return constEq(user, a.user) && constEq(pass, a.pass), false
 	case "digest":
 		p := parseAuthParams(rest)
-		if !constEq(p["username"], a.user) || p["realm"] != authRealm || !a.validNonce(p["nonce"], now) {
-			return false
+		authentic, fresh := a.checkNonce(p["nonce"], now)
+		if !constEq(p["username"], a.user) || p["realm"] != authRealm || !authentic {
+			return false, false
 		}
 		ha1 := md5hex(a.user + ":" + authRealm + ":" + a.pass)
 		ha2 := md5hex(req.Method + ":" + p["uri"])
@@ -85,9 +95,12 @@ func (a *authenticator) check(req *Request, now time.Time) bool {
 		} else {
 			want = md5hex(ha1 + ":" + p["nonce"] + ":" + ha2)
 		}
-		return constEq(strings.ToLower(p["response"]), want)
+		if !constEq(strings.ToLower(p["response"]), want) {
+			return false, false
+		}
+		return fresh, !fresh
 	}
-	return false
+	return false, false
 }
 
 func parseAuthParams(s string) map[string]string {

@@ -52,30 +52,32 @@ func TestAuthenticatorCheck(t *testing.T) {
 		auth   string
 		at     time.Time
 		ok     bool
+		stale  bool // right credentials, expired nonce: the challenge says stale=TRUE
 	}{
-		{"basic", "DESCRIBE", basic("admin:s3cret:with:colons"), now, true},
-		{"basic scheme lower case", "DESCRIBE", "basic " + base64.StdEncoding.EncodeToString([]byte("admin:s3cret:with:colons")), now, true},
-		{"basic wrong password", "DESCRIBE", basic("admin:s3cret"), now, false},
-		{"basic wrong user", "DESCRIBE", basic("root:s3cret:with:colons"), now, false},
-		{"basic not base64", "DESCRIBE", "Basic !!!", now, false},
-		{"digest", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, true},
-		{"digest qop=auth", "SETUP", digestHeader("admin", authRealm, "s3cret:with:colons", "SETUP", uri+"/trackID=0", nonce, "auth"), now, true},
-		{"digest reused nonce a minute later", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "PLAY", uri, nonce, ""), now.Add(time.Minute), true},
-		{"digest wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now, false},
-		{"digest wrong method", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, false},
-		{"digest wrong realm", "DESCRIBE", digestHeader("admin", "other", "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, false},
-		{"digest stale nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), false},
-		{"digest nonce from the future", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, a.nonce(now.Add(time.Hour)), ""), now, false},
-		{"digest forged nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, flip(nonce), ""), now, false},
-		{"digest nonce of another camera", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, other.nonce(now), ""), now, false},
-		{"digest short nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "abcd", ""), now, false},
-		{"digest non-hex nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "zz"+nonce[2:], ""), now, false},
+		{"basic", "DESCRIBE", basic("admin:s3cret:with:colons"), now, true, false},
+		{"basic scheme lower case", "DESCRIBE", "basic " + base64.StdEncoding.EncodeToString([]byte("admin:s3cret:with:colons")), now, true, false},
+		{"basic wrong password", "DESCRIBE", basic("admin:s3cret"), now, false, false},
+		{"basic wrong user", "DESCRIBE", basic("root:s3cret:with:colons"), now, false, false},
+		{"basic not base64", "DESCRIBE", "Basic !!!", now, false, false},
+		{"digest", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, true, false},
+		{"digest qop=auth", "SETUP", digestHeader("admin", authRealm, "s3cret:with:colons", "SETUP", uri+"/trackID=0", nonce, "auth"), now, true, false},
+		{"digest reused nonce a minute later", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "PLAY", uri, nonce, ""), now.Add(time.Minute), true, false},
+		{"digest wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now, false, false},
+		{"digest wrong method", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, false, false},
+		{"digest wrong realm", "DESCRIBE", digestHeader("admin", "other", "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, false, false},
+		{"digest stale nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), false, true},
+		{"digest stale nonce, wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), false, false},
+		{"digest nonce from the future", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, a.nonce(now.Add(time.Hour)), ""), now, false, true},
+		{"digest forged nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, flip(nonce), ""), now, false, false},
+		{"digest nonce of another camera", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, other.nonce(now), ""), now, false, false},
+		{"digest short nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "abcd", ""), now, false, false},
+		{"digest non-hex nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "zz"+nonce[2:], ""), now, false, false},
 		{"digest upper-case response", "DESCRIBE", strings.Replace(digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""),
 			`response="`+digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", ""),
-			`response="`+strings.ToUpper(digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", "")), 1), now, true},
-		{"no header", "DESCRIBE", "", now, false},
-		{"unknown scheme", "DESCRIBE", "Bearer abc", now, false},
-		{"scheme only", "DESCRIBE", "Digest", now, false},
+			`response="`+strings.ToUpper(digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", "")), 1), now, true, false},
+		{"no header", "DESCRIBE", "", now, false, false},
+		{"unknown scheme", "DESCRIBE", "Bearer abc", now, false, false},
+		{"scheme only", "DESCRIBE", "Digest", now, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,8 +85,8 @@ func TestAuthenticatorCheck(t *testing.T) {
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
-			if got := a.check(req, tc.at); got != tc.ok {
-				t.Errorf("check = %v, want %v (%s)", got, tc.ok, tc.auth)
+			if ok, stale := a.check(req, tc.at); ok != tc.ok || stale != tc.stale {
+				t.Errorf("check = %v, stale %v; want %v, stale %v (%s)", ok, stale, tc.ok, tc.stale, tc.auth)
 			}
 		})
 	}
@@ -145,4 +147,18 @@ func TestAuthOverTheWire(t *testing.T) {
 	c2.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id, auth("PLAY", ts.url))
 	c2.readRTP(0)
 	c2.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id, "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte("viewer:pa ss")))
+}
+
+// TestChallengeSaysStale: after an expired nonce with the right credentials, the Digest
+// challenge says stale=TRUE, which is what makes live555 and ffmpeg retry instead of failing.
+func TestChallengeSaysStale(t *testing.T) {
+	a := &authenticator{user: "admin", pass: "pw", secret: []byte("0123456789abcdef")}
+	now := time.Now()
+	for _, stale := range []bool{false, true} {
+		digest := a.challenge(now, stale).Header.Get("WWW-Authenticate")
+		p := parseAuthParams(strings.TrimPrefix(digest, "Digest "))
+		if got := strings.EqualFold(p["stale"], "true"); got != stale || p["nonce"] == "" {
+			t.Errorf("challenge(stale=%v): %q", stale, digest)
+		}
+	}
 }

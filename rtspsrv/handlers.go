@@ -52,8 +52,10 @@ func (s *Server) handle(c *conn, req *Request) *Response {
 	default:
 		return respond(StatusNotImplemented).with("Allow", publicMethods)
 	}
-	if req.Method != "OPTIONS" && s.auth.enabled() && !s.auth.check(req, time.Now()) {
-		return s.auth.challenge(time.Now())
+	if req.Method != "OPTIONS" && s.auth.enabled() {
+		if ok, stale := s.auth.check(req, time.Now()); !ok {
+			return s.auth.challenge(time.Now(), stale)
+		}
 	}
 	tgt, base, err := s.resolve(c, req.URI)
 	if err != nil {
