@@ -165,7 +165,7 @@ func (c *conn) readInterleaved() error {
 
 // write sends a response; it shares the connection with media writers, so it takes the lock.
 func (c *conn) write(resp *Response, cseq string) error {
-	b := resp.marshal(cseq, c.srv.cfg.ServerName)
+	b := resp.marshal(cseq, c.srv.cfg.ServerName, time.Now())
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	defer c.clearWriteDeadline()

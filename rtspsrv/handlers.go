@@ -339,11 +339,17 @@ func sessionID(h string) string {
 }
 
 func validCSeq(v string) bool {
-	if v == "" || len(v) > 10 {
+	// RFC 2326 puts no bound on 1*DIGIT (mediamtx and gst-rtsp-server echo 11 digits); 20
+	// keeps a hostile one short. It is echoed as it came, never parsed as a number.
+	if v == "" || len(v) > 20 {
 		return false
 	}
-	_, err := strconv.ParseUint(v, 10, 32)
-	return err == nil
+	for i := range len(v) {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // remoteHost is the client's address without the port ("" when it has none).

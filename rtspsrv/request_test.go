@@ -266,8 +266,8 @@ func TestSessionHeader(t *testing.T) {
 
 func TestValidCSeq(t *testing.T) {
 	for in, want := range map[string]bool{
-		"0": true, "1": true, "4294967295": true,
-		"": false, "-1": false, "4294967296": false, "12345678901": false, "1a": false, " 1": false, "+1": false,
+		"0": true, "1": true, "4294967295": true, "4294967296": true, "99999999999": true, "12345678901234567890": true,
+		"": false, "-1": false, "123456789012345678901": false, "1a": false, " 1": false, "+1": false, "1.5": false,
 	} {
 		if got := validCSeq(in); got != want {
 			t.Errorf("validCSeq(%q) = %v, want %v", in, got, want)

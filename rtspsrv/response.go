@@ -3,6 +3,7 @@ package rtspsrv
 import (
 	"bytes"
 	"strconv"
+	"time"
 )
 
 // Status codes the server answers with (RFC 2326 §7.1.1).
@@ -68,8 +69,13 @@ func (r *Response) with(name, value string) *Response {
 	return r
 }
 
-// marshal writes the response with cseq ("" when the request had none) into a buffer.
-func (r *Response) marshal(cseq, server string) []byte {
+// dateFormat is HTTP's date (RFC 2326 §12.18 defers to HTTP/1.1 §14.18, which has origin
+// servers send one); players and capture tools show it, and it dates a capture.
+const dateFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// marshal writes the response with cseq ("" when the request had none), dated now, into a
+// buffer.
+func (r *Response) marshal(cseq, server string, now time.Time) []byte {
 	var b bytes.Buffer
 	b.WriteString("RTSP/1.0 ")
 	b.WriteString(strconv.Itoa(r.Status))
@@ -79,6 +85,7 @@ func (r *Response) marshal(cseq, server string) []byte {
 	if cseq != "" {
 		b.WriteString("CSeq: " + cseq + "\r\n")
 	}
+	b.WriteString("Date: " + now.UTC().Format(dateFormat) + "\r\n")
 	b.WriteString("Server: " + server + "\r\n")
 	for _, f := range r.Header {
 		b.WriteString(f.Name + ": " + f.Value + "\r\n")

@@ -2,8 +2,10 @@ package rtspsrv
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // statusCase is one bad (or unusual) request and what the server must answer.
@@ -195,6 +197,21 @@ func TestPlayScale(t *testing.T) {
 		want := map[string]string{"2.0": "1"}[scale]
 		if got := resp.Header.Get("Scale"); got != want {
 			t.Errorf("PLAY with Scale %q: answered Scale %q, want %q", scale, got, want)
+		}
+	}
+}
+
+// TestResponsesAreDated: every response carries an HTTP date (RFC 2326 §12.18), errors too.
+func TestResponsesAreDated(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dial(t)
+	for _, resp := range []*rtspResponse{
+		c.mustDo(StatusOK, "OPTIONS", ts.url),
+		c.mustDo(StatusSessionNotFound, "PLAY", ts.url, "Session: 0123456789ABCDEF"),
+	} {
+		d, err := http.ParseTime(resp.Header.Get("Date"))
+		if err != nil || time.Since(d).Abs() > time.Minute {
+			t.Errorf("Date %q: %v; want the current time in HTTP's format", resp.Header.Get("Date"), err)
 		}
 	}
 }
