@@ -305,7 +305,19 @@ func TestTunnelErrors(t *testing.T) {
 			mon.requireFlowing(t, tc.name)
 		})
 	}
-	// The waiting GET was not disturbed by the attempt to reuse its cookie: its POST joins.
+	// A POST from another address cannot join the waiting GET, even with its cookie.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: ioDeadline}
+	other, err := d.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatalf("dial from 127.0.0.2: %v", err)
+	}
+	_ = other.SetDeadline(time.Now().Add(ioDeadline))
+	_, _ = io.WriteString(other, post(taken)+"T1BUSU9OUyAqIFJUU1AvMS4wDQpDU2VxOiAxDQoNCg==")
+	if out, _ := io.ReadAll(other); !strings.HasPrefix(string(out), "HTTP/1.0 404 ") {
+		t.Errorf("POST from another address with a live cookie: %q, want 404", out)
+	}
+	other.Close()
+	// The waiting GET was not disturbed by the attempts on its cookie: its POST joins.
 	tc := &tunnelConn{Conn: get, post: tunnelPOST(t, ts.addr, taken), enc: padded}
 	c := &rtspClient{t: t, nc: tc, br: bufio.NewReader(get)}
 	c.mustDo(StatusOK, "OPTIONS", "*")
@@ -412,4 +424,17 @@ func TestTunnelHostLimit(t *testing.T) {
 	}
 	get.Close()
 	_ = br
+}
+
+// TestTunnelIdleTimeout: read deadlines apply to the POST, where requests come from: a
+// tunnel with nothing playing that stops sending requests is closed after IdleTimeout.
+func TestTunnelIdleTimeout(t *testing.T) {
+	ts := startServer(t, Config{IdleTimeout: 300 * time.Millisecond})
+	c, tc := ts.dialTunnel(t, padded)
+	c.mustDo(StatusOK, "OPTIONS", "*")
+	c.requireClosed()
+	_ = tc.post.SetReadDeadline(time.Now().Add(ioDeadline))
+	if _, err := io.Copy(io.Discard, tc.post); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("POST left open after the tunnel timed out")
+	}
 }
