@@ -43,16 +43,29 @@ var (
 		}
 		return out
 	}
-	// splitPadded encodes the request in two texts, each padded, cut mid-request.
+	// splitPadded encodes the request in two texts, each padded, cut mid-request, and
+	// writes them separately.
 	splitPadded tunnelEncoding = func(p []byte) []string {
-		k := len(p)/2 + 1 // odd cuts give padding in the middle of the request
-		if k%3 == 0 {
-			k++
-		}
-		k = min(k, len(p))
-		return []string{base64.StdEncoding.EncodeToString(p[:k]), base64.StdEncoding.EncodeToString(p[k:])}
+		a, b := cutPadded(p)
+		return []string{a, b}
+	}
+	// splitPaddedOneWrite writes both texts at once: padding in the middle of a segment,
+	// which a single streaming base64 decoder rejects.
+	splitPaddedOneWrite tunnelEncoding = func(p []byte) []string {
+		a, b := cutPadded(p)
+		return []string{a + b}
 	}
 )
+
+// cutPadded encodes p as two base64 texts, the first ending in padding.
+func cutPadded(p []byte) (string, string) {
+	k := len(p)/2 + 1
+	if k%3 == 0 {
+		k++ // a cut at a multiple of 3 would need no padding
+	}
+	k = min(k, len(p))
+	return base64.StdEncoding.EncodeToString(p[:k]), base64.StdEncoding.EncodeToString(p[k:])
+}
 
 // tunnelConn is a client's tunnel seen as one connection: reads (and their deadlines) from
 // the GET, writes base64 onto the POST.
@@ -225,6 +238,7 @@ func TestTunnelEncodings(t *testing.T) {
 		{"padded with CRLF", paddedCRLF},
 		{"quanta split across writes", splitQuanta},
 		{"request in two padded texts", splitPadded},
+		{"two padded texts in one write", splitPaddedOneWrite},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := ts.dialTunnel(t, tc.enc)
