@@ -23,10 +23,15 @@ type conn struct {
 	raw    net.Conn  // the accepted socket
 	tls    *tls.Conn // nil on a plain RTSP connection
 	br     *bufio.Reader
+	in     net.Conn // what br reads from, and so where read deadlines go: nc, or a tunnel's POST
 	log    *slog.Logger
 	remote string
 	host   string // the client's address without the port
 	spoken bool   // a first byte has arrived
+	// An HTTP tunnel (tunnel.go): on its GET connection, post is the POST connection its
+	// requests arrive on; handedOff marks a POST connection whose socket its GET now reads.
+	post      *conn // under mu
+	handedOff bool
 
 	writeMu sync.Mutex
 	writev  *writevOnce // nil when nc is not a socket (TLS); then media is written only blocking
@@ -57,6 +62,7 @@ func newConn(s *Server, raw net.Conn, tlsCfg *tls.Config) *conn {
 		c.log = c.log.With("tls", true)
 	}
 	c.br = bufio.NewReaderSize(c.nc, 4096)
+	c.in = c.nc
 	c.writev = newWritevOnce(c.nc)
 	return c
 }
@@ -69,8 +75,17 @@ func (c *conn) scheme() string {
 	return "rtsp"
 }
 
+// interleavedOnly reports whether media must stay inside the connection: over TLS (the
+// picture would otherwise go in the clear) and through an HTTP tunnel (UDP would not get
+// through what the tunnel is for). Called on the connection's goroutine.
+func (c *conn) interleavedOnly() bool { return c.tls != nil || c.post != nil }
+
 func (c *conn) serve() {
-	defer c.close()
+	defer func() {
+		if !c.handedOff { // a tunnel's POST: its GET connection closes it
+			c.close()
+		}
+	}()
 	c.log.Debug("connection opened")
 	if c.tls != nil {
 		if err := c.handshake(); err != nil {
@@ -94,11 +109,11 @@ func (c *conn) readMessage() error {
 	// connection gets only RequestTimeout.
 	switch {
 	case c.playingOverTCP():
-		_ = c.nc.SetReadDeadline(time.Time{})
+		_ = c.in.SetReadDeadline(time.Time{})
 	case !c.spoken:
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))
+		_ = c.in.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))
 	default:
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+		_ = c.in.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
 	}
 	first, err := c.br.Peek(1)
 	if err != nil {
@@ -106,12 +121,15 @@ func (c *conn) readMessage() error {
 	}
 	c.spoken = true
 	// From the first byte on, the whole message must arrive within RequestTimeout.
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))
+	_ = c.in.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))
 	if first[0] == '$' {
 		return c.readInterleaved()
 	}
 	req, err := readRequest(c.br, c.srv.cfg.Limits)
 	if err != nil {
+		if errors.Is(err, errHTTPRequest) {
+			return c.badHTTPRequest(err)
+		}
 		if errors.Is(err, errMalformed) || errors.Is(err, errTooLarge) {
 			// Debug, not Info: a port scanner on :554 would otherwise push everything useful
 			// out of the image's small log. The client gets its 400 either way.
@@ -120,6 +138,9 @@ func (c *conn) readMessage() error {
 			return err
 		}
 		return err
+	}
+	if isHTTPProto(req.Proto) {
+		return c.serveHTTP(req)
 	}
 	resp := c.srv.handle(c, req)
 	cseq := req.Header.Get("CSeq")
@@ -165,7 +186,11 @@ func (c *conn) readInterleaved() error {
 
 // write sends a response; it shares the connection with media writers, so it takes the lock.
 func (c *conn) write(resp *Response, cseq string) error {
-	b := resp.marshal(cseq, c.srv.cfg.ServerName, time.Now())
+	return c.writeBytes(resp.marshal(cseq, c.srv.cfg.ServerName, time.Now()))
+}
+
+// writeBytes writes a whole message (a response) between media writes.
+func (c *conn) writeBytes(b []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	defer c.clearWriteDeadline()
@@ -246,7 +271,11 @@ func (c *conn) closeBecause(reason string) {
 			}
 		}
 		c.closed = true
+		post := c.post
 		c.mu.Unlock()
+		if post != nil {
+			post.close() // the tunnel's other half: unblocks the read from it too
+		}
 		for _, ss := range tcp {
 			ss.close(reason)
 		}
@@ -258,6 +287,8 @@ func (c *conn) closeBecause(reason string) {
 // normal for a camera (viewer closed, Wi-Fi dropped): debug level.
 func (c *conn) logEnd(err error) {
 	switch {
+	case errors.Is(err, errHandedOff):
+		c.log.Debug("connection joined its HTTP tunnel")
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, errClosedByServer):
 		c.log.Debug("connection closed", "reason", err)

@@ -152,8 +152,8 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		if errs[i] != nil {
 			continue
 		}
-		if c.tls != nil && sp.Lower != LowerTCP {
-			continue // over TLS, media stays inside the TLS connection (see tls.go)
+		if c.interleavedOnly() && sp.Lower != LowerTCP {
+			continue // media stays inside a TLS connection or HTTP tunnel (see tls.go, tunnel.go)
 		}
 		if sp.Lower == LowerMulticast && (s.multicast == nil || !s.multicast.routable()) {
 			continue // not offered, or nowhere to send it: the next alternative, or 461

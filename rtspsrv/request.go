@@ -54,7 +54,9 @@ var errMalformed = errors.New("malformed request")
 var errTooLarge = errors.New("request over limit")
 
 // readRequest reads one request. Errors wrapping errMalformed or errTooLarge mean the bytes
-// on the connection can no longer be trusted; io errors mean the peer went away.
+// on the connection can no longer be trusted; io errors mean the peer went away. An HTTP
+// request (RTSP over HTTP, see tunnel.go) is read too, without its body; errors in its header
+// also wrap errHTTPRequest, so that the answer is in HTTP.
 func readRequest(r *bufio.Reader, lim Limits) (*Request, error) {
 	line, err := readLine(r, lim.MaxLineBytes)
 	if err != nil {
@@ -78,37 +80,21 @@ func readRequest(r *bufio.Reader, lim Limits) (*Request, error) {
 	if !isToken(req.Method) {
 		return nil, fmt.Errorf("%w: method %q", errMalformed, truncate(req.Method))
 	}
-	if !strings.HasPrefix(req.Proto, "RTSP/") {
+	isHTTP := isHTTPProto(req.Proto)
+	if !strings.HasPrefix(req.Proto, "RTSP/") && !isHTTP {
 		return nil, fmt.Errorf("%w: protocol %q", errMalformed, truncate(req.Proto))
 	}
-	total := 0
-	for {
-		line, err := readLine(r, lim.MaxLineBytes)
-		if err != nil {
-			return nil, err
+	if err := readHeader(r, lim, req); err != nil {
+		if isHTTP {
+			// Its error must be answered in HTTP (see tunnel.go).
+			err = fmt.Errorf("%w: %w", errHTTPRequest, err)
 		}
-		if line == "" {
-			break
-		}
-		total += len(line)
-		if total > lim.MaxHeaderBytes || len(req.Header) >= lim.MaxHeaders {
-			return nil, fmt.Errorf("%w: headers exceed %d lines or %d bytes", errTooLarge, lim.MaxHeaders, lim.MaxHeaderBytes)
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			// Obsolete line folding: continue the previous header's value.
-			if len(req.Header) == 0 {
-				return nil, fmt.Errorf("%w: continuation line before any header", errMalformed)
-			}
-			last := &req.Header[len(req.Header)-1]
-			last.Value += " " + strings.TrimSpace(line)
-			continue
-		}
-		name, value, ok := strings.Cut(line, ":")
-		name = strings.TrimSpace(name)
-		if !ok || !isToken(name) {
-			return nil, fmt.Errorf("%w: header line %q", errMalformed, truncate(line))
-		}
-		req.Header = append(req.Header, HeaderField{Name: name, Value: strings.TrimSpace(value)})
+		return nil, err
+	}
+	if isHTTP {
+		// An HTTP request (a tunnel's GET or POST) has no body for the parser: the POST's is
+		// the tunnel itself, of a Content-Length that is never honoured.
+		return req, nil
 	}
 	if cl := req.Header.Get("Content-Length"); cl != "" {
 		n, err := strconv.Atoi(cl)
@@ -124,6 +110,40 @@ func readRequest(r *bufio.Reader, lim Limits) (*Request, error) {
 		}
 	}
 	return req, nil
+}
+
+// readHeader reads req's header lines up to the empty line, within lim.
+func readHeader(r *bufio.Reader, lim Limits, req *Request) error {
+	total := 0
+	for {
+		line, err := readLine(r, lim.MaxLineBytes)
+		if err != nil {
+			return err
+		}
+		if line == "" {
+			break
+		}
+		total += len(line)
+		if total > lim.MaxHeaderBytes || len(req.Header) >= lim.MaxHeaders {
+			return fmt.Errorf("%w: headers exceed %d lines or %d bytes", errTooLarge, lim.MaxHeaders, lim.MaxHeaderBytes)
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// Obsolete line folding: continue the previous header's value.
+			if len(req.Header) == 0 {
+				return fmt.Errorf("%w: continuation line before any header", errMalformed)
+			}
+			last := &req.Header[len(req.Header)-1]
+			last.Value += " " + strings.TrimSpace(line)
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		if !ok || !isToken(name) {
+			return fmt.Errorf("%w: header line %q", errMalformed, truncate(line))
+		}
+		req.Header = append(req.Header, HeaderField{Name: name, Value: strings.TrimSpace(value)})
+	}
+	return nil
 }
 
 // readLine reads a CRLF- or LF-terminated line of at most max bytes, without the terminator.

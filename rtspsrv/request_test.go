@@ -166,7 +166,10 @@ func TestReadRequest(t *testing.T) {
 		{name: "four headers at limit", raw: "OPTIONS * RTSP/1.0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", lim: small, method: "OPTIONS", uri: "*"},
 
 		{name: "garbage", raw: "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", wantErr: errMalformed},
-		{name: "HTTP request line", raw: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", wantErr: errMalformed},
+		{name: "HTTP request line parses (tunnel.go)", raw: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", method: "GET", uri: "/", header: map[string]string{"Host": "x"}},
+		{name: "HTTP POST: its body is the tunnel's, not read", raw: "POST /stream HTTP/1.0\r\nContent-Length: 32767\r\n\r\nT1BUSU9OUw==", method: "POST", uri: "/stream"},
+		{name: "bad HTTP header", raw: "GET / HTTP/1.1\r\nno colon\r\n\r\n", wantErr: errHTTPRequest},
+		{name: "other protocol", raw: "GET / SIP/2.0\r\nHost: x\r\n\r\n", wantErr: errMalformed},
 		{name: "two words", raw: "OPTIONS RTSP/1.0\r\nCSeq: 1\r\n\r\n", wantErr: errMalformed},
 		{name: "four words", raw: "OPTIONS * * RTSP/1.0\r\n\r\n", wantErr: errMalformed},
 		{name: "method with separator", raw: "OPT(IONS * RTSP/1.0\r\n\r\n", wantErr: errMalformed},

@@ -117,6 +117,7 @@ type Server struct {
 	conns    map[*conn]struct{}
 	byHost   map[string]int // open connections per client address
 	lns      map[net.Listener]struct{}
+	tunnels  map[string]*tunnelWait // HTTP tunnel GETs waiting for their POST, by cookie
 }
 
 // NewServer prepares a server for stream; Serve starts it.
@@ -133,6 +134,7 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 		conns:    make(map[*conn]struct{}),
 		byHost:   make(map[string]int),
 		lns:      make(map[net.Listener]struct{}),
+		tunnels:  make(map[string]*tunnelWait),
 	}
 	if cfg.Username != "" {
 		secret := make([]byte, 32)
