@@ -18,3 +18,11 @@ type Source interface {
 type KeyframeRequester interface {
 	RequestKeyframe()
 }
+
+// KeyframeSkipper is a KeyframeRequester whose keyframe on demand is no new picture but a skip
+// ahead in its material (a file source jumps to its next IDR). Every viewer sees that jump, so
+// the server asks for one only when nobody else is watching.
+type KeyframeSkipper interface {
+	KeyframeRequester
+	KeyframeSkipsAhead() bool
+}

@@ -109,7 +109,7 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 		return 0, 0, true
 	}
 	ss.state = statePlaying
-	defer ss.srv.stream.requestKeyframe()
+	defer ss.srv.stream.startPlaying() // after join below: the keyframe must find the viewer waiting
 	now := time.Now()
 	if ss.lower == LowerMulticast {
 		seq, rtptime = ss.srv.multicast.join(now)
@@ -139,15 +139,17 @@ func (ss *session) pause() bool {
 		return false
 	}
 	ss.stopMediaLocked()
-	ss.state = stateReady
 	return true
 }
 
-// stopMediaLocked stops the sender and waits until it no longer touches the viewer.
+// stopMediaLocked stops the sender and waits until it no longer touches the viewer; the
+// session is no longer playing.
 func (ss *session) stopMediaLocked() {
 	if ss.state != statePlaying {
 		return
 	}
+	ss.state = stateReady
+	ss.srv.stream.stopPlaying()
 	switch ss.lower {
 	case LowerTCP:
 		ss.stopTCP()

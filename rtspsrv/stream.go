@@ -25,7 +25,8 @@ type StreamConfig struct {
 	MaxLagFrames int
 	// MaxPacketSize bounds RTP packets, header included (default DefaultMaxPacketSize).
 	MaxPacketSize int
-	// Keyframes, when set, is asked for an IDR whenever a viewer joins or resyncs.
+	// Keyframes, when set, is asked for an IDR whenever a viewer joins or resyncs; if it is an
+	// encoder.KeyframeSkipper, only when that viewer is the only one playing.
 	Keyframes encoder.KeyframeRequester
 	Logger    *slog.Logger
 }
@@ -55,6 +56,12 @@ type Stream struct {
 
 	packetizer packetizer
 	frames     sync.Pool
+
+	// skipsAhead: the source's keyframes on demand are jumps everyone sees (a file).
+	skipsAhead bool
+	// playing counts the sessions playing (see startPlaying), to tell whether a joiner is
+	// alone.
+	playing atomic.Int64
 }
 
 // NewStream returns an empty stream.
@@ -79,6 +86,9 @@ func NewStream(cfg StreamConfig) *Stream {
 		packetizer: packetizer{maxPayload: cfg.MaxPacketSize - rtpHeaderLen},
 	}
 	s.frames.New = func() any { return &frame{pool: &s.frames} }
+	if ks, ok := cfg.Keyframes.(encoder.KeyframeSkipper); ok {
+		s.skipsAhead = ks.KeyframeSkipsAhead()
+	}
 	return s
 }
 
@@ -221,13 +231,23 @@ func (s *Stream) subscribe(onPublish func()) (unsubscribe func()) {
 	}
 }
 
-// requestKeyframe asks the source for an IDR when it can make one.
-func (s *Stream) requestKeyframe() bool {
-	if s.cfg.Keyframes == nil {
-		return false
+// startPlaying counts a session that starts playing and asks the source for a keyframe for
+// it, if the source can make one without a jump others would see. stopPlaying undoes the
+// count.
+func (s *Stream) startPlaying() {
+	alone := s.playing.Add(1) == 1
+	s.requestKeyframe(alone)
+}
+
+func (s *Stream) stopPlaying() { s.playing.Add(-1) }
+
+// requestKeyframe asks the source for an IDR when it can make one; a source that makes one
+// by skipping ahead only when the viewer that needs it is the only one (alone).
+func (s *Stream) requestKeyframe(alone bool) {
+	if s.cfg.Keyframes == nil || s.skipsAhead && !alone {
+		return
 	}
 	s.cfg.Keyframes.RequestKeyframe()
-	return true
 }
 
 // Close releases every frame in the ring; later publishes are released at once.
@@ -278,9 +298,7 @@ func (s *Stream) nextFrame(c *cursor) *frame {
 		c.dropped += s.head - c.next
 		c.next, c.synced = s.head, false
 		s.log.Debug("viewer fell behind; waiting for the next keyframe", "dropped", c.dropped)
-		if s.cfg.Keyframes != nil {
-			go s.cfg.Keyframes.RequestKeyframe()
-		}
+		go s.requestKeyframe(s.playing.Load() <= 1)
 		return nil
 	}
 	if !c.synced {

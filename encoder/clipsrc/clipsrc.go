@@ -67,8 +67,12 @@ func (s *Source) Duration() time.Duration { return s.tick(int64(len(s.clip.frame
 // RequestKeyframe makes the next frame a keyframe by skipping ahead to the clip's next IDR.
 // The clip cannot encode a new IDR, but jumping to one is always decodable (an IDR refers to
 // nothing before it), so a joining viewer gets a picture within one frame instead of up to a
-// GOP; everyone else sees the test pattern skip ahead, which for a test pattern is harmless.
+// GOP. Everyone watching sees the jump, though: see KeyframeSkipsAhead.
 func (s *Source) RequestKeyframe() { s.keyframe.Store(true) }
+
+// KeyframeSkipsAhead says that RequestKeyframe skips ahead (encoder.KeyframeSkipper): the
+// server asks only for a viewer that is alone, so nobody else's picture jumps.
+func (s *Source) KeyframeSkipsAhead() bool { return true }
 
 // tick is the offset of frame n from the start of Run. Computed from n rather than by adding
 // a rounded period n times, so that pacing cannot drift: at 29.97 fps the period is not a
