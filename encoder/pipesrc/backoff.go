@@ -3,7 +3,9 @@ package pipesrc
 import "time"
 
 // healthyRun is how long a child must run for its next failure to count as a new one:
-// the restart delay then starts again from the minimum instead of where it left off.
+// the restart delay then starts again from the minimum instead of where it left off. A
+// child that published pictures counts as healthy however short its run (a command that
+// plays a short file and exits): doubling its delay would leave ever longer gaps.
 const healthyRun = 10 * time.Second
 
 // backoff is the exponential delay between child restarts.
@@ -12,9 +14,10 @@ type backoff struct {
 	next     time.Duration
 }
 
-// after returns the delay before the next start, given how long the last child ran.
-func (b *backoff) after(ran time.Duration) time.Duration {
-	if b.next == 0 || ran >= healthyRun {
+// after returns the delay before the next start, given how long the last child ran and
+// whether it published any picture.
+func (b *backoff) after(ran time.Duration, published bool) time.Duration {
+	if b.next == 0 || ran >= healthyRun || published {
 		b.next = b.min
 	}
 	d := b.next

@@ -108,14 +108,18 @@ func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 		started := time.Now()
 		st.reset()
 		s.log.Debug("pipe source: starting child", "command", s.cfg.Command)
+		published := false
 		res := runChild(ctx, s.cfg.Command, s.killGrace, func(r io.Reader) error {
-			return s.pump(ctx, r, st, publish)
+			return s.pump(ctx, r, st, func(au *encoder.AccessUnit) {
+				published = true
+				publish(au)
+			})
 		})
 		if ctx.Err() != nil {
 			return nil
 		}
 		ran := time.Since(started)
-		delay := b.after(ran)
+		delay := b.after(ran, published)
 		attrs := []any{"command", s.cfg.Command, "status", res.status, "ran", ran.Round(time.Millisecond),
 			"stderr", res.stderr, "restart_in", delay}
 		if res.err != nil {

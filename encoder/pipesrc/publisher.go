@@ -26,16 +26,31 @@ type publisher struct {
 	sei      [64]byte
 
 	lastKey     time.Duration // arrival of the last keyframe published
+	sinceKey    int           // units published since it
 	warnedNoKey bool
+	lastAt      time.Duration // arrival of the last unit
 }
 
 // noKeyframeWarning is how long a stream may go without an IDR before the publisher says
 // that viewers who join are waiting: open-GOP encoders send I-frames that are not IDRs, and
-// camerad starts every viewer at an IDR.
+// camerad starts every viewer at an IDR. It counts in units as well as time (10 s worth at
+// 30 fps when the rate is unknown), so that a stall is not taken for a missing keyframe.
 const noKeyframeWarning = 10 * time.Second
+
+// stallNote is the gap in the input after which the publisher says that it stalled.
+const stallNote = 2 * time.Second
 
 func newPublisher(pool *encoder.Pool, log *slog.Logger, st *stamper) *publisher {
 	return &publisher{pool: pool, log: log, stamper: st, waitKey: true}
+}
+
+// unitsIn is how many units the input sends in d at its frame rate (30 fps if unknown).
+func (p *publisher) unitsIn(d time.Duration) int {
+	fps := p.stamper.fps
+	if fps <= 0 {
+		fps = 30
+	}
+	return int(d.Seconds() * fps)
 }
 
 // resync makes the publisher wait for the next keyframe: a unit was lost, and the pictures
@@ -44,6 +59,10 @@ func (p *publisher) resync() { p.waitKey = true }
 
 func (p *publisher) publish(u unit, publish encoder.Publish) {
 	key := h264.IsKeyframe(u.nalus)
+	if gap := u.at.mono - p.lastAt; p.lastAt > 0 && gap > stallNote {
+		p.log.Warn("pipe source: the input stalled; resumed", "gap", gap.Round(time.Millisecond))
+	}
+	p.lastAt = u.at.mono
 	if p.waitKey && !key {
 		p.dropped++
 		return
@@ -79,8 +98,8 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 		}
 	}
 	if key {
-		p.lastKey = u.at.mono
-	} else if !p.warnedNoKey && u.at.mono-p.lastKey > noKeyframeWarning {
+		p.lastKey, p.sinceKey = u.at.mono, 0
+	} else if p.sinceKey++; !p.warnedNoKey && u.at.mono-p.lastKey > noKeyframeWarning && p.sinceKey > p.unitsIn(noKeyframeWarning) {
 		p.warnedNoKey = true
 		p.log.Warn("pipe source: no IDR keyframe for a while; viewers who join wait for one. "+
 			"Have the encoder send IDRs at intervals (closed GOP: x264 open-gop=0; rpicam-vid --intra)",

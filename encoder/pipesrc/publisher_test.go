@@ -229,3 +229,33 @@ func TestPublisherWarnsWithoutKeyframes(t *testing.T) {
 		t.Errorf("outstanding = %d", pool.Outstanding())
 	}
 }
+
+// TestPublisherStallIsNoMissingKeyframe: an input that stops for 12 s and resumes (a stalled
+// feeder) is said to have stalled, not to lack keyframes: few units came in that time.
+func TestPublisherStallIsNoMissingKeyframe(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	pool := encoder.NewPool()
+	p := newPublisher(pool, log, &stamper{fps: 30})
+	nalus := h264.SplitAnnexB(clipsrc.Default())
+	idr := [][]byte{nalus[0], nalus[1], nalus[2]}
+	slice := [][]byte{nalus[3]}
+	release := func(au *encoder.AccessUnit) { au.Release() }
+	at := func(i int) time.Duration { return time.Duration(i) * time.Second / 30 }
+	p.publish(unit{nalus: idr, at: instant{mono: at(1)}}, release)
+	for i := 2; i < 30; i++ {
+		p.publish(unit{nalus: slice, at: instant{mono: at(i)}}, release)
+	}
+	for i := 30 + 12*30; i < 60+12*30; i++ { // 12 s later
+		p.publish(unit{nalus: slice, at: instant{mono: at(i)}}, release)
+	}
+	if strings.Contains(logs.String(), "no IDR") {
+		t.Errorf("a stall was taken for missing keyframes:\n%s", logs.String())
+	}
+	if n := strings.Count(logs.String(), "input stalled"); n != 1 {
+		t.Errorf("%d notes of the stall, want 1:\n%s", n, logs.String())
+	}
+	if pool.Outstanding() != 0 {
+		t.Errorf("outstanding = %d", pool.Outstanding())
+	}
+}

@@ -50,7 +50,7 @@ func TestBackoff(t *testing.T) {
 	b := backoff{min: 100 * time.Millisecond, max: time.Second}
 	var got []time.Duration
 	for range 6 {
-		got = append(got, b.after(0))
+		got = append(got, b.after(0, false))
 	}
 	want := []time.Duration{100, 200, 400, 800, 1000, 1000}
 	for i := range want {
@@ -58,8 +58,17 @@ func TestBackoff(t *testing.T) {
 			t.Fatalf("delays %v, want %v ms", got, want)
 		}
 	}
-	if d := b.after(healthyRun); d != 100*time.Millisecond {
+	if d := b.after(healthyRun, false); d != 100*time.Millisecond {
 		t.Errorf("after a healthy run delay %v, want the minimum", d)
+	}
+	b.after(0, false)
+	b.after(0, false)
+	// A short child that published pictures (a command playing a short file) is healthy too:
+	// its restarts must not drift apart.
+	for i := range 3 {
+		if d := b.after(4*time.Second, true); d != 100*time.Millisecond {
+			t.Errorf("restart %d after a short run that published: delay %v, want the minimum", i, d)
+		}
 	}
 }
 
