@@ -51,17 +51,14 @@ func appendSDES(dst []byte, ssrc uint32, cname string) []byte {
 	return dst
 }
 
-// appendBye appends a compound RTCP packet announcing that the viewer's SSRC leaves (teardown
-// or shutdown): a last sender report + SDES + BYE, or, if nothing was sent, an empty receiver
-// report in its place (a compound packet must start with SR or RR, RFC 3550 §6.1).
+// appendBye appends a compound RTCP packet, SR-less RR + SDES + BYE, announcing that the
+// viewer's SSRC leaves (teardown or shutdown). Not led by a last SR: it would repeat the last
+// periodic one when no frame went out since, and receivers take two SRs with the same NTP
+// time for a sender whose clock stopped.
 func appendBye(dst []byte, v *viewer, cname string) []byte {
-	if v.srPackets > 0 {
-		dst = appendSenderReport(dst, v, cname)
-	} else {
-		dst = append(dst, 0x80, 201, 0, 1)
-		dst = binary.BigEndian.AppendUint32(dst, v.ssrc)
-		dst = appendSDES(dst, v.ssrc, cname)
-	}
+	dst = append(dst, 0x80, 201, 0, 1) // empty receiver report, as a compound packet must start with SR or RR
+	dst = binary.BigEndian.AppendUint32(dst, v.ssrc)
+	dst = appendSDES(dst, v.ssrc, cname)
 	dst = append(dst, 0x81, 203, 0, 1)
 	return binary.BigEndian.AppendUint32(dst, v.ssrc)
 }

@@ -113,15 +113,3 @@ func readSenderReport(t *testing.T, u *udpClient) *rtcp.SenderReport {
 		}
 	}
 }
-
-// TestByeLeadsWithSenderReport: the compound packet that ends a viewer's stream starts with a
-// last sender report, as an active sender's must (RFC 3550 §6.1, §6.4).
-func TestByeLeadsWithSenderReport(t *testing.T) {
-	ts := startServer(t, Config{})
-	c, u, id, ssrc := ts.playUDP(t)
-	c.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
-	pkts := requireBye(t, u, ssrc)
-	if sr, ok := pkts[0].(*rtcp.SenderReport); !ok || sr.SSRC != ssrc || sr.PacketCount == 0 {
-		t.Fatalf("BYE compound starts with %T %+v; want the viewer's sender report", pkts[0], pkts[0])
-	}
-}
