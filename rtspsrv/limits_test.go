@@ -310,23 +310,10 @@ func TestUnreachableViewerEnds(t *testing.T) {
 // coming meanwhile.
 func requireBye(t *testing.T, u *udpClient, ssrc uint32) []rtcp.Packet {
 	t.Helper()
-	buf := make([]byte, 1500)
-	_ = u.rtcp.SetReadDeadline(time.Now().Add(ioDeadline))
-	for {
-		n, err := u.rtcp.Read(buf)
-		if err != nil {
-			t.Fatalf("no RTCP BYE: %v", err)
-		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			t.Fatalf("RTCP from server: %v", err)
-		}
-		for _, p := range pkts {
-			if bye, ok := p.(*rtcp.Goodbye); ok && len(bye.Sources) == 1 && bye.Sources[0] == ssrc {
-				return pkts
-			}
-		}
-	}
+	return readRTCPUntil(t, u, "BYE", func(p rtcp.Packet) bool {
+		bye, ok := p.(*rtcp.Goodbye)
+		return ok && len(bye.Sources) == 1 && bye.Sources[0] == ssrc
+	})
 }
 
 // TestConnectionReset: a TCP viewer whose connection is reset mid-stream ends only its own

@@ -97,19 +97,33 @@ func TestFirstSenderReportComesWithFirstFrame(t *testing.T) {
 // readSenderReport returns the first sender report the viewer's RTCP socket receives.
 func readSenderReport(t *testing.T, u *udpClient) *rtcp.SenderReport {
 	t.Helper()
+	var sr *rtcp.SenderReport
+	readRTCPUntil(t, u, "sender report", func(p rtcp.Packet) bool {
+		sr, _ = p.(*rtcp.SenderReport)
+		return sr != nil
+	})
+	return sr
+}
+
+// readRTCPUntil reads compound RTCP packets from u until one of them holds a packet that
+// satisfies match, and returns that compound; what names the packet in the failure.
+func readRTCPUntil(t *testing.T, u *udpClient, what string, match func(rtcp.Packet) bool) []rtcp.Packet {
+	t.Helper()
 	buf := make([]byte, 1500)
 	_ = u.rtcp.SetReadDeadline(time.Now().Add(ioDeadline))
 	for {
 		n, err := u.rtcp.Read(buf)
 		if err != nil {
-			t.Fatalf("no RTCP sender report: %v", err)
+			t.Fatalf("no RTCP %s: %v", what, err)
 		}
 		pkts, err := rtcp.Unmarshal(buf[:n])
 		if err != nil {
 			t.Fatalf("RTCP from server: %v", err)
 		}
-		if sr, ok := pkts[0].(*rtcp.SenderReport); ok {
-			return sr
+		for _, p := range pkts {
+			if match(p) {
+				return pkts
+			}
 		}
 	}
 }

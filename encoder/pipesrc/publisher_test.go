@@ -201,16 +201,20 @@ func TestPublisherBFramesInDisplayTime(t *testing.T) {
 	}
 }
 
+// newLoggedPublisher is a publisher at 30 fps whose log the test reads, with the clip's first
+// keyframe unit (SPS, PPS, IDR) and one of its P slices to feed it.
+func newLoggedPublisher() (p *publisher, logs *bytes.Buffer, pool *encoder.Pool, idr, slice [][]byte) {
+	logs = &bytes.Buffer{}
+	pool = encoder.NewPool()
+	p = newPublisher(pool, slog.New(slog.NewTextHandler(logs, nil)), &stamper{fps: 30})
+	nalus := h264.SplitAnnexB(clipsrc.Default())
+	return p, logs, pool, [][]byte{nalus[0], nalus[1], nalus[2]}, [][]byte{nalus[3]}
+}
+
 // TestPublisherWarnsWithoutKeyframes: a stream that goes on for more than 10 s after its IDR
 // with no other (an open-GOP encoder) gets one warning saying why new viewers see nothing.
 func TestPublisherWarnsWithoutKeyframes(t *testing.T) {
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	pool := encoder.NewPool()
-	p := newPublisher(pool, log, &stamper{fps: 30})
-	nalus := h264.SplitAnnexB(clipsrc.Default())
-	idr := [][]byte{nalus[0], nalus[1], nalus[2]} // SPS, PPS, IDR
-	slice := [][]byte{nalus[3]}                   // a P slice
+	p, logs, pool, idr, slice := newLoggedPublisher()
 	release := func(au *encoder.AccessUnit) { au.Release() }
 	for i := 0; i <= 12*30; i++ { // 12 s at 30 fps
 		u := unit{nalus: slice, at: instant{mono: time.Duration(i) * time.Second / 30}}
@@ -233,13 +237,7 @@ func TestPublisherWarnsWithoutKeyframes(t *testing.T) {
 // TestPublisherStallIsNoMissingKeyframe: an input that stops for 12 s and resumes (a stalled
 // feeder) is said to have stalled, not to lack keyframes: few units came in that time.
 func TestPublisherStallIsNoMissingKeyframe(t *testing.T) {
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	pool := encoder.NewPool()
-	p := newPublisher(pool, log, &stamper{fps: 30})
-	nalus := h264.SplitAnnexB(clipsrc.Default())
-	idr := [][]byte{nalus[0], nalus[1], nalus[2]}
-	slice := [][]byte{nalus[3]}
+	p, logs, pool, idr, slice := newLoggedPublisher()
 	release := func(au *encoder.AccessUnit) { au.Release() }
 	at := func(i int) time.Duration { return time.Duration(i) * time.Second / 30 }
 	p.publish(unit{nalus: idr, at: instant{mono: at(1)}}, release)
