@@ -3,6 +3,7 @@ package rtspsrv
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -356,4 +357,47 @@ func checkServerOutput(t *testing.T, out []byte) {
 			}
 		}
 	}
+}
+
+// FuzzTunnelReader: whatever a tunnel's POST carries, the decoder neither panics nor loops,
+// and what it yields is the body's base64 decoded quantum by quantum (whitespace skipped),
+// up to the first quantum that is not base64, where it stops with an error.
+func FuzzTunnelReader(f *testing.F) {
+	for _, s := range []string{
+		base64.StdEncoding.EncodeToString([]byte("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")),
+		"T1BUSU9OUw==\r\nIA==", "T1BU\r\nSU9O", "QQ==QkM=", "====", "!!!!", "QUJD\nRA", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tr := &tunnelReader{src: bufio.NewReader(bytes.NewReader(body))}
+		got, err := io.ReadAll(tr)
+		var want []byte
+		var q []byte
+		valid := true
+		for _, b := range body {
+			if b == ' ' || b == '\t' || b == '\r' || b == '\n' {
+				continue
+			}
+			if q = append(q, b); len(q) < 4 {
+				continue
+			}
+			out := make([]byte, 3)
+			n, derr := base64.StdEncoding.Decode(out, q)
+			if derr != nil {
+				valid = false
+				break
+			}
+			want, q = append(want, out[:n]...), q[:0]
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("decoded %q, want %q", got, want)
+		}
+		if !valid && (err == nil || !errors.Is(err, errMalformed)) {
+			t.Fatalf("invalid base64 ended with %v, want a malformed-input error", err)
+		}
+		if valid && err != nil {
+			t.Fatalf("valid input ended with %v", err)
+		}
+	})
 }
