@@ -301,6 +301,10 @@ func (s *Server) resolve(c *conn, uri string) (target, string, error) {
 	base := c.scheme() + "://" + host + s.cfg.Path
 	p := strings.TrimRight(u.Path, "/")
 	switch {
+	case p == s.cfg.Path && strings.HasSuffix(strings.TrimRight(u.RawQuery, "/"), "/"+trackControl):
+		// The URL the player was given, with a query, and the track's control appended to it
+		// rather than resolved against Content-Base (some NVRs): ".../stream?x=1/trackID=0".
+		return targetTrack, base, nil
 	case p == s.cfg.Path:
 		return targetAggregate, base, nil
 	case p == s.cfg.Path+"/"+trackControl, p == "/"+trackControl, p == trackControl:

@@ -270,18 +270,20 @@ func TestTrackURLForms(t *testing.T) {
 		"rtsp://" + ts.addr + "/trackID=0",               // resolved against the URL without its trailing slash
 		"rtsp://camera.local:8554" + path + "/trackID=0", // host as the client knows it
 		path + "/trackID=0",                              // a bare path (tolerated)
+		ts.url + "?token=abc/trackID=0",                  // appended to a URL with a query
 	} {
 		resp := c.do("SETUP", uri, "Transport: RTP/AVP/TCP;unicast")
 		if resp.Status != StatusOK {
 			t.Errorf("SETUP %s: %d, want 200", uri, resp.Status)
 		}
 	}
-	for _, uri := range []string{ts.url, ts.url + "/", "rtsp://camera.local" + path} {
+	for _, uri := range []string{ts.url, ts.url + "/", "rtsp://camera.local" + path, ts.url + "?token=abc"} {
 		if resp := c.do("SETUP", uri, "Transport: RTP/AVP/TCP;unicast"); resp.Status != StatusAggregateNotAllowed {
 			t.Errorf("SETUP %s: %d, want 459", uri, resp.Status)
 		}
 	}
-	for _, uri := range []string{ts.url + "/trackID=1", ts.url + "x/trackID=0", "rtsp://" + ts.addr + "/other/trackID=0"} {
+	for _, uri := range []string{ts.url + "/trackID=1", ts.url + "x/trackID=0", "rtsp://" + ts.addr + "/other/trackID=0",
+		"rtsp://" + ts.addr + "/other?x/trackID=0"} {
 		if resp := c.do("SETUP", uri, "Transport: RTP/AVP/TCP;unicast"); resp.Status != StatusNotFound {
 			t.Errorf("SETUP %s: %d, want 404", uri, resp.Status)
 		}
