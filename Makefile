@@ -44,11 +44,14 @@ bench:
 # load: camerad with 100 viewers (rtspsim) on a 4 Mbit/s 720p clip for 30 s, per transport;
 # then on the test source, which makes keyframes on demand (a file source can only skip ahead
 # to its next one, which it does for a viewer that is alone). MEDIAMTX=<path of a mediamtx
-# binary> also measures mediamtx on the same clip, side by side.
+# binary> also measures mediamtx on the same clip, side by side; GST_RTSP_SERVER=1 also
+# gst-rtsp-server (python3-gi, gir1.2-gst-rtsp-server-1.0).
 MEDIAMTX ?=
+GST_RTSP_SERVER ?=
+LOAD_PEERS = $(if $(MEDIAMTX),-mediamtx $(MEDIAMTX)) $(if $(GST_RTSP_SERVER),-gst-rtsp-server)
 load:
-	GOOS= GOARCH= $(GO) run ./scripts/loadtest -n 100 -transport udp -duration 30s $(if $(MEDIAMTX),-mediamtx $(MEDIAMTX))
-	GOOS= GOARCH= $(GO) run ./scripts/loadtest -n 100 -transport tcp -duration 30s $(if $(MEDIAMTX),-mediamtx $(MEDIAMTX))
+	GOOS= GOARCH= $(GO) run ./scripts/loadtest -n 100 -transport udp -duration 30s $(LOAD_PEERS)
+	GOOS= GOARCH= $(GO) run ./scripts/loadtest -n 100 -transport tcp -duration 30s $(LOAD_PEERS)
 	GOOS= GOARCH= $(GO) run ./scripts/loadtest -n 100 -transport udp -duration 30s -source testsrc
 
 # cross-check: the arm64 build is static (what the image ships).

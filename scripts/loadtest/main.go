@@ -5,10 +5,10 @@
 //	go run ./scripts/loadtest -n 100 -transport udp -duration 30s
 //
 // With -mediamtx (a mediamtx binary), the same clip is then served by mediamtx, published to
-// it by ffmpeg, and played by the same viewers, and a table compares the two servers run by
-// run on this machine:
+// it by ffmpeg, and played by the same viewers; with -gst-rtsp-server, by gst-rtsp-server
+// (gst-rtsp-server.py). A table compares each peer with camerad, run by run on this machine:
 //
-//	go run ./scripts/loadtest -n 100 -mediamtx ~/mediamtx/mediamtx
+//	go run ./scripts/loadtest -n 100 -mediamtx ~/mediamtx/mediamtx -gst-rtsp-server
 package main
 
 import (
@@ -36,6 +36,7 @@ func main() {
 	flag.StringVar(&o.bitrate, "bitrate", "4M", "clip bitrate for ffmpeg (the stream's rate)")
 	flag.StringVar(&o.source, "source", "", "camerad -source (default: a 720p clip at -bitrate made with ffmpeg)")
 	flag.StringVar(&o.mediamtx, "mediamtx", "", "path of a mediamtx binary to measure on the same clip, side by side")
+	flag.BoolVar(&o.gst, "gst-rtsp-server", false, "also measure gst-rtsp-server (python3-gi) on the same clip, side by side")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -48,6 +49,7 @@ type options struct {
 	transport                 string
 	duration, ramp            time.Duration
 	bitrate, source, mediamtx string
+	gst                       bool
 }
 
 // server is one RTSP server under test, started on the clip.
@@ -74,8 +76,8 @@ type result struct {
 }
 
 func run(o options) error {
-	if o.mediamtx != "" && o.source != "" {
-		return errors.New("-mediamtx compares on the clip only; leave -source empty")
+	if (o.mediamtx != "" || o.gst) && o.source != "" {
+		return errors.New("peers are compared on the clip only; leave -source empty")
 	}
 	tr, err := sim.ParseTransport(o.transport)
 	if err != nil {
@@ -96,6 +98,9 @@ func run(o options) error {
 	servers := []server{&camerad{source: source}}
 	if o.mediamtx != "" {
 		servers = append(servers, &mediamtx{bin: o.mediamtx})
+	}
+	if o.gst {
+		servers = append(servers, &gstRTSPServer{})
 	}
 	var results []result
 	for i, s := range servers {
@@ -166,6 +171,12 @@ func printResult(r result) {
 	}
 	for _, v := range rep.Violations {
 		p("violation:", "%s x%d (first: %s)", v.Kind, v.Count, v.First)
+	}
+	for _, s := range rep.Sessions {
+		if s.Started && !s.OK {
+			p("first failed session:", "%d: %s", s.ID, s.Error)
+			break
+		}
 	}
 }
 
