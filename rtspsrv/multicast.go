@@ -129,5 +129,5 @@ func (g *multicastGroup) leave() {
 		return
 	}
 	g.udp.remove(g.sender)
-	g.udp.sendRTCP(g.sender.dest.rtcp, appendBye(make([]byte, 0, 96), g.sender.v, g.sender.srv.cfg.CNAME))
+	g.udp.sendRTCP(g.sender.dest.rtcp, appendBye(make([]byte, 0, 64), g.sender.v, g.sender.srv.cfg.CNAME))
 }

@@ -179,8 +179,7 @@ func (ss *session) end(reason string, bye bool) {
 
 	// A multicast viewer's SSRC is the group's: the group says BYE when its last viewer leaves.
 	if bye && wasPlaying && ss.lower != LowerMulticast {
-		// Media has stopped: nothing else reads or writes the viewer's counters now.
-		bye := appendBye(make([]byte, 0, 96), ss.v, ss.srv.cfg.CNAME)
+		bye := appendBye(make([]byte, 0, 64), ss.v, ss.srv.cfg.CNAME)
 		switch ss.lower {
 		case LowerTCP:
 			ss.writeInterleaved(ss.channels[1], bye)

@@ -60,15 +60,22 @@ func TestImageCameraYMLTemplate(t *testing.T) {
 	}
 }
 
-// TestImageCameraYMLUserEdits uncomments the settings the README tells users to change.
-func TestImageCameraYMLUserEdits(t *testing.T) {
-	s := template(t)
-	for _, line := range []string{"#hostname: ", "#wifi:", "#  ssid: ", "#  psk: ", "#  country: ", "#username: ", "#password: ", "#width: ", "#height: ", "#fps: ", "#bitrate: ", "#gop: ", "#max_viewers: "} {
+// uncomment removes the '#' before each of lines in the template s, as a user editing it
+// would; each must be there.
+func uncomment(t *testing.T, s string, lines ...string) string {
+	t.Helper()
+	for _, line := range lines {
 		if !strings.Contains(s, line) {
 			t.Fatalf("template lacks %q", line)
 		}
 		s = strings.Replace(s, line, strings.TrimPrefix(line, "#"), 1)
 	}
+	return s
+}
+
+// TestImageCameraYMLUserEdits uncomments the settings the README tells users to change.
+func TestImageCameraYMLUserEdits(t *testing.T) {
+	s := uncomment(t, template(t), "#hostname: ", "#wifi:", "#  ssid: ", "#  psk: ", "#  country: ", "#username: ", "#password: ", "#width: ", "#height: ", "#fps: ", "#bitrate: ", "#gop: ", "#max_viewers: ")
 	cfg, err := cameraYMLViaFAT(t, s)
 	if err != nil {
 		t.Fatal(err)
@@ -82,13 +89,7 @@ func TestImageCameraYMLUserEdits(t *testing.T) {
 // TestImageCameraYMLRTSPS uncomments the template's RTSPS example: it turns RTSPS on at the
 // IANA port, with the certificate named as a file beside camera.yml.
 func TestImageCameraYMLRTSPS(t *testing.T) {
-	s := template(t)
-	for _, line := range []string{"#rtsps_listen: ", "#tls_cert: ", "#tls_key: "} {
-		if !strings.Contains(s, line) {
-			t.Fatalf("template lacks %q", line)
-		}
-		s = strings.Replace(s, line, strings.TrimPrefix(line, "#"), 1)
-	}
+	s := uncomment(t, template(t), "#rtsps_listen: ", "#tls_cert: ", "#tls_key: ")
 	cfg, err := cameraYMLViaFAT(t, s)
 	if err != nil {
 		t.Fatal(err)
