@@ -123,7 +123,7 @@ func (c *conn) readMessage() error {
 	// From the first byte on, the whole message must arrive within RequestTimeout.
 	_ = c.in.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))
 	if first[0] == '$' {
-		return c.readInterleaved()
+		return c.readInterleaved(c.br)
 	}
 	req, err := readRequest(c.br, c.srv.cfg.Limits)
 	if err != nil {
@@ -161,15 +161,15 @@ func (c *conn) readMessage() error {
 
 var errClosedByServer = errors.New("closed after error response")
 
-// readInterleaved consumes a '$' frame from the client: RTCP receiver reports on an odd
-// channel of one of this connection's sessions; anything else is skipped.
-func (c *conn) readInterleaved() error {
+// readInterleaved consumes a '$' frame from the client from br: RTCP receiver reports on an
+// odd channel of one of this connection's sessions; anything else is skipped.
+func (c *conn) readInterleaved(br *bufio.Reader) error {
 	var hdr [4]byte
-	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		return err
 	}
 	ch, n := int(hdr[1]), int(binary.BigEndian.Uint16(hdr[2:]))
-	payload, err := c.br.Peek(min(n, c.br.Size()))
+	payload, err := br.Peek(min(n, br.Size()))
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func (c *conn) readInterleaved() error {
 		}
 		c.mu.Unlock()
 	}
-	_, err = c.br.Discard(n)
+	_, err = br.Discard(n)
 	return err
 }
 

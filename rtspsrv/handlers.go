@@ -72,7 +72,11 @@ func (s *Server) handle(c *conn, req *Request) *Response {
 	}
 	switch req.Method {
 	case "OPTIONS":
-		return respond(StatusOK).with("Public", publicMethods)
+		r := respond(StatusOK).with("Public", publicMethods)
+		if ss != nil { // a keep-alive (live555's -K, some NVRs): it names the session it kept
+			r.with("Session", s.sessionHeader(ss))
+		}
+		return r
 	case "DESCRIBE":
 		return s.describe(c, tgt, base)
 	case "SETUP":

@@ -139,7 +139,10 @@ func TestKeepAlive(t *testing.T) {
 			if i%2 == 1 {
 				m = "OPTIONS"
 			}
-			c.mustDo(StatusOK, m, ts.url, "Session: "+id)
+			r := c.mustDo(StatusOK, m, ts.url, "Session: "+id)
+			if got := sessionID(r.Header.Get("Session")); got != id {
+				t.Fatalf("%s keep-alive answered with Session %q; want it echoed (%s)", m, got, id)
+			}
 			time.Sleep(timeout / 6)
 		}
 		if ts.srv.session(id) == nil {

@@ -27,6 +27,7 @@ type tcpMedia struct {
 	pending net.Buffers // the unwritten rest of the current frame
 	frame   *frame      // the frame pending points into
 	sr      []byte      // interleaved sender report scratch
+	withSR  net.Buffers // scratch: the report followed by the frame's packets
 }
 
 // tcpUnsentLimit bounds what a viewer's connection may hold that the kernel has not sent yet
@@ -133,9 +134,12 @@ func (ss *session) flushTCP(wait bool) bool {
 			}
 			t.frame, t.pending = f, v.buildPackets(f, ss.channels[0])
 			if now := time.Now(); now.After(v.nextSR) {
+				// The report goes before the frame it describes: a player that syncs on
+				// RTCP (live555, GStreamer) then has its first frame synced too.
 				v.nextSR = now.Add(senderReportInterval)
 				t.sr = appendInterleavedSR(t.sr[:0], ss.channels[1], v, ss.srv.cfg.CNAME)
-				t.pending = append(t.pending, t.sr)
+				t.withSR = append(append(t.withSR[:0], t.sr), t.pending...)
+				t.pending = t.withSR
 			}
 		}
 		var err error

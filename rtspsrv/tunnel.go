@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -22,7 +23,8 @@ import (
 //     connection (so the non-blocking writev media path applies unchanged).
 //   - The client then opens a POST with the same cookie, whose body (of a Content-Length
 //     that is never honoured) is the base64 of its RTSP requests and interleaved RTCP. No
-//     response is ever sent on it.
+//     response is ever sent on it. RTCP may also come raw on the GET (live555 sends it
+//     there): see readTunnelGET.
 //   - The GET's conn then reads its requests from the POST's socket through a base64
 //     decoder: read deadlines go to the POST socket, writes to the GET's. The tunnel is one
 //     RTSP connection; closing either half ends it and its TCP sessions, like closing a
@@ -207,10 +209,46 @@ func (c *conn) attachTunnel(p *conn) error {
 	c.post = p
 	c.mu.Unlock()
 	// Only this goroutine reads c.in and c.br. p.br may already hold the start of the body.
+	get := c.br
 	c.in = p.nc
 	c.br = bufio.NewReaderSize(&tunnelReader{src: p.br}, 4096)
+	go c.readTunnelGET(get)
 	c.log.Debug("HTTP tunnel open", "post", p.remote)
 	return nil
+}
+
+// readTunnelGET reads the GET half of an open tunnel (from br) until the connection ends.
+// Clients should send nothing there, but live555 (VLC) writes its RTCP receiver reports to
+// the GET, '$'-framed and not base64. Unread, they would be lost as keep-alives and loss
+// reports, and after a few hours fill the socket's receive buffer, which stalls the client's
+// RTCP writes and then its video. So they are handled as on a plain connection. Line breaks
+// are skipped; any other byte is a client that lost its framing, and ends the tunnel. EOF (a
+// client that closed its sending side) only ends the reading: media still goes out.
+func (c *conn) readTunnelGET(br *bufio.Reader) {
+	for {
+		// The joining POST set a read deadline of now on the GET to wake openTunnel, perhaps
+		// after this goroutine started: clear it, and again whenever it fires.
+		_ = c.nc.SetReadDeadline(time.Time{})
+		first, err := br.Peek(1)
+		switch {
+		case err == nil && first[0] == '$':
+			err = c.readInterleaved(br)
+		case err == nil && (first[0] == '\r' || first[0] == '\n'):
+			_, err = br.Discard(1)
+		case err == nil:
+			c.log.Debug("HTTP tunnel: bytes other than RTCP on the GET; closing the tunnel", "byte", first[0])
+			c.closeBecause("HTTP tunnel broken")
+			return
+		}
+		switch {
+		case err == nil, errors.Is(err, os.ErrDeadlineExceeded):
+		case errors.Is(err, io.EOF):
+			return
+		default: // the peer reset it, or the server closed the connection
+			c.close()
+			return
+		}
+	}
 }
 
 // joinTunnel hands the POST connection c to the GET waiting with cookie; c's own loop ends.

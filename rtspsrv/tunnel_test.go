@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pion/rtcp"
 )
 
 // Tests of RTSP over HTTP (tunnel.go) with raw sockets: the two HTTP requests as players
@@ -223,6 +225,38 @@ func TestTunnelPlay(t *testing.T) {
 	}
 	c.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
 	waitUntil(t, "session gone after TEARDOWN", func() bool { return ts.srv.SessionCount() == 0 })
+}
+
+// TestTunnelRTCPOnGET: live555 (VLC) sends its receiver reports raw on the tunnel's GET, not
+// base64 on the POST. The server reads and applies them (they would otherwise pile up in the
+// GET's receive buffer until the client's writes stall), and a GET that carries anything else
+// has lost its framing: the tunnel ends.
+func TestTunnelRTCPOnGET(t *testing.T) {
+	ts := startServer(t, Config{})
+	c, tc, id := ts.playTunnel(t)
+	ssrc := c.readRTP(0).SSRC
+	rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: ssrc, TotalLost: 17, Jitter: 9}}}).Marshal()
+	frame := append([]byte{'$', 1, 0, byte(len(rr))}, rr...)
+	for range 3 { // with line breaks between, as a lenient reader should allow
+		if _, err := tc.Conn.Write(append(frame, '\r', '\n')); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "the receiver report on the GET applied", func() bool {
+		for _, v := range ts.srv.Viewers() {
+			if v.Session == id && v.TotalLost == 17 && v.Jitter == 9 {
+				return true
+			}
+		}
+		return false
+	})
+	c.mustDo(StatusOK, "GET_PARAMETER", ts.url, "Session: "+id) // the tunnel still works
+
+	if _, err := tc.Conn.Write([]byte("GET_PARAMETER rtsp://x/ RTSP/1.0\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.requireClosed()
+	waitUntil(t, "session ended", func() bool { return ts.srv.SessionCount() == 0 })
 }
 
 // TestTunnelEncodings: requests arrive however the client cuts its base64: each request its
