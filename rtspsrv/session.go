@@ -196,8 +196,14 @@ func (ss *session) end(reason string, bye bool) {
 		return
 	}
 	st := ss.v.stats()
+	// What the viewer's own receiver reports said, if it sent any: "none" tells a player
+	// without RTCP (or whose reports never arrive) from one that lost nothing.
+	var rr any = "none"
+	if !st.LastReport.IsZero() {
+		rr = st.TotalLost
+	}
 	ss.srv.log.Info("viewer left", "session", ss.id, "remote", ss.remote, "reason", reason,
-		"frames", st.Frames, "dropped", st.Dropped, "packets", st.Packets, "rr_lost", st.TotalLost)
+		"frames", st.Frames, "dropped", st.Dropped, "packets", st.Packets, "rr_lost", rr)
 }
 
 // writeInterleaved sends one RTCP packet over the session's connection.
