@@ -31,7 +31,7 @@ type Config struct {
 	// receive from; RTCP is the next port. The zero value offers no multicast: SETUP asking
 	// only for it gets 461.
 	Multicast netip.AddrPort
-	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503. 0 means 32. One
+	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503. 0 means 100. One
 	// address may also hold at most MaxViewers+hostConnSlack connections: more are closed at
 	// once, so that one host cannot use up the descriptors everyone else needs.
 	MaxViewers int
@@ -68,7 +68,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Path = strings.TrimRight(c.Path, "/")
 	if c.MaxViewers <= 0 {
-		c.MaxViewers = 32
+		c.MaxViewers = 100
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 60 * time.Second

@@ -57,7 +57,7 @@ func DefaultConfig() Config {
 		FPS:        30,
 		Bitrate:    2_000_000,
 		Multicast:  "auto",
-		MaxViewers: 32,
+		MaxViewers: 100,
 		LogLevel:   "info",
 	}
 }
