@@ -37,6 +37,10 @@ type Config struct {
 	RTSPSListen string `yaml:"rtsps_listen"` // e.g. ":8322" (":322", IANA's rtsps port, in the image)
 	TLSCert     string `yaml:"tls_cert"`     // PEM certificate (chain); with tls_key empty too: self-signed
 	TLSKey      string `yaml:"tls_key"`      // PEM private key of tls_cert
+
+	// dir is the config file's directory ("" without a file): where a self-signed RTSPS
+	// certificate is kept between starts (see selfSignedPath).
+	dir string
 }
 
 // WiFiConfig is the wireless network the image joins.
@@ -66,6 +70,7 @@ func DefaultConfig() Config {
 // field and line, so a typo in camera.yml is reported rather than silently ignored.
 func LoadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
+	cfg.dir = filepath.Dir(path)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)

@@ -54,6 +54,7 @@ log_level: debug
 		MaxViewers: 4, Hostname: "garden-cam", MDNS: &f,
 		WiFi:     WiFiConfig{SSID: "Home Net", PSK: "correct horse", Country: "DE"},
 		LogLevel: "debug",
+		dir:      filepath.Dir(p),
 	}
 	if got.MDNS == nil || *got.MDNS != false {
 		t.Errorf("mdns = %v, want false", got.MDNS)
@@ -66,11 +67,13 @@ log_level: debug
 
 // TestLoadConfigPartial: what the file leaves out keeps its default, and mDNS stays on.
 func TestLoadConfigPartial(t *testing.T) {
-	got, err := LoadConfig(writeConfig(t, "fps: 15\nwifi:\n  ssid: cafe\n"))
+	p := writeConfig(t, "fps: 15\nwifi:\n  ssid: cafe\n")
+	got, err := LoadConfig(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := DefaultConfig()
+	want.dir = filepath.Dir(p) // where a self-signed certificate is kept
 	want.FPS = 15
 	want.WiFi.SSID = "cafe"
 	if got != want {
@@ -102,15 +105,21 @@ func TestLoadConfigTLSPaths(t *testing.T) {
 	if c.RTSPSListen != ":8322" || c.TLSCert != "a.crt" || c.TLSKey != "a.key" {
 		t.Errorf("flags did not override the file's RTSPS settings: %q %q %q", c.RTSPSListen, c.TLSCert, c.TLSKey)
 	}
+	if c.dir != filepath.Dir(p) {
+		t.Errorf("flags lost the config file's directory (where the self-signed certificate is kept): %q", c.dir)
+	}
 }
 
 func TestLoadConfigCommentsOnly(t *testing.T) {
 	// The image ships a camera.yml that is all comments until the user edits it.
-	got, err := LoadConfig(writeConfig(t, "# wifi:\n#   ssid: my-network\n"))
+	p := writeConfig(t, "# wifi:\n#   ssid: my-network\n")
+	got, err := LoadConfig(p)
 	if err != nil {
 		t.Fatalf("a comment-only file must load as the defaults: %v", err)
 	}
-	if got != DefaultConfig() {
+	want := DefaultConfig()
+	want.dir = filepath.Dir(p)
+	if got != want {
 		t.Errorf("got %+v, want the defaults", got)
 	}
 }

@@ -191,8 +191,11 @@ func interopTryStart(t *testing.T, bin, ns string, args []string) (*interopCamer
 		full = append([]string{"netns", "exec", ns, bin}, full...)
 		bin = "ip"
 	}
+	cmd := exec.Command(bin, full...)
+	// A self-signed RTSPS certificate is kept in the user's config directory: the test's own.
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir())
 	c := &interopCamerad{
-		cmd:    exec.Command(bin, full...),
+		cmd:    cmd,
 		url:    "rtsp://" + addr + "/stream",
 		stderr: &interopLog{},
 		done:   make(chan struct{}),

@@ -16,6 +16,8 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,8 +25,8 @@ import (
 )
 
 // rtspsTLSConfig is the TLS configuration of the RTSPS listener: the certificate and key
-// from tls_cert and tls_key, or a self-signed one made now. It is nil when RTSPS is off.
-// Errors name the setting at fault, like the other configuration errors.
+// from tls_cert and tls_key, or a self-signed one (see selfSigned). It is nil when RTSPS is
+// off. Errors name the setting at fault, like the other configuration errors.
 func rtspsTLSConfig(cfg Config, log *slog.Logger) (*tls.Config, error) {
 	if cfg.RTSPSListen == "" {
 		return nil, nil
@@ -34,14 +36,9 @@ func rtspsTLSConfig(cfg Config, log *slog.Logger) (*tls.Config, error) {
 		err  error
 	)
 	if cfg.TLSCert == "" && cfg.TLSKey == "" {
-		names := certNames(cfg)
-		if cert, err = selfSignedCert(names, time.Now()); err != nil {
-			return nil, fmt.Errorf("rtsps: self-signed certificate: %w", err)
+		if cert, err = selfSigned(cfg, time.Now(), log); err != nil {
+			return nil, err
 		}
-		// Info, not debug: the fingerprint is what a user pins (or compares with what the
-		// player shows) to know it is this camera, as no CA vouches for it.
-		log.Info("rtsps: self-signed certificate made; set tls_cert and tls_key to use your own",
-			"sha256", certFingerprint(cert.Leaf.Raw), "names", strings.Join(names, ","))
 	} else {
 		if cert, err = loadKeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
 			return nil, err
@@ -95,6 +92,130 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 	}
 	cert.Leaf = leaf
 	return cert, nil
+}
+
+// selfSignedFileName is the file, beside the config file, that keeps the self-signed
+// certificate and its key.
+const selfSignedFileName = "rtsps-self-signed.pem"
+
+// selfSigned returns the camera's self-signed certificate. It is made once and kept (see
+// selfSignedPath), like a real camera's: a player that was told to trust it (VLC's "accept
+// permanently", a pinned fingerprint) keeps trusting it after a restart. A kept certificate
+// for other names (the hostname changed) or one that does not parse is replaced; one that
+// cannot be kept is still used, and the log says it will change at the next start.
+func selfSigned(cfg Config, now time.Time, log *slog.Logger) (tls.Certificate, error) {
+	names := certNames(cfg)
+	path, pathErr := selfSignedPath(cfg)
+	if pathErr == nil {
+		cert, err := loadSelfSigned(path, names)
+		if err == nil {
+			// Info, not debug: the fingerprint is what a user pins (or compares with what
+			// the player shows) to know it is this camera, as no CA vouches for it.
+			log.Info("rtsps: self-signed certificate loaded; set tls_cert and tls_key to use your own",
+				"file", path, "sha256", certFingerprint(cert.Leaf.Raw), "names", strings.Join(names, ","))
+			return cert, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			log.Warn("rtsps: kept self-signed certificate not usable; making a new one", "file", path, "err", err)
+		}
+	}
+	cert, err := selfSignedCert(names, now)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("rtsps: self-signed certificate: %w", err)
+	}
+	if pathErr == nil {
+		pathErr = saveSelfSigned(path, cert)
+	}
+	if pathErr != nil {
+		log.Warn("rtsps: cannot keep the self-signed certificate: it changes at every start", "err", pathErr)
+		path = ""
+	}
+	log.Info("rtsps: self-signed certificate made; set tls_cert and tls_key to use your own",
+		"file", path, "sha256", certFingerprint(cert.Leaf.Raw), "names", strings.Join(names, ","))
+	return cert, nil
+}
+
+// selfSignedPath is where the self-signed certificate is kept: beside the config file (on
+// the image: the boot partition, beside camera.yml), else in the user's config directory
+// ($XDG_CONFIG_HOME/camerad, ~/.config/camerad).
+func selfSignedPath(cfg Config) (string, error) {
+	if cfg.dir != "" {
+		return filepath.Join(cfg.dir, selfSignedFileName), nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "camerad", selfSignedFileName), nil
+}
+
+// loadSelfSigned reads a kept self-signed certificate and its key (one PEM file) and checks
+// that it is for exactly names.
+func loadSelfSigned(path string, names []string) (tls.Certificate, error) {
+	pemData, err := os.ReadFile(path)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	cert, err := tls.X509KeyPair(pemData, pemData)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	leaf := cert.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return tls.Certificate{}, err
+		}
+		cert.Leaf = leaf
+	}
+	var have []string
+	have = append(have, leaf.DNSNames...)
+	for _, ip := range leaf.IPAddresses {
+		have = append(have, ip.String())
+	}
+	want := make([]string, 0, len(names))
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			n = ip.String()
+		}
+		want = append(want, n)
+	}
+	slices.Sort(have)
+	slices.Sort(want)
+	if !slices.Equal(have, want) {
+		return tls.Certificate{}, fmt.Errorf("made for %s, not %s", strings.Join(have, ","), strings.Join(want, ","))
+	}
+	return cert, nil
+}
+
+// saveSelfSigned writes cert and its key to path (key readable by the owner only), through a
+// temporary file renamed into place, so that a power cut cannot leave half a file.
+func saveSelfSigned(path string, cert tls.Certificate) error {
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return err
+	}
+	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+	data = append(data, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), selfSignedFileName+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // certNames are the names a self-signed certificate is made for: what a viewer on the LAN

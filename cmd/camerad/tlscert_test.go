@@ -101,7 +101,7 @@ func TestRTSPSCertLoads(t *testing.T) {
 	}
 
 	cfg = DefaultConfig()
-	cfg.RTSPSListen, cfg.Hostname = ":8322", "garden-cam"
+	cfg.RTSPSListen, cfg.Hostname, cfg.dir = ":8322", "garden-cam", t.TempDir()
 	var logs bytes.Buffer
 	tc, err = rtspsTLSConfig(cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if err != nil {
@@ -134,6 +134,72 @@ func TestRTSPSCertLoads(t *testing.T) {
 	cfg.RTSPSListen = ""
 	if tc, err := rtspsTLSConfig(cfg, slog.New(slog.DiscardHandler)); tc != nil || err != nil {
 		t.Errorf("RTSPS off: got %v, %v; want nil, nil", tc, err)
+	}
+}
+
+// TestRTSPSSelfSignedKept: the self-signed certificate is made once and kept beside the
+// config file, so that a player told to trust it still does after a restart. It is made
+// anew when the camera's names change or the file is damaged, and one that cannot be kept
+// is still served.
+func TestRTSPSSelfSignedKept(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "camera.yml")
+	if err := os.WriteFile(cfgFile, []byte("rtsps_listen: \":8322\"\nhostname: garden-cam\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(dir, selfSignedFileName)
+	start := func(cfg Config) (fingerprint, log string) {
+		t.Helper()
+		var logs bytes.Buffer
+		tc, err := rtspsTLSConfig(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return certFingerprint(tc.Certificates[0].Leaf.Raw), logs.String()
+	}
+
+	first, log := start(cfg)
+	if !strings.Contains(log, "certificate made") || !strings.Contains(log, "file="+kept) {
+		t.Errorf("first start: log does not say the certificate was made and kept in %s:\n%s", kept, log)
+	}
+	if fi, err := os.Stat(kept); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("kept certificate: %v, mode %v; want a file only its owner can read", err, fi)
+	}
+	again, log := start(cfg)
+	if again != first || !strings.Contains(log, "certificate loaded") {
+		t.Errorf("restart: fingerprint %s, first %s; log:\n%s", again, first, log)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("config directory holds %d files, want camera.yml and %s (no temporary left)", len(entries), selfSignedFileName)
+	}
+
+	renamed := cfg
+	renamed.Hostname = "porch-cam"
+	other, log := start(renamed)
+	if other == first || !strings.Contains(log, "not usable") {
+		t.Errorf("new hostname: fingerprint %s (first %s); want a new certificate, and a log line saying why:\n%s", other, first, log)
+	}
+	if again, _ := start(renamed); again != other {
+		t.Errorf("the certificate for the new name was not kept")
+	}
+
+	if err := os.WriteFile(kept, []byte("-----BEGIN CERTIFICATE-----\ngarbage\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fp, log := start(renamed); fp == other || !strings.Contains(log, "level=WARN") {
+		t.Errorf("damaged file: fingerprint %s (before %s); want a new certificate and a warning:\n%s", fp, other, log)
+	}
+
+	// Nowhere to keep it (the "directory" is a file): served anyway, with a warning.
+	blocked := cfg
+	blocked.dir = cfgFile
+	fp, log := start(blocked)
+	if fp == "" || !strings.Contains(log, "cannot keep") {
+		t.Errorf("unwritable place: want a certificate and a warning that it changes at every start:\n%s", log)
 	}
 }
 
