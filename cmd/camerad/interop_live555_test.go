@@ -45,29 +45,7 @@ func TestInteropLive555(t *testing.T) {
 			if err != nil {
 				t.Fatalf("openRTSP %v: %v\n%s", args, err, stderr)
 			}
-			file := filepath.Join(t.TempDir(), "video.h264")
-			if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			probe, perr, err := interopRun(t, c, ffprobe, "-v", "error", "-count_frames", "-select_streams", "v:0",
-				"-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "json", file)
-			if err != nil || perr != "" {
-				t.Fatalf("ffprobe of openRTSP's recording (%d bytes): %v\n%s", len(out), err, perr)
-			}
-			var p struct {
-				Streams []struct {
-					interopVideoStream
-					Frames string `json:"nb_read_frames"`
-				} `json:"streams"`
-			}
-			if err := json.Unmarshal([]byte(probe), &p); err != nil || len(p.Streams) != 1 {
-				t.Fatalf("ffprobe output %q: %v", probe, err)
-			}
-			s := p.Streams[0]
-			// 6 s at 30 fps is 180 frames; a loaded machine may start late.
-			if frames, _ := strconv.Atoi(s.Frames); s.CodecName != "h264" || s.Width != src.width || s.Height != src.height || frames < 120 {
-				t.Errorf("openRTSP %s recorded %+v; want h264 %dx%d, at least 120 frames", m.name, s, src.width, src.height)
-			}
+			interopCheckLive555Recording(t, c, ffprobe, out, src)
 		})
 	}
 	if !strings.Contains(c.stderr.String(), "HTTP tunnel open") {
@@ -84,5 +62,54 @@ func TestInteropLive555(t *testing.T) {
 	}
 	if strings.Contains(log, "rr_lost=none") {
 		t.Errorf("a live555 viewer's receiver reports never reached camerad:\n%s", log)
+	}
+}
+
+// TestInteropLive555Multicast: openRTSP -C, like VLC --rtsp-mcast, asks for multicast since
+// the SDP leaves the address open (c=IN IP4 0.0.0.0); it gets camerad's group and records
+// decodable video. In a network namespace, as the other multicast tests.
+func TestInteropLive555Multicast(t *testing.T) {
+	openRTSP := interopNeed(t, "openRTSP", "livemedia-utils")
+	ffprobe := interopNeed(t, "ffprobe", "ffmpeg")
+	ns := interopMulticastNetns(t)
+	src := interopSource{width: 640, height: 360}
+	c := interopStartIn(t, ns, "-multicast", "239.255.77.11:5004", "-source", "testsrc",
+		"-width", strconv.Itoa(src.width), "-height", strconv.Itoa(src.height))
+	out, stderr, err := interopRun(t, c, "ip", "netns", "exec", ns, openRTSP, "-C", "-d", "6", "-v", c.url)
+	if err != nil {
+		t.Fatalf("openRTSP -C: %v\n%s", err, stderr)
+	}
+	interopCheckLive555Recording(t, c, ffprobe, out, src)
+	if !strings.Contains(c.stderr.String(), "transport=multicast") {
+		t.Errorf("openRTSP -C did not play multicast:\n%s", c.stderr)
+	}
+}
+
+// interopCheckLive555Recording wants the 6 s openRTSP wrote (Annex B) to decode without an
+// error as H.264 of src's size, at least 120 frames (180 at 30 fps; a loaded machine may
+// start late).
+func interopCheckLive555Recording(t *testing.T, c *interopCamerad, ffprobe, recording string, src interopSource) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "video.h264")
+	if err := os.WriteFile(file, []byte(recording), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	probe, perr, err := interopRun(t, c, ffprobe, "-v", "error", "-count_frames", "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "json", file)
+	if err != nil || perr != "" {
+		t.Fatalf("ffprobe of openRTSP's recording (%d bytes): %v\n%s", len(recording), err, perr)
+	}
+	var p struct {
+		Streams []struct {
+			interopVideoStream
+			Frames string `json:"nb_read_frames"`
+		} `json:"streams"`
+	}
+	if err := json.Unmarshal([]byte(probe), &p); err != nil || len(p.Streams) != 1 {
+		t.Fatalf("ffprobe output %q: %v", probe, err)
+	}
+	s := p.Streams[0]
+	if frames, _ := strconv.Atoi(s.Frames); s.CodecName != "h264" || s.Width != src.width || s.Height != src.height || frames < 120 {
+		t.Errorf("openRTSP recorded %+v; want h264 %dx%d, at least 120 frames", s, src.width, src.height)
 	}
 }
