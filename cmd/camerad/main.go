@@ -141,6 +141,11 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 		serving = append(serving, "rtsps_url", streamURL("rtsps", tlsLn.Addr(), cfg.Path))
 	}
 	discDone := startDiscovery(ctx, cfg, port, log)
+	statusDone := make(chan struct{})
+	go func() {
+		defer close(statusDone)
+		logViewerStatus(ctx, srv.Viewers, statusInterval, log)
+	}()
 
 	multicast := "off"
 	if g := srv.MulticastGroup(); g.IsValid() {
@@ -179,6 +184,7 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 		log.Warn("source did not stop within 5 s")
 	}
 	<-discDone
+	<-statusDone
 	return runErr
 }
 

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/camerad/camerad/rtspsrv"
+)
+
+// statusInterval is how often camerad says how its viewers fare while anyone watches.
+const statusInterval = time.Minute
+
+// logViewerStatus logs one line per interval while anyone watches: how many viewers, over
+// what, the rate sent, the frames skipped because a viewer fell behind, and the worst loss a
+// viewer reported. It is what someone reading camerad.log after a stutter needs to tell a
+// weak link from a busy camera. Nothing is logged while nobody watches. It returns when ctx
+// ends.
+func logViewerStatus(ctx context.Context, viewers func() []rtspsrv.ViewerStats, interval time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var st viewerStatus
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			level, attrs := st.summarize(viewers(), now.Sub(last))
+			last = now
+			if attrs != nil {
+				log.Log(ctx, level, "viewers", attrs...)
+			}
+		}
+	}
+}
+
+// viewerStatus turns snapshots of the viewers' counters into interval figures.
+type viewerStatus struct {
+	prev      map[string]rtspsrv.ViewerStats // by session, from the last snapshot
+	prevGroup uint64                         // multicast group bytes at the last snapshot
+}
+
+// summarize compares a snapshot with the previous one, taken elapsed before, and returns the
+// status line's level and attributes; nil attributes when there is nobody to report on.
+// Frames skipped make it a warning: some viewer's link or player cannot keep up.
+func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duration) (slog.Level, []any) {
+	prev := s.prev
+	s.prev = make(map[string]rtspsrv.ViewerStats, len(now))
+	if len(now) == 0 {
+		s.prevGroup = 0
+		return slog.LevelInfo, nil
+	}
+	var (
+		byLower        = map[rtspsrv.Lower]int{}
+		sent, dropped  uint64
+		group          uint64 // a multicast viewer's counters are its group's: count them once
+		worst          float64
+		worstRemote    string
+		staleReportAge = 3 * elapsed
+	)
+	for _, v := range now {
+		s.prev[v.Session] = v
+		byLower[v.Transport]++
+		p := prev[v.Session] // zero for a viewer new since the last line
+		if v.Transport == rtspsrv.LowerMulticast {
+			group = max(group, v.Bytes)
+		} else {
+			sent += v.Bytes - min(p.Bytes, v.Bytes)
+		}
+		dropped += v.Dropped - min(p.Dropped, v.Dropped)
+		if !v.LastReport.IsZero() && time.Since(v.LastReport) < staleReportAge && v.FractionLost > worst {
+			worst, worstRemote = v.FractionLost, v.Remote
+		}
+	}
+	if group > 0 {
+		sent += group - min(s.prevGroup, group)
+	}
+	s.prevGroup = group
+
+	attrs := []any{"count", len(now)}
+	for _, l := range []rtspsrv.Lower{rtspsrv.LowerUDP, rtspsrv.LowerTCP, rtspsrv.LowerMulticast} {
+		if byLower[l] > 0 {
+			attrs = append(attrs, l.String(), byLower[l])
+		}
+	}
+	attrs = append(attrs, "sent_mbit_s", fmt.Sprintf("%.2f", float64(sent)*8/elapsed.Seconds()/1e6),
+		"frames_skipped", dropped)
+	if worstRemote != "" {
+		attrs = append(attrs, "worst_reported_loss", fmt.Sprintf("%.1f%%", worst*100), "worst_remote", worstRemote)
+	}
+	if dropped > 0 {
+		return slog.LevelWarn, attrs
+	}
+	return slog.LevelInfo, attrs
+}
