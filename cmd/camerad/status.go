@@ -56,6 +56,7 @@ func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duratio
 		byLower        = map[rtspsrv.Lower]int{}
 		sent, dropped  uint64
 		group          uint64 // a multicast viewer's counters are its group's: count them once
+		reported       bool   // some viewer's receiver report is recent
 		worst          float64
 		worstRemote    string
 		staleReportAge = 3 * elapsed
@@ -70,8 +71,11 @@ func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duratio
 			sent += v.Bytes - min(p.Bytes, v.Bytes)
 		}
 		dropped += v.Dropped - min(p.Dropped, v.Dropped)
-		if !v.LastReport.IsZero() && time.Since(v.LastReport) < staleReportAge && v.FractionLost > worst {
-			worst, worstRemote = v.FractionLost, v.Remote
+		if !v.LastReport.IsZero() && time.Since(v.LastReport) < staleReportAge {
+			reported = true
+			if v.FractionLost > worst {
+				worst, worstRemote = v.FractionLost, v.Remote
+			}
 		}
 	}
 	if group > 0 {
@@ -87,8 +91,11 @@ func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duratio
 	}
 	attrs = append(attrs, "sent_mbit_s", fmt.Sprintf("%.2f", float64(sent)*8/elapsed.Seconds()/1e6),
 		"frames_skipped", dropped)
+	if reported {
+		attrs = append(attrs, "worst_reported_loss", fmt.Sprintf("%.1f%%", worst*100))
+	}
 	if worstRemote != "" {
-		attrs = append(attrs, "worst_reported_loss", fmt.Sprintf("%.1f%%", worst*100), "worst_remote", worstRemote)
+		attrs = append(attrs, "worst_remote", worstRemote)
 	}
 	if dropped > 0 {
 		return slog.LevelWarn, attrs

@@ -95,6 +95,15 @@ func TestViewerStatusFigures(t *testing.T) {
 	if got := attrLine(attrs); got != want || level != slog.LevelWarn {
 		t.Errorf("got  %v %s\nwant WARN %s", level, got, want)
 	}
+
+	// Reports of no loss say so (the viewers do report), naming nobody.
+	level, attrs = st.summarize([]rtspsrv.ViewerStats{
+		{Session: "A", Transport: rtspsrv.LowerUDP, Bytes: 2_500_000, Dropped: 2, LastReport: now},
+	}, 10*time.Second)
+	want = "count=1 udp=1 sent_mbit_s=0.00 frames_skipped=0 worst_reported_loss=0.0%"
+	if got := attrLine(attrs); got != want || level != slog.LevelInfo {
+		t.Errorf("got  %v %s\nwant INFO %s", level, got, want)
+	}
 }
 
 // TestViewerStatusLogs: logViewerStatus writes its line at each interval, and stops with its
