@@ -167,8 +167,7 @@ func loadSelfSigned(path string, names []string) (tls.Certificate, error) {
 		}
 		cert.Leaf = leaf
 	}
-	var have []string
-	have = append(have, leaf.DNSNames...)
+	have := slices.Clone(leaf.DNSNames)
 	for _, ip := range leaf.IPAddresses {
 		have = append(have, ip.String())
 	}
