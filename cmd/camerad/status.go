@@ -39,7 +39,7 @@ func logViewerStatus(ctx context.Context, viewers func() []rtspsrv.ViewerStats, 
 // viewerStatus turns snapshots of the viewers' counters into interval figures.
 type viewerStatus struct {
 	prev      map[string]rtspsrv.ViewerStats // by session, from the last snapshot
-	prevGroup uint64                         // multicast group bytes at the last snapshot
+	prevGroup uint64                         // multicast group bytes when last seen (they only grow)
 }
 
 // summarize compares a snapshot with the previous one, taken elapsed before, and returns the
@@ -49,7 +49,6 @@ func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duratio
 	prev := s.prev
 	s.prev = make(map[string]rtspsrv.ViewerStats, len(now))
 	if len(now) == 0 {
-		s.prevGroup = 0
 		return slog.LevelInfo, nil
 	}
 	var (
@@ -79,9 +78,11 @@ func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duratio
 		}
 	}
 	if group > 0 {
+		// The group's counter runs since the server started, across the times nobody
+		// watched it: only what it grew by since it was last seen was sent meanwhile.
 		sent += group - min(s.prevGroup, group)
+		s.prevGroup = group
 	}
-	s.prevGroup = group
 
 	attrs := []any{"count", len(now)}
 	for _, l := range []rtspsrv.Lower{rtspsrv.LowerUDP, rtspsrv.LowerTCP, rtspsrv.LowerMulticast} {

@@ -96,18 +96,25 @@ func TestViewerStatusFigures(t *testing.T) {
 		t.Errorf("got  %v %s\nwant WARN %s", level, got, want)
 	}
 
+	// The group's watchers leave, then everyone, and one comes back to the group: only what
+	// the group was sent since it was last seen counts, not its whole history.
+	st.summarize([]rtspsrv.ViewerStats{{Session: "A", Transport: rtspsrv.LowerUDP, Bytes: 2_500_000, Dropped: 2}}, 10*time.Second)
+	st.summarize(nil, 10*time.Second)
+	_, attrs = st.summarize([]rtspsrv.ViewerStats{{Session: "M3", Transport: rtspsrv.LowerMulticast, Bytes: 6_500_000}}, 10*time.Second)
+	if rate := attrFloat(t, attrs, "sent_mbit_s"); rate != 0.4 {
+		t.Errorf("a multicast viewer back after a gap: sent_mbit_s %v, want 0.4 (0.5 MB in 10 s)", rate)
+	}
+
 	// Reports of no loss say so (the viewers do report), naming nobody.
 	level, attrs = st.summarize([]rtspsrv.ViewerStats{
-		{Session: "A", Transport: rtspsrv.LowerUDP, Bytes: 2_500_000, Dropped: 2, LastReport: now},
+		{Session: "C", Transport: rtspsrv.LowerUDP, Bytes: 500_000, LastReport: now},
 	}, 10*time.Second)
-	want = "count=1 udp=1 sent_mbit_s=0.00 frames_skipped=0 worst_reported_loss=0.0%"
+	want = "count=1 udp=1 sent_mbit_s=0.40 frames_skipped=0 worst_reported_loss=0.0%"
 	if got := attrLine(attrs); got != want || level != slog.LevelInfo {
 		t.Errorf("got  %v %s\nwant INFO %s", level, got, want)
 	}
 }
 
-// TestViewerStatusLogs: logViewerStatus writes its line at each interval, and stops with its
-// context.
 func TestViewerStatusLogs(t *testing.T) {
 	buf := &interopLog{} // safe for the logging goroutine and this one
 	log := slog.New(slog.NewTextHandler(buf, nil))
