@@ -38,8 +38,9 @@ func logViewerStatus(ctx context.Context, viewers func() []rtspsrv.ViewerStats, 
 
 // viewerStatus turns snapshots of the viewers' counters into interval figures.
 type viewerStatus struct {
-	prev      map[string]rtspsrv.ViewerStats // by session, from the last snapshot
-	prevGroup uint64                         // multicast group bytes when last seen (they only grow)
+	prev map[string]rtspsrv.ViewerStats // by session, from the last snapshot
+	// The multicast group's bytes and dropped frames when last seen (they only grow).
+	prevGroup, prevGroupDropped uint64
 }
 
 // summarize compares a snapshot with the previous one, taken elapsed before, and returns the
@@ -55,7 +56,8 @@ func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duratio
 		byLower        = map[rtspsrv.Lower]int{}
 		sent, dropped  uint64
 		group          uint64 // a multicast viewer's counters are its group's: count them once
-		reported       bool   // some viewer's receiver report is recent
+		groupDropped   uint64
+		reported       bool // some viewer's receiver report is recent
 		worst          float64
 		worstRemote    string
 		staleReportAge = 3 * elapsed
@@ -65,11 +67,11 @@ func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duratio
 		byLower[v.Transport]++
 		p := prev[v.Session] // zero for a viewer new since the last line
 		if v.Transport == rtspsrv.LowerMulticast {
-			group = max(group, v.Bytes)
+			group, groupDropped = max(group, v.Bytes), max(groupDropped, v.Dropped)
 		} else {
 			sent += v.Bytes - min(p.Bytes, v.Bytes)
+			dropped += v.Dropped - min(p.Dropped, v.Dropped)
 		}
-		dropped += v.Dropped - min(p.Dropped, v.Dropped)
 		if !v.LastReport.IsZero() && time.Since(v.LastReport) < staleReportAge {
 			reported = true
 			if v.FractionLost > worst {
@@ -81,7 +83,8 @@ func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duratio
 		// The group's counter runs since the server started, across the times nobody
 		// watched it: only what it grew by since it was last seen was sent meanwhile.
 		sent += group - min(s.prevGroup, group)
-		s.prevGroup = group
+		dropped += groupDropped - min(s.prevGroupDropped, groupDropped)
+		s.prevGroup, s.prevGroupDropped = group, groupDropped
 	}
 
 	attrs := []any{"count", len(now)}

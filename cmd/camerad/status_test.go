@@ -87,11 +87,11 @@ func TestViewerStatusFigures(t *testing.T) {
 		{Session: "A", Transport: rtspsrv.LowerUDP, Bytes: 2_500_000, Dropped: 2, FractionLost: 0.2, LastReport: now, Remote: "192.0.2.7:5000"},
 		// New: all of its 0.5 MB counts; its 50 % is a report from long ago.
 		{Session: "B", Transport: rtspsrv.LowerTCP, Bytes: 500_000, FractionLost: 0.5, LastReport: now.Add(-time.Hour)},
-		// One group, two viewers: 1 MB more, counted once.
-		{Session: "M1", Transport: rtspsrv.LowerMulticast, Bytes: 6_000_000},
-		{Session: "M2", Transport: rtspsrv.LowerMulticast, Bytes: 6_000_000},
+		// One group, two viewers: 1 MB more and 1 frame skipped, each counted once.
+		{Session: "M1", Transport: rtspsrv.LowerMulticast, Bytes: 6_000_000, Dropped: 1},
+		{Session: "M2", Transport: rtspsrv.LowerMulticast, Bytes: 6_000_000, Dropped: 1},
 	}, 10*time.Second)
-	want := "count=4 udp=1 tcp=1 multicast=2 sent_mbit_s=2.40 frames_skipped=2 worst_reported_loss=20.0% worst_remote=192.0.2.7:5000"
+	want := "count=4 udp=1 tcp=1 multicast=2 sent_mbit_s=2.40 frames_skipped=3 worst_reported_loss=20.0% worst_remote=192.0.2.7:5000"
 	if got := attrLine(attrs); got != want || level != slog.LevelWarn {
 		t.Errorf("got  %v %s\nwant WARN %s", level, got, want)
 	}
