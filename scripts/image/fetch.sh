@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# fetch.sh: download the Debian arm64 packages the image is built from, verify them against
-# the versions and sha256 sums pinned in packages.lock, and unpack each into its own tree.
+# fetch.sh: download the Debian packages the image (and the V4L2 test's kernel) are built
+# from, verify them against the versions and sha256 sums pinned in a lock file, and unpack
+# each into its own tree under <cache-dir>/root.
 #
 #   scripts/image/fetch.sh <cache-dir>           fetch + verify + unpack (what `make image` runs)
-#   scripts/image/fetch.sh <cache-dir> --update  rewrite packages.lock with the archive's current
+#   scripts/image/fetch.sh <cache-dir> --update  rewrite the lock with the archive's current
 #                                                 candidates (a deliberate, reviewed change)
+#
+# DEBIAN_ARCH (default arm64) and LOCK (default scripts/image/packages.lock) choose the
+# architecture and the lock: scripts/v4l2test/run.sh fetches its amd64 kernel this way.
+#
+# A pinned version the archive no longer has (Debian's security updates replace old kernels
+# within weeks) is replaced by the archive's current one, with a warning: apt verifies it
+# against Debian's signed index, and the build and tests go on. Pin it with --update.
 #
 # apt runs with a private configuration under <cache-dir>/apt (its own sources, lists, cache
 # and an empty dpkg status), so the host's apt state and architectures are left untouched and
-# nothing needs `dpkg --add-architecture`. Works as an ordinary user too (apt-get download
-# needs no root).
+# nothing needs `dpkg --add-architecture`; the host need not be Debian. Works as an ordinary
+# user too (apt-get download needs no root).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-lock="$here/packages.lock"
+arch="${DEBIAN_ARCH:-arm64}"
+lock="${LOCK:-$here/packages.lock}"
 cache="${1:?usage: fetch.sh <cache-dir> [--update]}"
 mode="${2:-}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -38,13 +47,13 @@ touch "$aptdir/state/status"
 # raspi-firmware and firmware-brcm80211 live in non-free-firmware; the kernel's security
 # updates in bookworm-security.
 cat >"$aptdir/etc/sources.list" <<EOF
-deb [arch=arm64 signed-by=$keyring] $mirror $suite main non-free-firmware
-deb [arch=arm64 signed-by=$keyring] $mirror $suite-updates main non-free-firmware
-deb [arch=arm64 signed-by=$keyring] $security $suite-security main non-free-firmware
+deb [arch=$arch signed-by=$keyring] $mirror $suite main non-free-firmware
+deb [arch=$arch signed-by=$keyring] $mirror $suite-updates main non-free-firmware
+deb [arch=$arch signed-by=$keyring] $security $suite-security main non-free-firmware
 EOF
 cat >"$aptdir/apt.conf" <<EOF
-APT::Architecture "arm64";
-APT::Architectures { "arm64"; };
+APT::Architecture "$arch";
+APT::Architectures { "$arch"; };
 Dir::Etc "$aptdir/etc";
 Dir::Etc::sourcelist "$aptdir/etc/sources.list";
 Dir::Etc::sourceparts "$aptdir/etc/sources.list.d";
@@ -62,8 +71,27 @@ export APT_CONFIG="$aptdir/apt.conf"
 mapfile -t entries < <(grep -Ev '^[[:space:]]*(#|$)' "$lock")
 
 update_lists() {
-	echo "fetch.sh: apt-get update (private arm64 lists in $aptdir)"
+	echo "fetch.sh: apt-get update (private $arch lists in $aptdir)"
 	apt-get -q update >"$aptdir/update.log" 2>&1 || { cat "$aptdir/update.log" >&2; exit 1; }
+}
+
+# current prints the archive's current package for a locked name and its candidate version.
+# The kernel's package name carries its ABI: follow the metapackage to the newest one.
+current() {
+	local name="$1"
+	if [[ "$name" == linux-image-*-"$arch" ]]; then
+		name="$(apt-cache depends "linux-image-$arch" | awk '/Depends: linux-image-/{print $2; exit}')"
+	fi
+	local ver
+	ver="$(apt-cache policy "$name" 2>/dev/null | awk '/Candidate:/{print $2}')"
+	[ -n "$name" ] && [ -n "$ver" ] && [ "$ver" != "(none)" ] || return 1
+	echo "$name $ver"
+}
+
+# download fetches name=ver into $debs and prints the file's path.
+download() {
+	(cd "$debs" && apt-get -q download "$1=$2" >"$aptdir/download.log" 2>&1) || return 1
+	ls "$debs/${1}_"*"_"*.deb | grep -F "_${2//:/%3a}_" | head -1
 }
 
 if [ "$mode" = "--update" ]; then
@@ -72,13 +100,9 @@ if [ "$mode" = "--update" ]; then
 	grep -E '^[[:space:]]*#' "$lock" >"$tmp" || true
 	for e in "${entries[@]}"; do
 		read -r name _ _ <<<"$e"
-		# The kernel's package name carries its ABI; follow the metapackage to the newest one.
-		if [[ "$name" == linux-image-*-arm64 ]]; then
-			name="$(apt-cache depends linux-image-arm64 | awk '/Depends: linux-image-/{print $2; exit}')"
-		fi
-		ver="$(apt-cache policy "$name" | awk '/Candidate:/{print $2}')"
-		(cd "$debs" && apt-get -q download "$name=$ver" >/dev/null)
-		f="$(ls "$debs/${name}_"*"_"*.deb | grep -F "_${ver//:/%3a}_" | head -1)"
+		cur="$(current "$name")" || { echo "fetch.sh: no $name in the archive" >&2; exit 1; }
+		read -r name ver <<<"$cur"
+		f="$(download "$name" "$ver")" || { cat "$aptdir/download.log" >&2; exit 1; }
 		echo "$name $ver $(sha256sum "$f" | cut -d' ' -f1)" >>"$tmp"
 	done
 	mv "$tmp" "$lock"
@@ -93,19 +117,32 @@ for e in "${entries[@]}"; do
 	if [ ! -f "$deb" ] || [ "$(sha256sum "$deb" | cut -d' ' -f1)" != "$sum" ]; then
 		[ "$need_update" = 1 ] && { update_lists; need_update=0; }
 		rm -f "$debs/${name}_"*.deb
-		if ! (cd "$debs" && apt-get -q download "$name=$ver" >"$aptdir/download.log" 2>&1); then
+		if got="$(download "$name" "$ver")"; then
+			mv "$got" "$deb"
+		else
 			cat "$aptdir/download.log" >&2
-			echo "fetch.sh: $name=$ver is not in the archive any more (security updates replace" >&2
-			echo "  old kernels). Review and run: scripts/image/fetch.sh $cache --update" >&2
-			exit 1
+			cur="$(current "$name")" || { echo "fetch.sh: no $name in the archive" >&2; exit 1; }
+			read -r cname cver <<<"$cur"
+			echo "fetch.sh: WARNING: the pinned $name $ver is not in the archive any more (security" >&2
+			echo "  updates replace old kernels); using its current $cname $cver, verified by apt" >&2
+			echo "  against Debian's signed index. To pin it, run and review:" >&2
+			echo "  DEBIAN_ARCH=$arch LOCK=$lock scripts/image/fetch.sh $cache --update" >&2
+			got="$(download "$cname" "$cver")" || { cat "$aptdir/download.log" >&2; exit 1; }
+			name="$cname" ver="$cver" sum="$(sha256sum "$got" | cut -d' ' -f1)"
+			deb="$debs/${name}_${ver//:/%3a}_current.deb"
+			mv "$got" "$deb"
 		fi
-		got="$(ls "$debs/${name}_"*.deb | head -1)"
-		mv "$got" "$deb"
 	fi
 	actual="$(sha256sum "$deb" | cut -d' ' -f1)"
 	if [ "$actual" != "$sum" ]; then
 		echo "fetch.sh: checksum mismatch for $name $ver: got $actual, pinned $sum" >&2
 		exit 1
+	fi
+	if [[ "$name" == linux-image-*-"$arch" ]]; then
+		# One kernel tree only: the image builder and the V4L2 test look for exactly one.
+		for old in "$roots"/linux-image-*; do
+			[[ "$old" == "$roots/$name" || "$old" == "$roots/$name.unpacked" ]] || rm -rf "$old"
+		done
 	fi
 	stamp="$roots/$name.unpacked"
 	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then

@@ -7,11 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# Pinned kernel: bump all three together (apt-cache policy linux-image-amd64 shows the newest).
-KVER=6.1.0-56-amd64
-DEB=linux-image-${KVER}_6.1.192-2_amd64.deb
-SHA256=a86e2049672f52354c4536a089203b6c82639420424d31c91cf31a181fd4d8f1
-
 QEMU=${QEMU:-qemu-system-x86_64}
 if ! command -v "$QEMU" >/dev/null; then
 	echo "V4L2TEST: SKIP ($QEMU not installed; apt-get install qemu-system-x86)"
@@ -21,21 +16,15 @@ for tool in busybox depmod cpio gzip; do
 	command -v "$tool" >/dev/null || { echo "v4l2test: $tool missing (apt-get install busybox-static kmod cpio)" >&2; exit 1; }
 done
 
+# Debian's amd64 kernel, pinned in scripts/v4l2test/packages.lock and fetched (with a private
+# apt configuration, so on any Debian or Ubuntu host) and verified by the image's fetch.sh.
 cache=.cache/v4l2test
-mkdir -p "$cache"
-if [[ ! -f $cache/$DEB ]]; then
-	(cd "$cache" && apt-get download "linux-image-${KVER}=${DEB#*_}" >/dev/null 2>&1) ||
-		(cd "$cache" && apt-get download "linux-image-${KVER}")
-	ver=${DEB#linux-image-${KVER}_}; ver=${ver%_amd64.deb}
-	[[ -f $cache/$DEB ]] || { echo "v4l2test: apt did not give $DEB" >&2; exit 1; }
-fi
-echo "$SHA256  $cache/$DEB" | sha256sum -c --quiet - || { echo "v4l2test: $DEB checksum mismatch" >&2; exit 1; }
-root=$cache/root-$KVER
-if [[ ! -f $root/boot/vmlinuz-$KVER ]]; then
-	rm -rf "$root"
-	dpkg-deb -x "$cache/$DEB" "$root"
-	depmod -b "$root" "$KVER"
-fi
+DEBIAN_ARCH=amd64 LOCK=scripts/v4l2test/packages.lock scripts/image/fetch.sh "$cache" >&2
+roots=("$cache"/root/linux-image-*-amd64/lib/modules/*)
+[[ ${#roots[@]} -eq 1 && -d ${roots[0]} ]] || { echo "v4l2test: want one unpacked kernel, found: ${roots[*]}" >&2; exit 1; }
+KVER=$(basename "${roots[0]}")
+root=${roots[0]%/lib/modules/*}
+[[ -f $root/lib/modules/$KVER/modules.dep ]] || depmod -b "$root" "$KVER"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
