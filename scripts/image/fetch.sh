@@ -88,10 +88,16 @@ current() {
 	echo "$name $ver"
 }
 
-# download fetches name=ver into $debs and prints the file's path.
+# download fetches name=ver into $debs and prints the file's path (as apt names it: the
+# package's architecture, or "all").
 download() {
 	(cd "$debs" && apt-get -q download "$1=$2" >"$aptdir/download.log" 2>&1) || return 1
-	ls "$debs/${1}_"*"_"*.deb | grep -F "_${2//:/%3a}_" | head -1
+	local f
+	for f in "$debs/${1}_${2//:/%3a}_$arch.deb" "$debs/${1}_${2//:/%3a}_all.deb"; do
+		[ -f "$f" ] && { echo "$f"; return 0; }
+	done
+	echo "fetch.sh: apt-get download $1=$2 gave no .deb in $debs" >"$aptdir/download.log"
+	return 1
 }
 
 if [ "$mode" = "--update" ]; then
