@@ -75,9 +75,31 @@ func instanceRecordConflicts(rr dnsmessage.Resource, ours []dnsmessage.Resource,
 // wins. Identical sets are our own probe looped back. It returns true when we
 // must wait a second and probe again.
 func lostTiebreak(q *dnsmessage.Message, z zone) bool {
-	if len(q.Authorities) == 0 {
-		return false
-	}
+	lost := false
+	eachClaim(q, z, func(ours, theirs []dnsmessage.Resource) {
+		lost = lost || compareRecordSets(ours, theirs) < 0
+	})
+	return lost
+}
+
+// sameClaims reports whether probe q claims exactly what we would in z: it is
+// then our own probe, sent with z's addresses. A host with two links on one
+// LAN (Ethernet and Wi-Fi to the same router) hears its probes from each link
+// on the other, with the other link's addresses; comparing them with this
+// link's records would lose the tie-break to itself every second, for ever.
+// (IPv4 drops a packet from one of our own addresses; IPv6 delivers it.)
+func sameClaims(q *dnsmessage.Message, z zone) bool {
+	same, claims := true, false
+	eachClaim(q, z, func(ours, theirs []dnsmessage.Resource) {
+		claims = true
+		same = same && compareRecordSets(ours, theirs) == 0
+	})
+	return claims && same
+}
+
+// eachClaim calls fn, for each of our names that probe q has authority
+// records for, with our records and q's for that name, both sorted.
+func eachClaim(q *dnsmessage.Message, z zone, fn func(ours, theirs []dnsmessage.Resource)) {
 	for _, name := range []string{z.names.hostFQDN(), z.names.instanceFQDN()} {
 		var theirs []dnsmessage.Resource
 		for _, rr := range q.Authorities {
@@ -94,11 +116,8 @@ func lostTiebreak(q *dnsmessage.Message, z zone) bool {
 		}
 		slices.SortFunc(theirs, compareRecords)
 		slices.SortFunc(ours, compareRecords)
-		if compareRecordSets(ours, theirs) < 0 {
-			return true
-		}
+		fn(ours, theirs)
 	}
-	return false
 }
 
 // compareRecordSets compares sorted sets element by element; when one is a

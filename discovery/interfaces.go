@@ -1,10 +1,15 @@
 package discovery
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // link is one interface we publish on, with its addresses at one moment.
@@ -63,6 +68,7 @@ func scanLinks(allow []string) (snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces: %w", err)
 	}
+	notYet := unusableV6()
 	var out snapshot
 	for _, ifc := range ifcs {
 		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagMulticast == 0 || ifc.Flags&net.FlagLoopback != 0 {
@@ -85,7 +91,7 @@ func scanLinks(allow []string) (snapshot, error) {
 				continue
 			}
 			ip, ok := netip.AddrFromSlice(ipn.IP)
-			if !ok {
+			if !ok || notYet[ifAddr{ifc.Index, ip.Unmap()}] {
 				continue
 			}
 			l.addrs = append(l.addrs, ip.Unmap())
@@ -98,4 +104,55 @@ func scanLinks(allow []string) (snapshot, error) {
 	}
 	slices.SortFunc(out, func(a, b link) int { return a.ifc.Index - b.ifc.Index })
 	return out, nil
+}
+
+// ifAddr is an address on one interface (IPv6 link-local addresses are per interface).
+type ifAddr struct {
+	index int
+	addr  netip.Addr
+}
+
+// unusableV6 returns the IPv6 addresses the kernel cannot send from: still
+// tentative (duplicate address detection runs for a second or so after a link
+// comes up, as at every boot) or failed. A send from one fails with "cannot
+// assign requested address"; left out, it is announced once the link watcher
+// reports it usable. If the kernel cannot be asked, nothing is left out.
+func unusableV6() map[ifAddr]bool {
+	out := map[ifAddr]bool{}
+	// x/sys/unix has the constants but not the dump and parse helpers; syscall has those.
+	rib, err := syscall.NetlinkRIB(unix.RTM_GETADDR, unix.AF_INET6)
+	if err != nil {
+		return out
+	}
+	msgs, err := syscall.ParseNetlinkMessage(rib)
+	if err != nil {
+		return out
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Header.Type != unix.RTM_NEWADDR || len(m.Data) < unix.SizeofIfAddrmsg {
+			continue
+		}
+		hdr := (*unix.IfAddrmsg)(unsafe.Pointer(&m.Data[0]))
+		flags := uint32(hdr.Flags)
+		attrs, err := syscall.ParseNetlinkRouteAttr(m)
+		if err != nil {
+			continue
+		}
+		var addr netip.Addr
+		for _, a := range attrs {
+			switch a.Attr.Type {
+			case unix.IFA_ADDRESS:
+				addr, _ = netip.AddrFromSlice(a.Value)
+			case unix.IFA_FLAGS: // the full 32-bit flags, when the kernel sends them
+				if len(a.Value) >= 4 {
+					flags = binary.NativeEndian.Uint32(a.Value)
+				}
+			}
+		}
+		if addr.IsValid() && flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) != 0 {
+			out[ifAddr{int(hdr.Index), addr}] = true
+		}
+	}
+	return out
 }

@@ -1,9 +1,11 @@
 package discovery
 
 import (
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -201,5 +203,88 @@ func TestNetnsConflictRename(t *testing.T) {
 			_, ok := hasA(p.msg.Answers, c.name, c.addr)
 			return p.msg.Header.Response && ok
 		})
+	}
+}
+
+// TestNetnsTwoLinksOneLAN gives the camera two interfaces on the same LAN, as a Pi with both
+// Ethernet and Wi-Fi up at home: each of its probes then comes back on the other interface,
+// carrying that interface's address. It must know them for its own and announce, answering
+// with both addresses, instead of losing a tie-break to itself every second.
+func TestNetnsTwoLinksOneLAN(t *testing.T) {
+	n := newTestNet(t)
+	// The viewer side becomes a switch: a bridge joining the first veth and a second one.
+	const ifA2, ifB2, addrA2, bridge = "vcam2", "vview2", "10.77.0.3", "vlan0"
+	mustIP(t, "link", "add", ifA2, "netns", n.nsA, "type", "veth", "peer", "name", ifB2, "netns", n.nsB)
+	mustIP(t, "-n", n.nsB, "link", "add", bridge, "type", "bridge")
+	mustIP(t, "-n", n.nsB, "addr", "del", n.addrB+"/24", "dev", n.ifB)
+	for _, ifc := range []string{n.ifB, ifB2} {
+		mustIP(t, "-n", n.nsB, "link", "set", ifc, "master", bridge)
+		mustIP(t, "-n", n.nsB, "link", "set", ifc, "up")
+	}
+	mustIP(t, "-n", n.nsB, "addr", "add", n.addrB+"/24", "dev", bridge)
+	mustIP(t, "-n", n.nsB, "link", "set", bridge, "up")
+	mustIP(t, "netns", "exec", n.nsA, "sysctl", "-qw", "net.ipv6.conf."+ifA2+".accept_dad=0")
+	mustIP(t, "-n", n.nsA, "addr", "add", addrA2+"/24", "dev", ifA2)
+	mustIP(t, "-n", n.nsA, "link", "set", ifA2, "up")
+	// Both links' IPv6 link-local addresses before the camera starts: it then probes with
+	// them, and IPv6, unlike IPv4, delivers a packet from one of our own addresses that
+	// comes in on another interface.
+	for _, ifc := range []string{n.ifA, ifA2} {
+		waitLinkLocal(t, n.nsA, ifc)
+	}
+
+	q := openQuerier(t, n.nsB, bridge)
+	const host, inst = "camera-abcd", "camerad ABCD"
+	start := q.mark()
+	proc := startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
+	q.waitFor(start, "an announcement under the configured names", nil, isAnnouncement(host, inst))
+	for _, addr := range []string{n.addrA, addrA2} {
+		q.waitFor(start, "an announcement of "+addr, nil, func(p rxPacket) bool {
+			_, ok := hasA(p.msg.Answers, host+".local.", addr)
+			return isAnnouncement(host, inst)(p) && ok
+		})
+	}
+	if log := proc.out.String(); strings.Contains(log, "tie-break") || strings.Contains(log, "renaming") {
+		t.Errorf("responder took its own probes for a rival's:\n%s", log)
+	}
+}
+
+// waitLinkLocal waits for ifc in ns to have its IPv6 link-local address.
+func waitLinkLocal(t *testing.T, ns, ifc string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		out, err := exec.Command("ip", "-n", ns, "-6", "addr", "show", "dev", ifc, "scope", "link").CombinedOutput()
+		if err == nil && strings.Contains(string(out), "fe80::") && !strings.Contains(string(out), "tentative") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s in %s has no IPv6 link-local address: %s", ifc, ns, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNetnsTentativeIPv6 starts the camera the moment its link comes up, as at boot, while
+// duplicate address detection still holds the IPv6 link-local address back: nothing may be
+// sent from it yet. The camera must not try (and warn about the failure), and must announce
+// the address once it is usable.
+func TestNetnsTentativeIPv6(t *testing.T) {
+	n := newTestNet(t)
+	const ifA2, ifB2 = "vdad0", "vdad1"
+	mustIP(t, "link", "add", ifA2, "netns", n.nsA, "type", "veth", "peer", "name", ifB2, "netns", n.nsB)
+	mustIP(t, "netns", "exec", n.nsB, "sysctl", "-qw", "net.ipv6.conf."+ifB2+".accept_dad=0")
+	mustIP(t, "-n", n.nsB, "addr", "add", "10.78.0.2/24", "dev", ifB2)
+	mustIP(t, "-n", n.nsB, "link", "set", ifB2, "up")
+	mustIP(t, "-n", n.nsA, "addr", "add", "10.78.0.1/24", "dev", ifA2)
+	q := openQuerier(t, n.nsB, ifB2) // IPv4: it hears the announcements of the IPv6 address too
+	const host, inst = "camera-abcd", "camerad ABCD"
+	start := q.mark()
+	mustIP(t, "-n", n.nsA, "link", "set", ifA2, "up") // DAD on: about a second of "tentative"
+	proc := startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
+	q.waitFor(start, "an announcement with the link-local address of "+ifA2, nil, func(p rxPacket) bool {
+		return isAnnouncement(host, inst)(p) && len(findRR(p.msg.Answers, host+".local.", dnsmessage.TypeAAAA)) > 0
+	})
+	if log := proc.out.String(); strings.Contains(log, "WARN") {
+		t.Errorf("responder warned while the address was tentative:\n%s", log)
 	}
 }

@@ -3,6 +3,7 @@ package discovery
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/pion/logging"
 )
@@ -26,6 +27,14 @@ func (l pionLeveled) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprint
 func (l pionLeveled) Info(msg string)                   { l.log.Info(msg) }
 func (l pionLeveled) Infof(format string, args ...any)  { l.log.Info(fmt.Sprintf(format, args...)) }
 func (l pionLeveled) Warn(msg string)                   { l.log.Warn(msg) }
-func (l pionLeveled) Warnf(format string, args ...any)  { l.log.Warn(fmt.Sprintf(format, args...)) }
+func (l pionLeveled) Warnf(format string, args ...any) {
+	if strings.Contains(format, "no interface for") {
+		// A question came in on an interface we do not publish on (loopback, when a
+		// program on the camera itself resolves a .local name): not answering is right.
+		l.log.Debug(fmt.Sprintf(format, args...))
+		return
+	}
+	l.log.Warn(fmt.Sprintf(format, args...))
+}
 func (l pionLeveled) Error(msg string)                  { l.log.Error(msg) }
 func (l pionLeveled) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }

@@ -179,6 +179,20 @@ func TestLostTiebreak(t *testing.T) {
 	if lostTiebreak(&dnsmessage.Message{Questions: probe("10.0.0.9").Questions}, z) {
 		t.Error("a plain query (no authority section) is not a probe")
 	}
+
+	// sameClaims: only a probe carrying exactly our records for z is ours.
+	if !sameClaims(probe("10.0.0.5"), z) {
+		t.Error("our own probe is not recognised as ours")
+	}
+	for name, m := range map[string]*dnsmessage.Message{
+		"another address":      probe("10.0.0.9"),
+		"a superset":           longer,
+		"no authority section": {Questions: probe("10.0.0.5").Questions},
+	} {
+		if sameClaims(m, z) {
+			t.Errorf("a probe with %s is taken for ours", name)
+		}
+	}
 }
 
 func TestAnyAnswer(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pion/mdns/v2"
+	"golang.org/x/net/dns/dnsmessage"
 )
 
 // RFC 6762 timings: §8.1 probing (random start up to 250 ms, three probes
@@ -363,6 +364,9 @@ func (st *run) handle(p packet) {
 	}
 	switch st.phase {
 	case phaseProbing:
+		if st.ownProbe(&p.msg, n) {
+			return
+		}
 		if lostTiebreak(&p.msg, z) {
 			st.log.Info("mdns: lost simultaneous probe tie-break; probing again in a second", "from", p.src)
 			st.startProbing(tiebreakDelay)
@@ -382,6 +386,16 @@ func (st *run) handle(p packet) {
 			st.log.Warn("mdns: answer ANY", "to", p.src, "err", err)
 		}
 	}
+}
+
+// ownProbe reports whether q is a probe we sent on one of our links.
+func (st *run) ownProbe(q *dnsmessage.Message, n names) bool {
+	for _, l := range st.links {
+		if sameClaims(q, st.zone(l, n)) {
+			return true
+		}
+	}
+	return false
 }
 
 // rename picks the next free-looking name for whatever conflicted and probes
