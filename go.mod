@@ -1,6 +1,6 @@
 module github.com/camerad/camerad
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/beevik/ntp v1.6.0

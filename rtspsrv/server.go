@@ -173,6 +173,12 @@ func (s *Server) MulticastGroup() netip.AddrPort {
 	return s.multicast.addr
 }
 
+// MulticastRoutable reports whether the kernel has a route to the multicast group now (false
+// without a group). Without one, multicast SETUPs get 461 until a route appears.
+func (s *Server) MulticastRoutable() bool {
+	return s.multicast != nil && s.multicast.routable()
+}
+
 // Serve accepts connections on ln until Close. It returns nil after Close.
 func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, nil) }
 

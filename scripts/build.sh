@@ -3,6 +3,8 @@
 # Linux builds are static. Camera support (go4vl) needs cgo: cross builds use Debian's
 # cross compilers (gcc-aarch64-linux-gnu, gcc-arm-linux-gnueabihf) when installed, and fall
 # back to CGO_ENABLED=0 with a warning, in which case camerad reports camera support absent.
+# REQUIRE_CGO=1 (make image) makes that an error instead: firmware that cannot drive the
+# camera is not worth flashing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 goos=${GOOS:-$(go env GOOS)}
@@ -22,6 +24,15 @@ if [[ -z ${CGO_ENABLED:-} ]]; then
 	fi
 	if [[ -n $cc ]] && command -v "$cc" >/dev/null; then
 		export CGO_ENABLED=1 CC=$cc
+	elif [[ ${REQUIRE_CGO:-} == 1 ]]; then
+		pkgs="gcc libc6-dev"
+		case $goarch in
+		arm64) pkgs="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;;
+		arm) pkgs="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross" ;;
+		esac
+		echo "build: no C compiler for $goos/$goarch (${cc:-none known}); camera support needs one." >&2
+		echo "build: install it with: sudo apt-get install $pkgs" >&2
+		exit 1
 	else
 		echo "build: no C cross compiler for $goos/$goarch (${cc:-none known}); building without cgo: camera support will be absent" >&2
 		export CGO_ENABLED=0

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/printer"
 )
 
 // Config is camerad's configuration: camera.yml on the image's boot partition, or any file
@@ -82,7 +84,7 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, nil
 	}
 	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
-		return cfg, fmt.Errorf("config %s: %s", path, yaml.FormatError(err, false, true))
+		return cfg, fmt.Errorf("config %s: %s", path, describeYAMLError(err, data))
 	}
 	// A certificate beside camera.yml is named as camera.yml sees it, whatever camerad's
 	// working directory.
@@ -95,6 +97,43 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// describeYAMLError says what is wrong with camera.yml, with the offending line. A value of
+// the wrong type is described by its key and what the key takes ("mdns: want true or false,
+// got yes"): the parser's own words name Go types and struct fields, and for a nested key
+// (wifi.psk) the parent's.
+func describeYAMLError(err error, data []byte) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || te.Token == nil || te.DstType == nil {
+		return yaml.FormatError(err, false, true)
+	}
+	pos := te.Token.Position
+	key := "value"
+	if lines := strings.Split(string(data), "\n"); pos.Line >= 1 && pos.Line <= len(lines) {
+		if k, _, ok := strings.Cut(lines[pos.Line-1], ":"); ok {
+			key = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(k), "- "))
+		}
+	}
+	want := "a " + te.DstType.String()
+	switch te.DstType.Kind() {
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "a whole number"
+	case reflect.String:
+		want = "text (quote it if it looks like something else)"
+	}
+	got := strings.TrimSpace(te.Token.Value)
+	switch got {
+	case "[", "-":
+		got = "a list"
+	case "{":
+		got = "a mapping"
+	}
+	var p printer.Printer
+	return fmt.Sprintf("[%d:%d] %s: want %s, got %s\n%s", pos.Line, pos.Column, key, want, got,
+		p.PrintErrorToken(te.Token, false))
 }
 
 // MDNSEnabled reports whether mDNS announcement is on (the default).
@@ -116,8 +155,12 @@ func (c Config) Validate() error {
 	}
 	if c.Source == "" {
 		bad("source", "must not be empty (auto, testsrc, clip, file:<path>, pipe:<command>, stdin or /dev/videoN)")
-	} else if _, err := parseSourceSpec(c.Source); err != nil {
+	} else if spec, err := parseSourceSpec(c.Source); err != nil {
 		bad("source", "%v", err)
+	} else if spec.kind == sourceFile {
+		if _, err := os.Stat(spec.arg); err != nil {
+			bad("source", "%v", err)
+		}
 	}
 	if c.Width < 16 || c.Width > 4096 || c.Width%2 != 0 {
 		bad("width", "%d must be even and between 16 and 4096", c.Width)
@@ -145,6 +188,9 @@ func (c Config) Validate() error {
 	}
 	if c.Password != "" && c.Username == "" {
 		bad("username", "must be set when password is")
+	}
+	if c.Username != "" && c.Password == "" {
+		bad("password", "must be set when username is (an empty password protects nothing)")
 	}
 	if c.Hostname != "" && !validHostname(c.Hostname) {
 		bad("hostname", "%q must be letters, digits and hyphens (at most 63), without .local", c.Hostname)

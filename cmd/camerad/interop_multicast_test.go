@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // interopMulticastNetns makes a network namespace whose loopback carries multicast, or skips
@@ -49,6 +50,9 @@ func TestInteropMulticast(t *testing.T) {
 	if !strings.Contains(c.stderr.String(), "multicast=239.255.77.10:5004") {
 		t.Fatalf("camerad does not report its group:\n%s", c.stderr)
 	}
+	if strings.Contains(c.stderr.String(), "no route to the group") {
+		t.Errorf("camerad says its routed group has no route:\n%s", c.stderr)
+	}
 
 	// One after the other: ffmpeg ends its playback at any RTCP BYE it hears on the group,
 	// whoever sent it, and GStreamer sends one as it starts (it takes its own multicast RTCP,
@@ -61,11 +65,13 @@ func TestInteropMulticast(t *testing.T) {
 	} else if got := lastProgressFrame(ffmpegOut); got < frames {
 		t.Errorf("ffmpeg decoded %d frames over multicast, want %d\n%s", got, frames, ffmpegErr)
 	}
-	_, gstErr, err := interopRun(t, c, "ip", "netns", "exec", ns, gst, "-q",
+	gstOut, gstErr, err := interopRun(t, c, "ip", "netns", "exec", ns, gst, "-v",
 		"rtspsrc", "location="+c.url, "protocols=udp-mcast", "!", "rtph264depay", "!",
-		"avdec_h264", "!", "fakesink", "num-buffers="+strconv.Itoa(frames))
-	if err != nil {
-		t.Errorf("GStreamer over multicast: %v\n%s", err, gstErr)
+		"avdec_h264", "!", "fakesink", "num-buffers="+strconv.Itoa(frames), "silent=false")
+	if decoded := strings.Count(gstOut, "last-message = chain"); decoded < frames {
+		t.Errorf("GStreamer decoded %d of %d frames over multicast (%v)\n%s", decoded, frames, err, gstErr)
+	} else if err != nil && !gstShutdownRace(gstErr) {
+		t.Errorf("GStreamer over multicast: %v after %d frames\n%s", err, frames, gstErr)
 	}
 	if n := strings.Count(c.stderr.String(), "transport=multicast"); n != 2 {
 		t.Errorf("%d multicast sessions in camerad's log, want 2 (one per player):\n%s", n, c.stderr)
@@ -94,5 +100,29 @@ func TestInteropMulticastAutoOnIPv6Listen(t *testing.T) {
 	c := interopStart(t, "-listen", "[::1]:0")
 	if !strings.Contains(c.stderr.String(), "multicast=off") {
 		t.Errorf("camerad on [::1] does not report multicast off:\n%s", c.stderr)
+	}
+}
+
+// TestInteropMulticastNoRoute: on a network with no route to the group (no default gateway,
+// as at boot before DHCP), camerad says at start that multicast requests will get 461.
+func TestInteropMulticastNoRoute(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace (CI runs tests as root)")
+	}
+	interopNeed(t, "ip", "iproute2")
+	ns := fmt.Sprintf("camnoroute%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip: %v: %s", err, out)
+	}
+	c := interopStartIn(t, ns, "-source", "testsrc", "-width", "640", "-height", "360")
+	for deadline := time.Now().Add(interopWait); !strings.Contains(c.stderr.String(), "no route to the group"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("camerad did not say that its group has no route:\n%s", c.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -82,6 +82,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 // serve wires source → stream → RTSP server → discovery and runs them until ctx ends. With
 // tlsCfg the server also speaks RTSPS on cfg.RTSPSListen.
 func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger) error {
+	// The ports first: if one is taken, say so before a camera is opened for nothing.
+	ln, err := listen(cfg.Listen, "listen")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var tlsLn net.Listener
+	if tlsCfg != nil {
+		if tlsLn, err = listen(cfg.RTSPSListen, "rtsps_listen"); err != nil {
+			return err
+		}
+		defer tlsLn.Close()
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+
 	pool := encoder.NewPool()
 	src, desc, err := openSource(cfg, pool, log)
 	if err != nil {
@@ -112,20 +127,6 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 	if err != nil {
 		return fmt.Errorf("rtsp server: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		srv.Close()
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	var tlsLn net.Listener
-	if tlsCfg != nil {
-		if tlsLn, err = net.Listen("tcp", cfg.RTSPSListen); err != nil {
-			ln.Close()
-			srv.Close()
-			return fmt.Errorf("listen rtsps %s: %w", cfg.RTSPSListen, err)
-		}
-	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -152,6 +153,11 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 		multicast = g.String()
 	}
 	log.Info("serving", append(serving, "udp_ports", srv.UDPPorts(), "multicast", multicast)...)
+	if multicast != "off" && !srv.MulticastRoutable() {
+		// Common at boot, before DHCP brings a default gateway; checked again at each SETUP.
+		log.Info("multicast: no route to the group yet (no default gateway?); multicast requests get 461 until there is one",
+			"group", multicast)
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -186,6 +192,24 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 	<-discDone
 	<-statusDone
 	return runErr
+}
+
+// listen opens a TCP listener for the config field named field; a port that is taken gets a
+// hint on what to do.
+func listen(addr, field string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		hint := "-" + strings.ReplaceAll(field, "_", "-")
+		if field == "listen" {
+			hint += " (make run LISTEN=:8555)"
+		}
+		return nil, fmt.Errorf("%s %s: the port is taken (another camerad or RTSP server?); choose another with %s: %w",
+			field, addr, hint, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", field, addr, err)
+	}
+	return ln, nil
 }
 
 // streamURL is the URL to print for people: a loopback address when listening on all

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"strings"
 	"testing"
 )
@@ -105,5 +106,24 @@ func TestRunStrayArgument(t *testing.T) {
 	code, _, stderr := runCapture("-source", "clip", "extra")
 	if code != exitUsage || !strings.Contains(stderr, "extra") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// A taken port ends camerad at once, with a hint, before any source is opened.
+func TestRunPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, _, stderr := runCapture("-listen", ln.Addr().String(), "-source", "testsrc", "-mdns=false")
+	if code != exitFailure {
+		t.Errorf("exit %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stderr, "port is taken") || !strings.Contains(stderr, "-listen") {
+		t.Errorf("stderr has no hint to choose another port:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "msg=source") {
+		t.Errorf("the source was opened before the port was:\n%s", stderr)
 	}
 }

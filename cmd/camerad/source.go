@@ -58,6 +58,13 @@ func openSource(cfg Config, pool *encoder.Pool, log *slog.Logger) (encoder.Sourc
 		return nil, "", fmt.Errorf("source: %w", err)
 	}
 	switch spec.kind {
+	case sourceClip, sourceFile, sourcePipe, sourceStdin:
+		if d := DefaultConfig(); cfg.Width != d.Width || cfg.Height != d.Height {
+			log.Warn("width and height are ignored: this source brings its own picture size",
+				"source", cfg.Source, "width", cfg.Width, "height", cfg.Height)
+		}
+	}
+	switch spec.kind {
 	case sourceAuto, sourceDevice:
 		src, desc, err := openCamera(CameraConfig{
 			Device: spec.arg, Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: cfg.Bitrate, GOP: cfg.GOP,
