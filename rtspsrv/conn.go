@@ -251,11 +251,15 @@ func (c *conn) playingOverTCP() bool {
 	return false
 }
 
-// close ends the connection and the TCP sessions bound to it. UDP sessions set up over it
-// live on until TEARDOWN or timeout, as RFC 2326 allows clients to reconnect to control them.
+// close ends the connection and the sessions bound to it, but for UDP and multicast ones that
+// are playing: those live on until TEARDOWN or timeout, as RFC 2326 allows clients to
+// reconnect to control them, and their media keeps flowing meanwhile. A session that was set
+// up but is not playing has nothing to live on for: kept, it would hold a viewer slot for a
+// whole session timeout, and a hundred SETUPs on connections closed at once would lock every
+// viewer out of the camera for a minute.
 func (c *conn) close() { c.closeBecause("connection closed") }
 
-// closeBecause is close, with the reason its TCP sessions' "viewer left" lines give.
+// closeBecause is close, with the reason its sessions' "viewer left" lines give.
 func (c *conn) closeBecause(reason string) {
 	c.once.Do(func() {
 		// The socket, not the tls.Conn: tls.Conn.Close first sends close_notify with a 5 s
@@ -264,10 +268,10 @@ func (c *conn) closeBecause(reason string) {
 		// own messages, so a missing close_notify cannot truncate one unnoticed.
 		c.raw.Close()
 		c.mu.Lock()
-		var tcp []*session
+		var ending []*session
 		for ss := range c.sessions {
-			if ss.lower == LowerTCP {
-				tcp = append(tcp, ss)
+			if ss.lower == LowerTCP || !ss.playing() {
+				ending = append(ending, ss)
 			}
 		}
 		c.closed = true
@@ -276,7 +280,7 @@ func (c *conn) closeBecause(reason string) {
 		if post != nil {
 			post.close() // the tunnel's other half: unblocks the read from it too
 		}
-		for _, ss := range tcp {
+		for _, ss := range ending {
 			ss.close(reason)
 		}
 		c.srv.removeConn(c)

@@ -222,7 +222,10 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		}
 	}
 	if !s.addSession(ss) {
-		s.log.Warn("viewer refused: limit reached", "remote", c.remote, "max", s.cfg.MaxViewers)
+		if ok, skipped := s.refusedWarn.allow(time.Now()); ok {
+			s.log.Warn("viewer refused: limit reached", "remote", c.remote, "max", s.cfg.MaxViewers,
+				"refused_unlogged", skipped)
+		}
 		return respond(StatusServiceUnavailable)
 	}
 	c.addSession(ss)

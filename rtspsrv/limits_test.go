@@ -399,3 +399,29 @@ func TestSessionIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestUnplayedSessionsEndWithConnection: a UDP session that was set up, or paused, but is not
+// playing when its connection closes ends with it; only a playing one lives on (see
+// TestKeepAlive). Otherwise a client could fill every viewer slot for a session timeout with
+// SETUPs on connections it closes at once, and every new viewer would get 503 meanwhile.
+func TestUnplayedSessionsEndWithConnection(t *testing.T) {
+	const maxViewers = 3
+	ts := startServer(t, Config{MaxViewers: maxViewers})
+	for i := range 2 * maxViewers {
+		c := ts.dial(t)
+		p := listenUDPClient(t).ports()
+		setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+		id := sessionID(setup.Header.Get("Session"))
+		if i%2 == 1 { // played, then paused
+			c.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id)
+			c.mustDo(StatusOK, "PAUSE", ts.url, "Session: "+id)
+		}
+		c.nc.Close()
+		waitUntil(t, "the unplayed session to end with its connection", func() bool { return ts.srv.session(id) == nil })
+	}
+	// The slots are free: a viewer plays.
+	_, _, id, _ := ts.playUDP(t)
+	if ts.srv.session(id) == nil {
+		t.Fatal("new viewer has no session")
+	}
+}

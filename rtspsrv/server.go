@@ -118,23 +118,29 @@ type Server struct {
 	byHost   map[string]int // open connections per client address
 	lns      map[net.Listener]struct{}
 	tunnels  map[string]*tunnelWait // HTTP tunnel GETs waiting for their POST, by cookie
+
+	refusedWarn warnLimiter // "viewer refused: limit reached"
 }
+
+// refusedWarnInterval is how often at most a refused viewer is logged.
+const refusedWarnInterval = 10 * time.Second
 
 // NewServer prepares a server for stream; Serve starts it.
 func NewServer(cfg Config, stream *Stream) (*Server, error) {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:      cfg,
-		stream:   stream,
-		log:      cfg.Logger,
-		ctx:      ctx,
-		cancel:   cancel,
-		sessions: make(map[string]*session),
-		conns:    make(map[*conn]struct{}),
-		byHost:   make(map[string]int),
-		lns:      make(map[net.Listener]struct{}),
-		tunnels:  make(map[string]*tunnelWait),
+		cfg:         cfg,
+		stream:      stream,
+		log:         cfg.Logger,
+		refusedWarn: warnLimiter{interval: refusedWarnInterval},
+		ctx:         ctx,
+		cancel:      cancel,
+		sessions:    make(map[string]*session),
+		conns:       make(map[*conn]struct{}),
+		byHost:      make(map[string]int),
+		lns:         make(map[net.Listener]struct{}),
+		tunnels:     make(map[string]*tunnelWait),
 	}
 	if cfg.Username != "" {
 		secret := make([]byte, 32)
