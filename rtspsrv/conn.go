@@ -81,9 +81,10 @@ func (c *conn) scheme() string {
 func (c *conn) interleavedOnly() bool { return c.tls != nil || c.post != nil }
 
 func (c *conn) serve() {
+	reason := "connection closed" // what the "viewer left" lines of its sessions say
 	defer func() {
 		if !c.handedOff { // a tunnel's POST: its GET connection closes it
-			c.close()
+			c.closeBecause(reason)
 		}
 	}()
 	c.log.Debug("connection opened")
@@ -97,6 +98,9 @@ func (c *conn) serve() {
 	for {
 		if err := c.readMessage(); err != nil {
 			c.logEnd(err)
+			if errors.Is(err, errMalformed) || errors.Is(err, errTooLarge) {
+				reason = "bad request: " + err.Error()
+			}
 			return
 		}
 	}
@@ -132,9 +136,14 @@ func (c *conn) readMessage() error {
 		}
 		if errors.Is(err, errMalformed) || errors.Is(err, errTooLarge) {
 			// Debug, not Info: a port scanner on :554 would otherwise push everything useful
-			// out of the image's small log. The client gets its 400 either way.
+			// out of the image's small log. The client gets its answer either way, with its
+			// CSeq if that much was readable.
 			c.log.Debug("bad request; closing connection", "err", err)
-			c.write(respond(StatusBadRequest).with("Connection", "close"), "")
+			cseq := ""
+			if req != nil && validCSeq(req.Header.Get("CSeq")) {
+				cseq = req.Header.Get("CSeq")
+			}
+			c.write(respond(malformedStatus(err)).with("Connection", "close"), cseq)
 			return err
 		}
 		return err
@@ -234,6 +243,17 @@ func (c *conn) addSession(ss *session) {
 	c.mu.Unlock()
 }
 
+// maxSessionsPerConn bounds the sessions one RTSP connection may set up at a time. Players
+// need one (one stream, one track); a few more leave room for tools that test several
+// transports over one connection.
+const maxSessionsPerConn = 8
+
+func (c *conn) sessionCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sessions)
+}
+
 func (c *conn) dropSession(ss *session) {
 	c.mu.Lock()
 	delete(c.sessions, ss)
@@ -293,6 +313,8 @@ func (c *conn) logEnd(err error) {
 	switch {
 	case errors.Is(err, errHandedOff):
 		c.log.Debug("connection joined its HTTP tunnel")
+	case errors.Is(err, errMalformed), errors.Is(err, errTooLarge):
+		// Logged with its cause where it was answered.
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, errClosedByServer):
 		c.log.Debug("connection closed", "reason", err)

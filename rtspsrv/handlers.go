@@ -40,9 +40,10 @@ func (s *Server) handle(c *conn, req *Request) *Response {
 	if req.Proto != "RTSP/1.0" {
 		return respond(StatusRTSPVersionNotSupported)
 	}
-	if req.Header.Has("Require") {
-		// No option extensions are supported (RFC 2326 §12.32). Proxy-Require is for proxies.
-		return respond(StatusOptionNotSupported).with("Unsupported", req.Header.Get("Require"))
+	if require := req.Header.Get("Require"); require != "" {
+		// No option extensions are supported (RFC 2326 §12.32); an empty Require names none.
+		// Proxy-Require is for proxies.
+		return respond(StatusOptionNotSupported).with("Unsupported", require)
 	}
 	switch req.Method {
 	case "OPTIONS", "DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER", "SET_PARAMETER":
@@ -187,13 +188,18 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 			return respond(StatusUnsupportedTransport)
 		}
 		if ss.lower == LowerUDP && spec.ClientPorts != [2]int{ss.dest.rtp.Port, ss.dest.rtcp.Port} {
-			s.udp.supersede(ss, s.udp.move(ss, udpDest{
+			s.udp.move(ss, udpDest{
 				rtp:    &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[0], Zone: zone},
 				rtcp:   &net.UDPAddr{IP: clientIP, Port: spec.ClientPorts[1], Zone: zone},
 				rtpRaw: rtpRaw,
-			}))
+			})
 		}
 		return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))
+	}
+	if c.sessionCount() >= maxSessionsPerConn {
+		// Without a bound, one connection could take every viewer slot.
+		c.log.Debug("SETUP refused: too many sessions on one connection", "max", maxSessionsPerConn)
+		return respond(StatusServiceUnavailable)
 	}
 	ss = &session{
 		id:     s.newSessionID(),
@@ -230,7 +236,7 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 	}
 	c.addSession(ss)
 	if ss.lower == LowerUDP {
-		s.udp.supersede(ss, s.udp.register(ss))
+		s.udp.register(ss)
 	}
 	s.log.Info("viewer set up", "session", ss.id, "remote", c.remote, "transport", ss.lower.String())
 	return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))
@@ -258,8 +264,12 @@ func (s *Server) play(tgt target, base string, ss *session) *Response {
 	if tgt != targetAggregate && tgt != targetTrack {
 		return respond(StatusNotFound)
 	}
+	if ss.lower == LowerUDP {
+		s.udp.supersede(ss, s.udp.claim(ss))
+	}
 	seq, rtptime, ok := ss.play()
 	if !ok {
+		s.udp.forget(ss) // ended meanwhile: claim must not leave its addresses mapped to it
 		return respond(StatusSessionNotFound)
 	}
 	r := respond(StatusOK).

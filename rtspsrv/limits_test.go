@@ -2,6 +2,7 @@ package rtspsrv
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime"
 	"strings"
@@ -24,24 +25,33 @@ func TestRequestLimits(t *testing.T) {
 		}
 		return b.String()
 	}
+	// Each is answered with its status and, where it came before the fault, its CSeq, and the
+	// connection closes: what follows can no longer be told apart from the request.
 	cases := []struct {
 		name, raw string
+		status    int
+		cseq      string
 	}{
-		{"request line", "DESCRIBE rtsp://127.0.0.1/" + strings.Repeat("a", 300) + " RTSP/1.0\r\nCSeq: 1\r\n\r\n"},
-		{"endless line", "DESCRIBE rtsp://127.0.0.1/" + strings.Repeat("a", 64<<10)},
-		{"header line", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX: " + strings.Repeat("a", 300) + "\r\n\r\n"},
-		{"header count", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n" + headers(8, 1) + "\r\n"},
-		{"header bytes", "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n" + headers(5, 120) + "\r\n"},
-		{"body", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 129\r\n\r\n"},
-		{"huge body", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 2147483647\r\n\r\n"},
+		{"request line", "DESCRIBE rtsp://127.0.0.1/" + strings.Repeat("a", 300) + " RTSP/1.0\r\nCSeq: 1\r\n\r\n", StatusRequestURITooLarge, ""},
+		{"endless line", "DESCRIBE rtsp://127.0.0.1/" + strings.Repeat("a", 64<<10), StatusRequestURITooLarge, ""},
+		{"header line", "OPTIONS * RTSP/1.0\r\nCSeq: 2\r\nX: " + strings.Repeat("a", 300) + "\r\n\r\n", StatusBadRequest, "2"},
+		{"header count", "OPTIONS * RTSP/1.0\r\nCSeq: 3\r\n" + headers(8, 1) + "\r\n", StatusBadRequest, "3"},
+		{"header bytes", "OPTIONS * RTSP/1.0\r\nCSeq: 4\r\n" + headers(5, 120) + "\r\n", StatusBadRequest, "4"},
+		{"bad header line", "OPTIONS * RTSP/1.0\r\nCSeq: 5\r\nBogusHeader\r\n\r\n", StatusBadRequest, "5"},
+		{"body", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 6\r\nContent-Length: 129\r\n\r\n", StatusRequestEntityTooLarge, "6"},
+		{"huge body", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 7\r\nContent-Length: 2147483647\r\n\r\n", StatusRequestEntityTooLarge, "7"},
+		{"two lengths", "SET_PARAMETER * RTSP/1.0\r\nCSeq: 8\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nhello", StatusBadRequest, "8"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ts.dial(t)
 			c.send(tc.raw)
 			resp, err := c.readResponse()
-			if err != nil || resp.Status != StatusBadRequest {
-				t.Fatalf("got %v %v, want 400", resp, err)
+			if err != nil || resp.Status != tc.status {
+				t.Fatalf("got %v %v, want %d", resp, err, tc.status)
+			}
+			if got := resp.Header.Get("CSeq"); got != tc.cseq {
+				t.Errorf("CSeq %q, want %q", got, tc.cseq)
 			}
 			c.requireClosed()
 			mon.requireFlowing(t, tc.name)
@@ -424,4 +434,32 @@ func TestUnplayedSessionsEndWithConnection(t *testing.T) {
 	if ts.srv.session(id) == nil {
 		t.Fatal("new viewer has no session")
 	}
+}
+
+// TestSessionsPerConnection: one connection cannot set up more than a few sessions, so a
+// single client cannot take every viewer slot over it.
+func TestSessionsPerConnection(t *testing.T) {
+	ts := startServer(t, Config{MaxViewers: 50})
+	c := ts.dial(t)
+	for range maxSessionsPerConn {
+		p := listenUDPClient(t).ports()
+		c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+	}
+	p := listenUDPClient(t).ports()
+	c.mustDo(StatusServiceUnavailable, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+	c.mustDo(StatusOK, "OPTIONS", ts.url) // the connection itself is fine
+	ts.playUDP(t)                         // and another connection is served
+}
+
+// TestBadRequestEndsViewerWithReason: a playing viewer whose connection sends garbage is
+// answered 400 and ended, and its "viewer left" line says why at the default log level.
+func TestBadRequestEndsViewerWithReason(t *testing.T) {
+	var logs syncBuffer
+	ts := startServer(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c, id, _ := ts.playTCP(t)
+	c.send("hello garbage\r\n\r\n")
+	waitUntil(t, "the session to end", func() bool { return ts.srv.session(id) == nil })
+	waitUntil(t, "the reason to be logged", func() bool {
+		return strings.Contains(logs.String(), `msg="viewer left" session=`+id) && strings.Contains(logs.String(), `reason="bad request: malformed request: request line`)
+	})
 }

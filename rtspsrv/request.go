@@ -50,15 +50,35 @@ type Request struct {
 // errMalformed marks requests that get 400 Bad Request (and a closed connection).
 var errMalformed = errors.New("malformed request")
 
-// errTooLarge marks requests over a limit: also 400 and a close, but logged differently.
-var errTooLarge = errors.New("request over limit")
+// errTooLarge marks requests over a limit: also an error status and a close, but logged
+// differently. errLineTooLong and errBodyTooLarge say which limit, for 414 and 413.
+var (
+	errTooLarge     = errors.New("request over limit")
+	errLineTooLong  = errors.New("request line too long")
+	errBodyTooLarge = errors.New("body too large")
+)
+
+// malformedStatus is the answer to a request that readRequest refused.
+func malformedStatus(err error) int {
+	switch {
+	case errors.Is(err, errLineTooLong):
+		return StatusRequestURITooLarge
+	case errors.Is(err, errBodyTooLarge):
+		return StatusRequestEntityTooLarge
+	}
+	return StatusBadRequest
+}
 
 // readRequest reads one request. Errors wrapping errMalformed or errTooLarge mean the bytes
-// on the connection can no longer be trusted; io errors mean the peer went away. An HTTP
-// request (RTSP over HTTP, see tunnel.go) is read too, without its body; errors in its header
-// also wrap errHTTPRequest, so that the answer is in HTTP.
+// on the connection can no longer be trusted; io errors mean the peer went away. With such an
+// error it returns what it could read of the request, if anything (its CSeq goes back with
+// the error status). An HTTP request (RTSP over HTTP, see tunnel.go) is read too, without its
+// body; errors in its header also wrap errHTTPRequest, so that the answer is in HTTP.
 func readRequest(r *bufio.Reader, lim Limits) (*Request, error) {
 	line, err := readLine(r, lim.MaxLineBytes)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("%w: %w", errLineTooLong, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +109,9 @@ func readRequest(r *bufio.Reader, lim Limits) (*Request, error) {
 			// Its error must be answered in HTTP (see tunnel.go).
 			err = fmt.Errorf("%w: %w", errHTTPRequest, err)
 		}
+		if errors.Is(err, errMalformed) || errors.Is(err, errTooLarge) {
+			return req, err
+		}
 		return nil, err
 	}
 	if isHTTP {
@@ -99,10 +122,17 @@ func readRequest(r *bufio.Reader, lim Limits) (*Request, error) {
 	if cl := req.Header.Get("Content-Length"); cl != "" {
 		n, err := strconv.Atoi(cl)
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%w: Content-Length %q", errMalformed, truncate(cl))
+			return req, fmt.Errorf("%w: Content-Length %q", errMalformed, truncate(cl))
+		}
+		for _, f := range req.Header {
+			// Two lengths that disagree leave the end of the body, and with it where the next
+			// request starts, to guesswork (RFC 7230 §3.3.3, which RTSP's framing follows).
+			if strings.EqualFold(f.Name, "Content-Length") && f.Value != cl {
+				return req, fmt.Errorf("%w: Content-Length %q and %q", errMalformed, truncate(cl), truncate(f.Value))
+			}
 		}
 		if n > lim.MaxBodyBytes {
-			return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", errTooLarge, n, lim.MaxBodyBytes)
+			return req, fmt.Errorf("%w: %w: body of %d bytes exceeds %d", errTooLarge, errBodyTooLarge, n, lim.MaxBodyBytes)
 		}
 		req.Body = make([]byte, n)
 		if _, err := io.ReadFull(r, req.Body); err != nil {

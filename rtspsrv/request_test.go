@@ -203,7 +203,9 @@ func TestReadRequest(t *testing.T) {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tc.wantErr)
 				}
-				if req != nil {
+				// What was read before a fault may come back with it (for its CSeq); never a
+				// body, and nothing at all when the peer went away.
+				if req != nil && (req.Body != nil || !errors.Is(err, errMalformed) && !errors.Is(err, errTooLarge)) {
 					t.Errorf("got a request with an error: %+v", req)
 				}
 				// Limits must not be reported as mere malformation and vice versa: the log
@@ -400,8 +402,10 @@ func TestReplayClients(t *testing.T) {
 		if got := resps["qt-options-star.txt"].Header.Get("Unsupported"); got != "implicit-play" {
 			t.Errorf("Unsupported = %q, want implicit-play (Proxy-Require is not ours to refuse)", got)
 		}
-		// The same request without Require is answered.
+		// The same request without Require is answered, and so is one whose Require is
+		// empty: it names no option to refuse.
 		c.mustDo(StatusOK, "OPTIONS", "*", "Proxy-Require: gzipped-messages")
+		c.mustDo(StatusOK, "OPTIONS", "*", "Require: ")
 	})
 
 	t.Run("dss-second-track", func(t *testing.T) {

@@ -13,6 +13,8 @@ const (
 	StatusUnauthorized            = 401
 	StatusNotFound                = 404
 	StatusMethodNotAllowed        = 405
+	StatusRequestEntityTooLarge   = 413
+	StatusRequestURITooLarge      = 414
 	StatusParameterNotUnderstood  = 451
 	StatusSessionNotFound         = 454
 	StatusMethodNotValidInState   = 455
@@ -31,6 +33,8 @@ var statusText = map[int]string{
 	StatusUnauthorized:            "Unauthorized",
 	StatusNotFound:                "Not Found",
 	StatusMethodNotAllowed:        "Method Not Allowed",
+	StatusRequestEntityTooLarge:   "Request Entity Too Large",
+	StatusRequestURITooLarge:      "Request-URI Too Large",
 	StatusParameterNotUnderstood:  "Parameter Not Understood",
 	StatusSessionNotFound:         "Session Not Found",
 	StatusMethodNotValidInState:   "Method Not Valid in This State",

@@ -103,7 +103,9 @@ func TestErrorStatuses(t *testing.T) {
 		{name: "400 no CSeq", raw: "OPTIONS * RTSP/1.0\r\nUser-Agent: x\r\n\r\n", status: StatusBadRequest, noCSeq: true, closed: true,
 			headers2: map[string]string{"Connection": "close"}},
 		{name: "400 bad CSeq", raw: "OPTIONS * RTSP/1.0\r\nCSeq: one\r\n\r\n", status: StatusBadRequest, noCSeq: true, closed: true},
-		{name: "400 bad header line", raw: "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nno colon here\r\n\r\n", status: StatusBadRequest, noCSeq: true, closed: true},
+		// The CSeq before the bad line is readable, and goes back with the 400 (RFC 2326 §12.17).
+		{name: "400 bad header line", raw: "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nno colon here\r\n\r\n", status: StatusBadRequest, closed: true},
+		{name: "400 bad header line before CSeq", raw: "OPTIONS * RTSP/1.0\r\nno colon here\r\nCSeq: 1\r\n\r\n", status: StatusBadRequest, noCSeq: true, closed: true},
 		{name: "400 unparsable URL", method: "DESCRIBE", uri: "rtsp://[::1/stream", status: StatusBadRequest},
 		{name: "404 unknown path", method: "DESCRIBE", uri: "rtsp://127.0.0.1/nope", status: StatusNotFound},
 		{name: "404 unknown track", method: "SETUP", uri: "/trackID=1", headers: []string{"Transport: RTP/AVP/TCP;unicast"}, status: StatusNotFound},

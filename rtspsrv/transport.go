@@ -146,6 +146,8 @@ func parsePortRange(v string) ([2]int, error) {
 		if b, err = strconv.Atoi(hi); err != nil || b <= 0 || b > 65535 {
 			return [2]int{}, fmt.Errorf("bad port %q", v)
 		}
+	} else if b > 65535 {
+		return [2]int{}, fmt.Errorf("port %q leaves no port for RTCP", v)
 	}
 	return [2]int{a, b}, nil
 }

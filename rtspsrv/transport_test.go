@@ -64,6 +64,7 @@ func TestParseTransports(t *testing.T) {
 		{"UDP without ports", "RTP/AVP;unicast", []alt{{TransportSpec{Profile: "RTP/AVP", Lower: LowerUDP}, false}}},
 		{"port zero", "RTP/AVP;unicast;client_port=0-1", []alt{{TransportSpec{}, false}}},
 		{"port too big", "RTP/AVP;unicast;client_port=65536-65537", []alt{{TransportSpec{}, false}}},
+		{"last port, none left for RTCP", "RTP/AVP;unicast;client_port=65535", []alt{{TransportSpec{}, false}}},
 		{"port not a number", "RTP/AVP;unicast;client_port=a-b", []alt{{TransportSpec{}, false}}},
 		{"channel 255 has no pair", "RTP/AVP/TCP;interleaved=255", []alt{{TransportSpec{}, false}}},
 		{"channel too big", "RTP/AVP/TCP;interleaved=0-256", []alt{{TransportSpec{}, false}}},
@@ -275,7 +276,9 @@ func TestTrackURLForms(t *testing.T) {
 		resp := c.do("SETUP", uri, "Transport: RTP/AVP/TCP;unicast")
 		if resp.Status != StatusOK {
 			t.Errorf("SETUP %s: %d, want 200", uri, resp.Status)
+			continue
 		}
+		c.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+sessionID(resp.Header.Get("Session")))
 	}
 	for _, uri := range []string{ts.url, ts.url + "/", "rtsp://camera.local" + path, ts.url + "?token=abc"} {
 		if resp := c.do("SETUP", uri, "Transport: RTP/AVP/TCP;unicast"); resp.Status != StatusAggregateNotAllowed {
@@ -525,7 +528,12 @@ func TestUDPSessionSupersededByPortReuse(t *testing.T) {
 	next := ts.dial(t)
 	setupB := next.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", transport)
 	idB := sessionID(setupB.Header.Get("Session"))
-	for _, pkt := range drainUDP(u.rtcp) { // sent, if at all, before the SETUP answer
+	// The SETUP alone takes nothing: the old session plays on until the new one plays.
+	if ts.srv.session(idA) == nil {
+		t.Fatal("a SETUP that has not played yet ended the session on its ports")
+	}
+	next.mustDo(StatusOK, "PLAY", ts.url, "Session: "+idB)
+	for _, pkt := range drainUDP(u.rtcp) { // sent, if at all, before the PLAY answer
 		if pkts, err := rtcp.Unmarshal(pkt); err == nil {
 			for _, p := range pkts {
 				if _, ok := p.(*rtcp.Goodbye); ok {
@@ -534,17 +542,48 @@ func TestUDPSessionSupersededByPortReuse(t *testing.T) {
 			}
 		}
 	}
-	drainUDP(u.rtp) // the old session's last packets
-	next.mustDo(StatusOK, "PLAY", ts.url, "Session: "+idB)
+	// The old session's last packets, sent before the PLAY, may still be queued; once the new
+	// stream has begun, none may follow.
+	started := false
 	for range 60 {
-		if pkt, _ := u.readRTP(t); pkt.SSRC == first.SSRC {
-			t.Fatalf("packet seq %d of the superseded session reached the new player", pkt.SequenceNumber)
+		pkt, _ := u.readRTP(t)
+		switch {
+		case pkt.SSRC != first.SSRC:
+			started = true
+		case started:
+			t.Fatalf("packet seq %d of the superseded session reached the new player after its own stream began", pkt.SequenceNumber)
 		}
+	}
+	if !started {
+		t.Fatal("the new session's stream never began")
 	}
 	next.mustDo(StatusSessionNotFound, "PLAY", ts.url, "Session: "+idA)
 	if n := ts.srv.SessionCount(); n != 1 {
 		t.Errorf("%d sessions, want only the new player's", n)
 	}
+}
+
+// TestUDPSetupCannotEndAPlayingViewer: anyone on a viewer's host can send a SETUP naming the
+// viewer's client ports; unless it also plays on them, the viewer must play on untouched, and
+// keep playing when that connection goes away.
+func TestUDPSetupCannotEndAPlayingViewer(t *testing.T) {
+	ts := startServer(t, Config{})
+	victim, u, id, ssrc := ts.playUDP(t)
+	p := u.ports()
+	intruder := ts.dial(t)
+	intruder.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+	intruder.nc.Close()
+	waitUntil(t, "the intruder's session to end with its connection", func() bool { return ts.srv.SessionCount() == 1 })
+	if ts.srv.session(id) == nil {
+		t.Fatal("the playing viewer was ended by another connection's SETUP on its ports")
+	}
+	drainUDP(u.rtp)
+	for range 30 {
+		if pkt, _ := u.readRTP(t); pkt.SSRC != ssrc {
+			t.Fatalf("viewer got SSRC %08x, want its own %08x", pkt.SSRC, ssrc)
+		}
+	}
+	victim.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
 }
 
 // drainUDP returns the datagrams waiting on c.

@@ -171,27 +171,46 @@ func listenUDPPortsAt(ip netip.Addr, p int) (udpSockets, error) {
 
 // register makes a set-up session known by its client addresses (for its RTCP). It returns
 // the other sessions that had those addresses, which the caller ends (see supersede).
-func (u *udpSender) register(ss *session) []*session {
+// register records a set-up session's client addresses, so that its RTCP and the ICMP errors
+// its packets draw find it. Addresses another session has are left to that one: a SETUP alone
+// takes nothing from a viewer (see claim).
+func (u *udpSender) register(ss *session) {
 	u.addrMu.Lock()
 	defer u.addrMu.Unlock()
-	return u.registerLocked(ss)
+	u.registerLocked(ss, false)
 }
 
-func (u *udpSender) registerLocked(ss *session) []*session {
+// claim makes a session that starts playing the owner of its client addresses and returns the
+// sessions that had them, which the caller ends (see supersede).
+func (u *udpSender) claim(ss *session) []*session {
+	u.addrMu.Lock()
+	defer u.addrMu.Unlock()
+	return u.registerLocked(ss, true)
+}
+
+func (u *udpSender) registerLocked(ss *session, claim bool) []*session {
 	var old []*session
 	for _, a := range [2]*net.UDPAddr{ss.dest.rtp, ss.dest.rtcp} {
-		if prev := u.byAddr[a.AddrPort()]; prev != nil && prev != ss && !slices.Contains(old, prev) {
-			old = append(old, prev)
+		prev := u.byAddr[a.AddrPort()]
+		switch {
+		case prev == nil || prev == ss:
+			u.byAddr[a.AddrPort()] = ss
+		case claim:
+			if !slices.Contains(old, prev) {
+				old = append(old, prev)
+			}
+			u.byAddr[a.AddrPort()] = ss
 		}
-		u.byAddr[a.AddrPort()] = ss
 	}
 	return old
 }
 
-// supersede ends sessions whose client ports a new session has taken. Those ports are the new
-// player's now, so the old player is gone (killed, or its connection dropped without a
-// TEARDOWN) and its stream would only corrupt the new one's; nor could the old session's ICMP
-// errors and RTCP be told apart from the new one's any more.
+// supersede ends sessions whose client ports a new session has taken by playing on them. Those
+// ports are the new player's now, so the old player is gone (killed, or its connection dropped
+// without a TEARDOWN) and its stream would only corrupt the new one's; nor could the old
+// session's ICMP errors and RTCP be told apart from the new one's any more. It waits for PLAY:
+// a SETUP costs nothing to send, and anyone on the viewer's host could otherwise end its
+// stream with one that never plays.
 func (u *udpSender) supersede(by *session, old []*session) {
 	for _, ss := range old {
 		u.srv.log.Info("viewer superseded: a new session took its client ports", "session", ss.id, "by", by.id, "remote", ss.remote)
@@ -216,14 +235,13 @@ func (u *udpSender) forgetLocked(ss *session) {
 	}
 }
 
-// move sends a set-up session that is not playing to other client ports. It returns the
-// sessions that had those ports, which the caller ends (see supersede).
-func (u *udpSender) move(ss *session, dest udpDest) []*session {
+// move sends a set-up session that is not playing to other client ports.
+func (u *udpSender) move(ss *session, dest udpDest) {
 	u.addrMu.Lock()
 	defer u.addrMu.Unlock()
 	u.forgetLocked(ss)
 	ss.dest = dest
-	return u.registerLocked(ss)
+	u.registerLocked(ss, false)
 }
 
 func (u *udpSender) add(ss *session) {
