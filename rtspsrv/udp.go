@@ -169,8 +169,6 @@ func listenUDPPortsAt(ip netip.Addr, p int) (udpSockets, error) {
 	return socks, nil
 }
 
-// register makes a set-up session known by its client addresses (for its RTCP). It returns
-// the other sessions that had those addresses, which the caller ends (see supersede).
 // register records a set-up session's client addresses, so that its RTCP and the ICMP errors
 // its packets draw find it. Addresses another session has are left to that one: a SETUP alone
 // takes nothing from a viewer (see claim).
