@@ -16,17 +16,8 @@ import (
 // and the test must not send to the real LAN).
 func interopMulticastNetns(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace (CI runs tests as root)")
-	}
-	interopNeed(t, "ip", "iproute2")
-	ns := fmt.Sprintf("cammcast%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ns := interopNetns(t, "cammcast")
 	for _, args := range [][]string{
-		{"-n", ns, "link", "set", "lo", "up"},
 		{"-n", ns, "link", "set", "lo", "multicast", "on"},
 		// An address for the group's traffic to come from: the kernel will not use 127.0.0.1
 		// as the source of a multicast packet, and players check where RTCP comes from.
@@ -36,6 +27,25 @@ func interopMulticastNetns(t *testing.T) string {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 		}
+	}
+	return ns
+}
+
+// interopNetns makes a network namespace with only its loopback up, or skips the test saying
+// why.
+func interopNetns(t *testing.T, prefix string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace (CI runs tests as root)")
+	}
+	interopNeed(t, "ip", "iproute2")
+	ns := fmt.Sprintf("%s%d", prefix, os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip -n %s link set lo up: %v: %s", ns, err, out)
 	}
 	return ns
 }
@@ -106,18 +116,7 @@ func TestInteropMulticastAutoOnIPv6Listen(t *testing.T) {
 // TestInteropMulticastNoRoute: on a network with no route to the group (no default gateway,
 // as at boot before DHCP), camerad says at start that multicast requests will get 461.
 func TestInteropMulticastNoRoute(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace (CI runs tests as root)")
-	}
-	interopNeed(t, "ip", "iproute2")
-	ns := fmt.Sprintf("camnoroute%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip: %v: %s", err, out)
-	}
+	ns := interopNetns(t, "camnoroute")
 	c := interopStartIn(t, ns, "-source", "testsrc", "-width", "640", "-height", "360")
 	for deadline := time.Now().Add(interopWait); !strings.Contains(c.stderr.String(), "no route to the group"); {
 		if time.Now().After(deadline) {
