@@ -39,9 +39,12 @@ vet:
 	GOOS= GOARCH= $(GO) vet ./...
 
 # bench: micro-benchmarks (packetizer vs pion, fan-out vs gortsplib, test source, ...) and
-# the 100-viewer load test over UDP and TCP. Figures are ratios to peers run side by side.
+# the 100-viewer load test over UDP and TCP. Figures are ratios to peers run side by side:
+# scripts/benchratio prints camerad's against each peer's, with the issue's targets.
 bench:
-	GOOS= GOARCH= $(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+	@mkdir -p bin
+	GOOS= GOARCH= bash -o pipefail -c '$(GO) test -run "^$$" -bench . -benchmem -count 1 ./... | tee bin/bench.txt'
+	GOOS= GOARCH= $(GO) run ./scripts/benchratio bin/bench.txt
 	$(MAKE) load
 
 # load: camerad with 100 viewers (rtspsim) on a 4 Mbit/s 720p clip for 30 s, per transport;

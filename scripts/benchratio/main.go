@@ -1,0 +1,184 @@
+// Command benchratio reads `go test -bench` output and prints, for each benchmark run side by
+// side with a peer (sub-benchmarks named …/camerad and …/gortsplib or …/pion), camerad's
+// figures as ratios to the peer's, against the targets of the fan-out issue. With -count N
+// each figure is the mean of the N runs.
+//
+//	go test -run '^$' -bench 'Fanout|Packetize' -benchmem ./rtspsrv/ | tee bench.txt
+//	go run ./scripts/benchratio bench.txt
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// ours is the sub-benchmark name of camerad's side.
+const ours = "camerad"
+
+// targets are the ratios the fan-out issue asks for (lower is better for every metric here).
+var targets = map[string]map[string]float64{
+	"Packetize": {"ns/op": 1.0 / 5},
+	"Fanout":    {"cpu-s/Gbit": 1.0 / 3, "fanout-cpu-s/Gbit": 1.0 / 3},
+}
+
+// compared are the metrics worth a ratio, by benchmark: costs, where lower is better. A
+// fan-out case's ns/op is only its measuring time.
+var compared = map[string][]string{
+	"Fanout": {"cpu-s/Gbit", "fanout-cpu-s/Gbit", "MB-peak-RSS"},
+	"":       {"ns/op", "B/op", "allocs/op"},
+}
+
+func metricsOf(group string) []string {
+	top, _, _ := strings.Cut(group, "/")
+	if m, ok := compared[top]; ok {
+		return m
+	}
+	return compared[""]
+}
+
+// result is the sums of one sub-benchmark's metrics over its runs.
+type result struct {
+	sums map[string]float64
+	runs map[string]int
+}
+
+func (r *result) mean(metric string) (float64, bool) {
+	n := r.runs[metric]
+	if n == 0 {
+		return 0, false
+	}
+	return r.sums[metric] / float64(n), true
+}
+
+// benchLine matches "BenchmarkX/a/b-2   <iterations>   <value> <unit>   <value> <unit> ...".
+var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+// parse returns the results by group (the name without its last element) and side.
+func parse(r io.Reader) (map[string]map[string]*result, []string, error) {
+	groups := map[string]map[string]*result{}
+	var order []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		i := strings.LastIndexByte(m[1], '/')
+		if i < 0 {
+			continue // not run side by side
+		}
+		group, side := m[1][:i], m[1][i+1:]
+		if groups[group] == nil {
+			groups[group] = map[string]*result{}
+			order = append(order, group)
+		}
+		res := groups[group][side]
+		if res == nil {
+			res = &result{sums: map[string]float64{}, runs: map[string]int{}}
+			groups[group][side] = res
+		}
+		f := strings.Fields(m[2])
+		for j := 0; j+1 < len(f); j += 2 {
+			v, err := strconv.ParseFloat(f[j], 64)
+			if err != nil {
+				continue
+			}
+			res.sums[f[j+1]] += v
+			res.runs[f[j+1]]++
+		}
+	}
+	return groups, order, sc.Err()
+}
+
+// target returns the ratio the issue asks of group's metric, if any.
+func target(group, metric string) (float64, bool) {
+	top, _, _ := strings.Cut(group, "/")
+	t, ok := targets[top][metric]
+	return t, ok
+}
+
+func report(w io.Writer, groups map[string]map[string]*result, order []string) (misses int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "benchmark\tmetric\tcamerad\tpeer\tratio\ttarget")
+	for _, group := range order {
+		mine := groups[group][ours]
+		if mine == nil {
+			continue
+		}
+		var peers []string
+		for side := range groups[group] {
+			if side != ours {
+				peers = append(peers, side)
+			}
+		}
+		slices.Sort(peers)
+		for _, peer := range peers {
+			theirs := groups[group][peer]
+			for _, metric := range metricsOf(group) {
+				a, okA := mine.mean(metric)
+				b, okB := theirs.mean(metric)
+				if !okA || !okB {
+					continue
+				}
+				ratio, verdict := "-", ""
+				if b > 0 {
+					ratio = fmt.Sprintf("%.2f×", a/b)
+				}
+				if t, ok := target(group, metric); ok {
+					verdict = fmt.Sprintf("≤ %.2f× meets", t)
+					if b <= 0 || a/b > t {
+						verdict = fmt.Sprintf("≤ %.2f× MISSES", t)
+						misses++
+					}
+				}
+				if metric == "allocs/op" && strings.HasPrefix(group, "Packetize") {
+					verdict = "0 meets"
+					if a != 0 {
+						verdict = "0 MISSES"
+						misses++
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%.4g\t%s %.4g\t%s\t%s\n", group, metric, a, peer, b, ratio, verdict)
+			}
+		}
+	}
+	tw.Flush()
+	return misses
+}
+
+func main() {
+	var in io.Reader = os.Stdin
+	if len(os.Args) > 1 {
+		var readers []io.Reader
+		for _, name := range os.Args[1:] {
+			f, err := os.Open(name)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "benchratio:", err)
+				os.Exit(2)
+			}
+			defer f.Close()
+			readers = append(readers, f)
+		}
+		in = io.MultiReader(readers...)
+	}
+	groups, order, err := parse(in)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchratio:", err)
+		os.Exit(2)
+	}
+	if len(order) == 0 {
+		fmt.Fprintln(os.Stderr, "benchratio: no side-by-side benchmarks in the input")
+		os.Exit(2)
+	}
+	if misses := report(os.Stdout, groups, order); misses > 0 {
+		fmt.Printf("%d figure(s) miss their target\n", misses)
+	}
+}
