@@ -105,7 +105,7 @@ func LoadConfig(path string) (Config, error) {
 // (wifi.psk) the parent's.
 func describeYAMLError(err error, data []byte) string {
 	var te *yaml.TypeError
-	if !errors.As(err, &te) || te.Token == nil || te.DstType == nil {
+	if !errors.As(err, &te) || te.Token == nil || te.Token.Position == nil || te.DstType == nil {
 		return yaml.FormatError(err, false, true)
 	}
 	pos := te.Token.Position

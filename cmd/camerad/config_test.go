@@ -390,3 +390,25 @@ func TestMulticastGroupSetting(t *testing.T) {
 		t.Error("two camerad on one machine (different RTSP ports) got the same group")
 	}
 }
+
+// FuzzLoadConfig: whatever camera.yml holds, loading it never panics, and a refusal names
+// the file.
+func FuzzLoadConfig(f *testing.F) {
+	for _, seed := range []string{
+		"fps: 30\nwidth: 640\n", "mdns: yes\n", "wifi:\n  ssid: home\n  psk: [1]\n", "wifi: 5\n",
+		"- a\n- b\n", "listen: \":8554\"\nusername: a\npassword: b\n", "{a: [}", "width: &x 5\nheight: *x\n",
+		"source: \"file:\"\n", "tls_cert: !!binary abc\n", "\t- : :\n",
+	} {
+		f.Add(seed)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, yml string) {
+		p := filepath.Join(dir, "camera.yml")
+		if err := os.WriteFile(p, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadConfig(p); err != nil && !strings.Contains(err.Error(), p) {
+			t.Errorf("error %q does not name the file", err)
+		}
+	})
+}
