@@ -236,19 +236,32 @@ func (c *Conn) roundTrip(ctx context.Context, req *Request) (*Response, error) {
 	defer timer.Stop()
 	select {
 	case resp := <-c.responses:
-		switch got := resp.Header.Get("CSeq"); {
-		case !resp.Header.Has("CSeq"):
-			c.finding("cseq", fmt.Sprintf("%s: response has no CSeq (sent %s)", req.Method, cseq))
-		case strings.TrimSpace(got) != cseq:
-			c.finding("cseq", fmt.Sprintf("%s: response CSeq %q, sent %s", req.Method, got, cseq))
-		}
+		c.checkCSeq(req.Method, cseq, resp)
 		return resp, nil
 	case <-c.done:
+		// A server may answer and close at once (gortsplib after a wrong password): the
+		// reader then queues the answer and closes done, and select picks either.
+		select {
+		case resp := <-c.responses:
+			c.checkCSeq(req.Method, cseq, resp)
+			return resp, nil
+		default:
+		}
 		return nil, fmt.Errorf("%s: connection closed: %w", req.Method, c.readErr)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%s: %w", req.Method, ctx.Err())
 	case <-timer.C:
 		return nil, fmt.Errorf("%s: no response within %v", req.Method, c.opts.Timeout)
+	}
+}
+
+// checkCSeq reports a response whose CSeq does not echo the request's.
+func (c *Conn) checkCSeq(method, sent string, resp *Response) {
+	switch got := resp.Header.Get("CSeq"); {
+	case !resp.Header.Has("CSeq"):
+		c.finding("cseq", fmt.Sprintf("%s: response has no CSeq (sent %s)", method, sent))
+	case strings.TrimSpace(got) != sent:
+		c.finding("cseq", fmt.Sprintf("%s: response CSeq %q, sent %s", method, got, sent))
 	}
 }
 
