@@ -1,7 +1,8 @@
 // Command benchratio reads `go test -bench` output and prints, for each benchmark run side by
 // side with a peer (sub-benchmarks named …/camerad and …/gortsplib or …/pion), camerad's
 // figures as ratios to the peer's, against the targets of the fan-out issue. With -count N
-// each figure is the mean of the N runs.
+// each figure is the mean of the N runs. A fan-out case's whole-process ratio also shows the
+// ratio camerad would have if its fan-out cost nothing ("source alone").
 //
 //	go test -run '^$' -bench 'Fanout|Packetize' -benchmem ./rtspsrv/ | tee bench.txt
 //	go run ./scripts/benchratio bench.txt
@@ -105,6 +106,22 @@ func target(group, metric string) (float64, bool) {
 	return t, ok
 }
 
+// sourceFloor is, for a fan-out case's whole-process figure, the ratio that camerad would
+// reach if its fan-out cost nothing: the source alone (whole process minus fan-out) over the
+// peer's whole process. Where it is above the target, no fan-out can meet the target on the
+// whole-process figure on this machine.
+func sourceFloor(mine *result, peerWhole float64, metric string) (float64, bool) {
+	if metric != "cpu-s/Gbit" || peerWhole <= 0 {
+		return 0, false
+	}
+	whole, ok1 := mine.mean("cpu-s/Gbit")
+	fanout, ok2 := mine.mean("fanout-cpu-s/Gbit")
+	if !ok1 || !ok2 {
+		return 0, false
+	}
+	return max(0, whole-fanout) / peerWhole, true
+}
+
 func report(w io.Writer, groups map[string]map[string]*result, order []string) (misses int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "benchmark\tmetric\tcamerad\tpeer\tratio\ttarget")
@@ -138,6 +155,9 @@ func report(w io.Writer, groups map[string]map[string]*result, order []string) (
 						verdict = fmt.Sprintf("≤ %.2f× MISSES", t)
 						misses++
 					}
+				}
+				if floor, ok := sourceFloor(mine, b, metric); ok {
+					verdict += fmt.Sprintf(" (source alone %.2f×)", floor)
 				}
 				if metric == "allocs/op" && strings.HasPrefix(group, "Packetize") {
 					verdict = "0 meets"
