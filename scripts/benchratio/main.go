@@ -108,8 +108,8 @@ func target(group, metric string) (float64, bool) {
 
 // sourceFloor is, for a fan-out case's whole-process figure, the ratio that camerad would
 // reach if its fan-out cost nothing: the source alone (whole process minus fan-out) over the
-// peer's whole process. Where it is above the target, no fan-out can meet the target on the
-// whole-process figure on this machine.
+// peer's whole process. Where it is above the target, no fan-out could have met the target
+// on the whole-process figure in that run.
 func sourceFloor(mine *result, peerWhole float64, metric string) (float64, bool) {
 	if metric != "cpu-s/Gbit" || peerWhole <= 0 {
 		return 0, false
