@@ -97,7 +97,7 @@ func New(cfg Config, pool *encoder.Pool, log *slog.Logger) (*Source, error) {
 // restarts the child whenever it exits; with stdin, the end of the input is the end of the
 // source and Run returns an error wrapping io.EOF.
 func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
-	st := &stamper{fps: s.cfg.FPS}
+	st := newStamper(s.cfg.FPS)
 	if s.cfg.Command == nil {
 		return s.runStdin(ctx, st, publish)
 	}

@@ -29,7 +29,11 @@ type publisher struct {
 	sinceKey    int           // units published since it
 	warnedNoKey bool
 	lastAt      time.Duration // arrival of the last unit
+	notedPeriod time.Duration // the frame period last logged
 }
+
+// rateNoteChange is the relative change in the input's frame period that is logged again.
+const rateNoteChange = 0.05
 
 // noKeyframeWarning is how long a stream may go without an IDR before the publisher says
 // that viewers who join are waiting: open-GOP encoders send I-frames that are not IDRs, and
@@ -46,16 +50,39 @@ func newPublisher(pool *encoder.Pool, log *slog.Logger, st *stamper) *publisher 
 
 // unitsIn is how many units the input sends in d at its frame rate (30 fps if unknown).
 func (p *publisher) unitsIn(d time.Duration) int {
-	fps := p.stamper.fps
-	if fps <= 0 {
-		fps = 30
+	period := p.stamper.framePeriod()
+	if period <= 0 {
+		period = time.Second / 30
 	}
-	return int(d.Seconds() * fps)
+	return int(d / period)
 }
 
 // resync makes the publisher wait for the next keyframe: a unit was lost, and the pictures
 // after it refer to it.
 func (p *publisher) resync() { p.waitKey = true }
+
+// noteRate logs the input's frame rate when the stamper moves to one that differs by more
+// than rateNoteChange from the one it started with (the configured or the SPS's): a pipe that
+// runs at another rate than -fps says is worth knowing about.
+func (p *publisher) noteRate(period time.Duration) {
+	switch {
+	case period <= 0:
+		return
+	case p.notedPeriod == 0:
+		p.notedPeriod = period
+		return
+	case math.Abs(float64(period-p.notedPeriod)) <= rateNoteChange*float64(p.notedPeriod):
+		return
+	}
+	p.log.Info("pipe source: timestamps follow the input's measured frame rate",
+		"fps", fpsOf(period), "was", fpsOf(p.notedPeriod))
+	p.notedPeriod = period
+}
+
+// fpsOf is the frame rate of period, to two decimals.
+func fpsOf(period time.Duration) float64 {
+	return math.Round(float64(time.Second)/float64(period)*100) / 100
+}
 
 func (p *publisher) publish(u unit, publish encoder.Publish) {
 	key := h264.IsKeyframe(u.nalus)
@@ -81,6 +108,7 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 					return
 				}
 				p.sps, p.spsInfo = append(p.sps[:0], n...), info
+				p.stamper.useStreamRate(info.FrameRate)
 			}
 		case h264.NALPPS:
 			hasPPS = true
@@ -109,9 +137,11 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 	// The stamper spaces units in the order they come, which is decode order; each is shown
 	// later by as many periods as DisplayOrder says (B-frames), and RTP carries display times.
 	pts := p.stamper.stamp(u.at.mono)
-	if shown := p.order.Next(u.nalus, p.spsInfo); shown > 0 && p.stamper.fps > 0 {
-		pts += time.Duration(math.Round(float64(shown) * float64(time.Second) / p.stamper.fps))
+	period := p.stamper.framePeriod()
+	if shown := p.order.Next(u.nalus, p.spsInfo); shown > 0 {
+		pts += time.Duration(shown) * period
 	}
+	p.noteRate(period)
 	captured := u.at.wall.Add(pts - u.at.mono)
 	sei := h264.AppendCaptureTimeSEI(p.sei[:0], captured)
 	size := len(sei)

@@ -137,7 +137,7 @@ func BenchmarkPump(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st := &stamper{}
+	st := newStamper(0)
 	frames := 0
 	b.ReportAllocs()
 	b.SetBytes(int64(len(clip)))
@@ -166,7 +166,7 @@ func TestPublisherBFramesInDisplayTime(t *testing.T) {
 	const fps = 30
 	period := time.Second / fps
 	pool := encoder.NewPool()
-	p := newPublisher(pool, discardLog(), &stamper{fps: fps})
+	p := newPublisher(pool, discardLog(), newStamper(fps))
 	base := instant{mono: time.Hour, wall: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	var got []*encoder.AccessUnit
 	var cur [][]byte
@@ -206,7 +206,7 @@ func TestPublisherBFramesInDisplayTime(t *testing.T) {
 func newLoggedPublisher() (p *publisher, logs *bytes.Buffer, pool *encoder.Pool, idr, slice [][]byte) {
 	logs = &bytes.Buffer{}
 	pool = encoder.NewPool()
-	p = newPublisher(pool, slog.New(slog.NewTextHandler(logs, nil)), &stamper{fps: 30})
+	p = newPublisher(pool, slog.New(slog.NewTextHandler(logs, nil)), newStamper(30))
 	nalus := h264.SplitAnnexB(clipsrc.Default())
 	return p, logs, pool, [][]byte{nalus[0], nalus[1], nalus[2]}, [][]byte{nalus[3]}
 }
@@ -255,5 +255,42 @@ func TestPublisherStallIsNoMissingKeyframe(t *testing.T) {
 	}
 	if pool.Outstanding() != 0 {
 		t.Errorf("outstanding = %d", pool.Outstanding())
+	}
+}
+
+// TestPublisherTakesStreamRate: a stream whose SPS carries timing (the clip: 30 fps) is
+// stamped at that rate from its first unit, whatever -fps says (25 here).
+func TestPublisherTakesStreamRate(t *testing.T) {
+	const streamFPS = 30
+	period := time.Second / streamFPS
+	pool := encoder.NewPool()
+	p := newPublisher(pool, discardLog(), newStamper(25))
+	base := instant{mono: time.Hour, wall: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	var got []*encoder.AccessUnit
+	var cur [][]byte
+	sawVCL := false
+	next := func() {
+		at := instant{mono: base.mono + time.Duration(len(got))*period, wall: base.wall.Add(time.Duration(len(got)) * period)}
+		p.publish(unit{nalus: cur, at: at}, func(au *encoder.AccessUnit) { got = append(got, au) })
+		cur, sawVCL = nil, false
+	}
+	h264.ForEachNALU(clipsrc.Default(), func(n []byte) {
+		if h264.StartsAccessUnit(n, sawVCL) && len(cur) > 0 {
+			next()
+		}
+		cur = append(cur, n)
+		sawVCL = sawVCL || h264.TypeOf(n).IsVCL()
+	})
+	next()
+	if len(got) < 60 {
+		t.Fatalf("%d units published, want the clip's 120", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if step := got[i].PTS - got[i-1].PTS; (step - period).Abs() > time.Microsecond {
+			t.Errorf("unit %d: PTS step %v, want the SPS's %v", i, step, period)
+		}
+	}
+	for _, au := range got {
+		au.Release()
 	}
 }

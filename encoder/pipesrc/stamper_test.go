@@ -24,7 +24,7 @@ func TestStamperArrival(t *testing.T) {
 // TestStamperFPS: with a frame rate, bursty arrivals get evenly spaced PTS; a long stall
 // re-anchors to arrival; PTS never go back, even across a reset.
 func TestStamperFPS(t *testing.T) {
-	s := stamper{fps: 25}
+	s := newStamper(25)
 	base := 100 * time.Second
 	jitter := []time.Duration{0, 5, -3, 12, 0, 9, -8, 1}
 	for i, j := range jitter {
@@ -43,6 +43,75 @@ func TestStamperFPS(t *testing.T) {
 	s.reset()
 	if pts := s.stamp(stalled); pts <= stalled+40*time.Millisecond {
 		t.Errorf("PTS went back after reset: %v", pts)
+	}
+}
+
+// TestStamperFollowsInputRate: when the input runs at another rate than the configured one
+// (a 25 fps pipe with -fps 30; rpicam-vid writes no timing of its own), PTS settle on the
+// input's rate within seconds and are then evenly spaced: no jump every few frames.
+func TestStamperFollowsInputRate(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		configured float64
+		input      float64
+		burst      int // units read together
+	}{
+		{"25 fps input, 30 configured", 30, 25, 1},
+		{"15 fps input, 30 configured", 30, 15, 1},
+		{"5 fps input, 30 configured", 30, 5, 1},
+		{"60 fps input, 30 configured", 30, 60, 1},
+		{"25 fps input read 4 units at a time", 30, 25, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStamper(tc.configured)
+			period := time.Duration(float64(time.Second) / tc.input)
+			jitter := []time.Duration{0, 3, -2, 1, -3, 2} // ms
+			base := 50 * time.Second
+			settled := base + 8*time.Second
+			var last time.Duration
+			uneven := 0
+			for i := range int(20 * tc.input) {
+				// A burst arrives when its last unit is made.
+				made := (i/tc.burst + 1) * tc.burst
+				arrival := base + time.Duration(made)*period + jitter[i%len(jitter)]*time.Millisecond
+				pts := s.stamp(arrival)
+				if arrival > settled {
+					if step := pts - last; step < period-period/100 || step > period+period/100 {
+						uneven++
+						if uneven <= 3 {
+							t.Errorf("unit %d: PTS step %v, want %v", i, step, period)
+						}
+					}
+				}
+				last = pts
+			}
+			if uneven > 0 {
+				t.Errorf("%d uneven PTS steps after settling", uneven)
+			}
+		})
+	}
+}
+
+// TestStamperKeepsRateOverPause: a pause in the input (a child that stalls, then sends what
+// it kept) re-anchors PTS but does not change their spacing.
+func TestStamperKeepsRateOverPause(t *testing.T) {
+	s := newStamper(25)
+	period := 40 * time.Millisecond
+	at := 10 * time.Second
+	for range 50 {
+		s.stamp(at)
+		at += period
+	}
+	at += 3 * time.Second // paused
+	for range 10 {        // then sends what it held back at once
+		s.stamp(at)
+	}
+	for range 50 {
+		at += period
+		s.stamp(at)
+	}
+	if got := s.framePeriod(); got < period-period/100 || got > period+period/100 {
+		t.Errorf("period after a pause %v, want %v", got, period)
 	}
 }
 
