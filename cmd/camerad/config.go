@@ -3,12 +3,16 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/printer"
 )
 
@@ -86,12 +90,18 @@ func LoadConfig(path string) (Config, error) {
 	if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
 		return cfg, fmt.Errorf("config %s: %s", path, describeYAMLError(err, data))
 	}
-	// A certificate beside camera.yml is named as camera.yml sees it, whatever camerad's
-	// working directory.
+	if err := checkWholeNumbers(data); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	// A certificate or a clip beside camera.yml is named as camera.yml sees it, whatever
+	// camerad's working directory (on the image, the boot partition is not it).
 	for _, p := range []*string{&cfg.TLSCert, &cfg.TLSKey} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(filepath.Dir(path), *p)
 		}
+	}
+	if spec, err := parseSourceSpec(cfg.Source); err == nil && spec.kind == sourceFile && !filepath.IsAbs(spec.arg) {
+		cfg.Source = "file:" + filepath.Join(filepath.Dir(path), spec.arg)
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
@@ -136,6 +146,51 @@ func describeYAMLError(err error, data []byte) string {
 		p.PrintErrorToken(te.Token, false))
 }
 
+// checkWholeNumbers rejects a number with a fraction for a field that takes a whole number:
+// the YAML decoder would cut "width: 640.5" down to 640 without a word. (2e6 for the bitrate
+// is a whole number, and fine.)
+func checkWholeNumbers(data []byte) error {
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil // the decoder has already accepted it; nothing more to say
+	}
+	wholeNumber := map[string]bool{}
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Type.Kind() == reflect.Int {
+			wholeNumber[f.Tag.Get("yaml")] = true
+		}
+	}
+	for _, doc := range file.Docs {
+		m, ok := doc.Body.(*ast.MappingNode)
+		if !ok {
+			continue
+		}
+		for _, kv := range m.Values {
+			f, ok := kv.Value.(*ast.FloatNode)
+			if !ok || kv.Key == nil || !wholeNumber[kv.Key.String()] || f.Value == math.Trunc(f.Value) {
+				continue
+			}
+			pos := f.GetToken().Position
+			var p printer.Printer
+			return fmt.Errorf("[%d:%d] %s: want a whole number, got %s\n%s", pos.Line, pos.Column,
+				kv.Key.String(), f.GetToken().Value, p.PrintErrorToken(f.GetToken(), false))
+		}
+	}
+	return nil
+}
+
+// validPort reports whether the address names a port a listener can take: a number up to
+// 65535 or a service name (":rtsp").
+func validPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	_, err = net.LookupPort("tcp", port)
+	return err == nil
+}
+
 // MDNSEnabled reports whether mDNS announcement is on (the default).
 func (c Config) MDNSEnabled() bool { return c.MDNS == nil || *c.MDNS }
 
@@ -149,6 +204,8 @@ func (c Config) Validate() error {
 		bad("listen", "must not be empty (e.g. \":8554\")")
 	} else if i := strings.LastIndexByte(c.Listen, ':'); i < 0 {
 		bad("listen", "%q has no port (e.g. \":8554\")", c.Listen)
+	} else if !validPort(c.Listen) {
+		bad("listen", "%q is not host:port with a port from 0 to 65535 (e.g. \":8554\")", c.Listen)
 	}
 	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, " ?#") || strings.Contains(c.Path, "trackID=") {
 		bad("path", "%q must start with / and contain no spaces, ?, # or trackID=", c.Path)
@@ -172,7 +229,7 @@ func (c Config) Validate() error {
 		bad("fps", "%d must be between 1 and 120", c.FPS)
 	}
 	if c.Bitrate < 0 || (c.Bitrate > 0 && c.Bitrate < 64_000) || c.Bitrate > 50_000_000 {
-		bad("bitrate", "%d must be between 64000 and 50000000 bits per second", c.Bitrate)
+		bad("bitrate", "%d must be between 64000 and 50000000 bits per second, or 0 for the encoder's default", c.Bitrate)
 	}
 	if c.GOP < 0 || c.GOP > 1000 {
 		bad("gop", "%d must be between 0 (one second) and 1000 frames", c.GOP)
@@ -208,6 +265,8 @@ func (c Config) Validate() error {
 		}
 	case strings.LastIndexByte(c.RTSPSListen, ':') < 0:
 		bad("rtsps_listen", "%q has no port (e.g. \":8322\")", c.RTSPSListen)
+	case !validPort(c.RTSPSListen):
+		bad("rtsps_listen", "%q is not host:port with a port from 0 to 65535 (e.g. \":8322\")", c.RTSPSListen)
 	case c.RTSPSListen == c.Listen && !strings.HasSuffix(c.Listen, ":0"): // port 0: any free one each
 		bad("rtsps_listen", "%q is the listen address too; RTSP and RTSPS need a port each", c.RTSPSListen)
 	}

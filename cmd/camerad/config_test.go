@@ -110,6 +110,40 @@ func TestLoadConfigTLSPaths(t *testing.T) {
 	}
 }
 
+// TestLoadConfigFilePath: a clip named in camera.yml is found beside it too, whatever the
+// working directory; a -source flag is the shell's and stays relative to it.
+func TestLoadConfigFilePath(t *testing.T) {
+	p := writeConfig(t, "source: file:clip.h264\n")
+	clip := filepath.Join(filepath.Dir(p), "clip.h264")
+	if err := os.WriteFile(clip, []byte{0, 0, 0, 1}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir()) // not where the config is
+	got, err := LoadConfig(p)
+	if err != nil {
+		t.Fatalf("a clip beside the config file: %v", err)
+	}
+	if got.Source != "file:"+clip {
+		t.Errorf("source = %q, want %q", got.Source, "file:"+clip)
+	}
+	c, _, err := parseArgs([]string{"-config", p, "-source", "file:" + clip}, io.Discard)
+	if err != nil || c.Source != "file:"+clip {
+		t.Errorf("-source over the file: %q, %v", c.Source, err)
+	}
+}
+
+// TestLoadConfigNumbers: a fraction where a whole number belongs is an error naming the field
+// (the decoder would truncate it), while a whole number in float notation is accepted.
+func TestLoadConfigNumbers(t *testing.T) {
+	got, err := LoadConfig(writeConfig(t, "bitrate: 2e6\nwidth: 640.0\n"))
+	if err != nil {
+		t.Fatalf("whole numbers in float notation: %v", err)
+	}
+	if got.Bitrate != 2_000_000 || got.Width != 640 {
+		t.Errorf("bitrate %d, width %d; want 2000000 and 640", got.Bitrate, got.Width)
+	}
+}
+
 func TestLoadConfigCommentsOnly(t *testing.T) {
 	// The image ships a camera.yml that is all comments until the user edits it.
 	p := writeConfig(t, "# wifi:\n#   ssid: my-network\n")
@@ -149,6 +183,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", nil},
 		{"listen empty", "listen: \"\"\n", []string{"listen"}},
 		{"listen no port", "listen: localhost\n", []string{"listen", "localhost"}},
+		{"listen port range", "listen: \"127.0.0.1:99999\"\n", []string{"listen", "99999"}},
+		{"width fraction", "width: 640.5\n", []string{"[1:8] width: want a whole number, got 640.5"}},
+		{"fps fraction", "fps: 29.97\n", []string{"fps: want a whole number, got 29.97"}},
 		{"path relative", "path: stream\n", []string{"path"}},
 		{"path query", "path: /s?x=1\n", []string{"path"}},
 		{"source unknown", "source: webcam\n", []string{"source", "webcam"}},
@@ -179,6 +216,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"psk short", "wifi:\n  ssid: home\n  psk: short\n", []string{"wifi.psk"}},
 		{"log level", "log_level: loud\n", []string{"log_level", "loud"}},
 		{"rtsps no port", "rtsps_listen: localhost\n", []string{"rtsps_listen", "localhost"}},
+		{"rtsps port range", "rtsps_listen: \":70000\"\n", []string{"rtsps_listen", "70000"}},
 		{"rtsps on listen", "listen: \":8554\"\nrtsps_listen: \":8554\"\n", []string{"rtsps_listen"}},
 		{"cert without key", "rtsps_listen: \":8322\"\ntls_cert: cam.crt\n", []string{"tls_key"}},
 		{"key without cert", "rtsps_listen: \":8322\"\ntls_key: cam.key\n", []string{"tls_cert"}},

@@ -32,7 +32,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 	fs.IntVar(&flags.Width, "width", def.Width, "picture width")
 	fs.IntVar(&flags.Height, "height", def.Height, "picture height")
 	fs.IntVar(&flags.FPS, "fps", def.FPS, "frames per second")
-	fs.IntVar(&flags.Bitrate, "bitrate", def.Bitrate, "hardware encoder bitrate in bit/s")
+	fs.IntVar(&flags.Bitrate, "bitrate", def.Bitrate, "hardware encoder bitrate in bit/s (0: the encoder's default)")
 	fs.IntVar(&flags.GOP, "gop", def.GOP, "frames between keyframes (0 = one second)")
 	fs.IntVar(&flags.UDPPort, "udp-port", def.UDPPort, "server RTP port for UDP viewers, even (0 = any free pair)")
 	fs.StringVar(&flags.Multicast, "multicast", def.Multicast, "group for multicast viewers: auto | off | <group>:<even port>")
