@@ -68,24 +68,43 @@ func (a *authenticator) challenge(now time.Time, stale bool) *Response {
 		with("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, authRealm))
 }
 
-// check reports whether req carries valid credentials, and whether they would be valid but
-// for an expired nonce (stale).
-func (a *authenticator) check(req *Request, now time.Time) (ok, stale bool) {
+// authVerdict is what check makes of a request's credentials.
+type authVerdict int
+
+const (
+	// authMissing: nothing to judge: no credentials, another scheme, or a Digest nonce that is
+	// not ours (a player that kept one from before camerad restarted).
+	authMissing authVerdict = iota
+	authOK
+	// authStale: the right credentials with an expired nonce.
+	authStale
+	// authWrong: a wrong user or password.
+	authWrong
+)
+
+// check judges the credentials req carries.
+func (a *authenticator) check(req *Request, now time.Time) authVerdict {
 	h := req.Header.Get("Authorization")
 	scheme, rest, _ := strings.Cut(h, " ")
 	switch strings.ToLower(scheme) {
 	case "basic":
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
 		if err != nil {
-			return false, false
+			return authWrong
 		}
 		user, pass, _ := strings.Cut(string(raw), ":")
-		return constEq(user, a.user) && constEq(pass, a.pass), false
+		if constEq(user, a.user) && constEq(pass, a.pass) {
+			return authOK
+		}
+		return authWrong
 	case "digest":
 		p := parseAuthParams(rest)
 		authentic, fresh := a.checkNonce(p["nonce"], now)
-		if !constEq(p["username"], a.user) || p["realm"] != authRealm || !authentic {
-			return false, false
+		if !authentic {
+			return authMissing
+		}
+		if !constEq(p["username"], a.user) || p["realm"] != authRealm {
+			return authWrong
 		}
 		ha1 := md5hex(a.user + ":" + authRealm + ":" + a.pass)
 		ha2 := md5hex(req.Method + ":" + p["uri"])
@@ -95,12 +114,33 @@ func (a *authenticator) check(req *Request, now time.Time) (ok, stale bool) {
 		} else {
 			want = md5hex(ha1 + ":" + p["nonce"] + ":" + ha2)
 		}
-		if !constEq(strings.ToLower(p["response"]), want) {
-			return false, false
+		switch {
+		case !constEq(strings.ToLower(p["response"]), want):
+			return authWrong
+		case !fresh:
+			return authStale
 		}
-		return fresh, !fresh
+		return authOK
 	}
-	return false, false
+	return authMissing
+}
+
+// presentedUser is the username that req's credentials claim, shortened for the log (a
+// client chooses it).
+func presentedUser(req *Request) string {
+	scheme, rest, _ := strings.Cut(req.Header.Get("Authorization"), " ")
+	var user string
+	switch strings.ToLower(scheme) {
+	case "basic":
+		raw, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+		user, _, _ = strings.Cut(string(raw), ":")
+	case "digest":
+		user = parseAuthParams(rest)["username"]
+	}
+	if len(user) > 64 {
+		user = user[:64] + "…"
+	}
+	return user
 }
 
 func parseAuthParams(s string) map[string]string {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -51,33 +52,32 @@ func TestAuthenticatorCheck(t *testing.T) {
 		method string
 		auth   string
 		at     time.Time
-		ok     bool
-		stale  bool // right credentials, expired nonce: the challenge says stale=TRUE
+		want   authVerdict // authStale: the challenge says stale=TRUE
 	}{
-		{"basic", "DESCRIBE", basic("admin:s3cret:with:colons"), now, true, false},
-		{"basic scheme lower case", "DESCRIBE", "basic " + base64.StdEncoding.EncodeToString([]byte("admin:s3cret:with:colons")), now, true, false},
-		{"basic wrong password", "DESCRIBE", basic("admin:s3cret"), now, false, false},
-		{"basic wrong user", "DESCRIBE", basic("root:s3cret:with:colons"), now, false, false},
-		{"basic not base64", "DESCRIBE", "Basic !!!", now, false, false},
-		{"digest", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, true, false},
-		{"digest qop=auth", "SETUP", digestHeader("admin", authRealm, "s3cret:with:colons", "SETUP", uri+"/trackID=0", nonce, "auth"), now, true, false},
-		{"digest reused nonce a minute later", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "PLAY", uri, nonce, ""), now.Add(time.Minute), true, false},
-		{"digest wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now, false, false},
-		{"digest wrong method", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, false, false},
-		{"digest wrong realm", "DESCRIBE", digestHeader("admin", "other", "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, false, false},
-		{"digest stale nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), false, true},
-		{"digest stale nonce, wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), false, false},
-		{"digest nonce from the future", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, a.nonce(now.Add(time.Hour)), ""), now, false, true},
-		{"digest forged nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, flip(nonce), ""), now, false, false},
-		{"digest nonce of another camera", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, other.nonce(now), ""), now, false, false},
-		{"digest short nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "abcd", ""), now, false, false},
-		{"digest non-hex nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "zz"+nonce[2:], ""), now, false, false},
+		{"basic", "DESCRIBE", basic("admin:s3cret:with:colons"), now, authOK},
+		{"basic scheme lower case", "DESCRIBE", "basic " + base64.StdEncoding.EncodeToString([]byte("admin:s3cret:with:colons")), now, authOK},
+		{"basic wrong password", "DESCRIBE", basic("admin:s3cret"), now, authWrong},
+		{"basic wrong user", "DESCRIBE", basic("root:s3cret:with:colons"), now, authWrong},
+		{"basic not base64", "DESCRIBE", "Basic !!!", now, authWrong},
+		{"digest", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authOK},
+		{"digest qop=auth", "SETUP", digestHeader("admin", authRealm, "s3cret:with:colons", "SETUP", uri+"/trackID=0", nonce, "auth"), now, authOK},
+		{"digest reused nonce a minute later", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "PLAY", uri, nonce, ""), now.Add(time.Minute), authOK},
+		{"digest wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now, authWrong},
+		{"digest wrong method", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authWrong},
+		{"digest wrong realm", "DESCRIBE", digestHeader("admin", "other", "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authWrong},
+		{"digest stale nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), authStale},
+		{"digest stale nonce, wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), authWrong},
+		{"digest nonce from the future", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, a.nonce(now.Add(time.Hour)), ""), now, authStale},
+		{"digest forged nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, flip(nonce), ""), now, authMissing},
+		{"digest nonce of another camera", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, other.nonce(now), ""), now, authMissing},
+		{"digest short nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "abcd", ""), now, authMissing},
+		{"digest non-hex nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "zz"+nonce[2:], ""), now, authMissing},
 		{"digest upper-case response", "DESCRIBE", strings.Replace(digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""),
 			`response="`+digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", ""),
-			`response="`+strings.ToUpper(digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", "")), 1), now, true, false},
-		{"no header", "DESCRIBE", "", now, false, false},
-		{"unknown scheme", "DESCRIBE", "Bearer abc", now, false, false},
-		{"scheme only", "DESCRIBE", "Digest", now, false, false},
+			`response="`+strings.ToUpper(digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", "")), 1), now, authOK},
+		{"no header", "DESCRIBE", "", now, authMissing},
+		{"unknown scheme", "DESCRIBE", "Bearer abc", now, authMissing},
+		{"scheme only", "DESCRIBE", "Digest", now, authMissing},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,8 +85,8 @@ func TestAuthenticatorCheck(t *testing.T) {
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
-			if ok, stale := a.check(req, tc.at); ok != tc.ok || stale != tc.stale {
-				t.Errorf("check = %v, stale %v; want %v, stale %v (%s)", ok, stale, tc.ok, tc.stale, tc.auth)
+			if got := a.check(req, tc.at); got != tc.want {
+				t.Errorf("check = %v, want %v (%s)", got, tc.want, tc.auth)
 			}
 		})
 	}
@@ -147,6 +147,24 @@ func TestAuthOverTheWire(t *testing.T) {
 	c2.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id, auth("PLAY", ts.url))
 	c2.readRTP(0)
 	c2.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id, "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte("viewer:pa ss")))
+}
+
+// TestFailedLoginIsLogged: wrong credentials leave a warning naming the user, so that an NVR
+// with a mistyped password can be told from one that cannot reach the camera; the 401 that
+// asks a player for credentials in the first place does not.
+func TestFailedLoginIsLogged(t *testing.T) {
+	var logs syncBuffer
+	ts := startServer(t, Config{Username: "viewer", Password: "pa ss", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c := ts.dial(t)
+	resp := c.mustDo(StatusUnauthorized, "DESCRIBE", ts.url)
+	if strings.Contains(logs.String(), "authentication failed") {
+		t.Fatalf("a request without credentials was logged as a failed login:\n%s", logs.String())
+	}
+	p := parseAuthParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "))
+	c.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, "Authorization: "+digestHeader("nvr-admin", p["realm"], "guess", "DESCRIBE", ts.url, p["nonce"], ""))
+	if out := logs.String(); !strings.Contains(out, "authentication failed") || !strings.Contains(out, "user=nvr-admin") {
+		t.Errorf("wrong password: log has no failed login naming the user:\n%s", out)
+	}
 }
 
 // TestChallengeSaysStale: after an expired nonce with the right credentials, the Digest

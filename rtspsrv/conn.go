@@ -80,6 +80,20 @@ func (c *conn) scheme() string {
 // through what the tunnel is for). Called on the connection's goroutine.
 func (c *conn) interleavedOnly() bool { return c.tls != nil || c.post != nil }
 
+// via says what the connection's RTSP travels inside, for the log ("" for plain RTSP).
+// Called on the connection's goroutine.
+func (c *conn) via() string {
+	switch {
+	case c.post != nil && c.tls != nil:
+		return "http-tunnel+tls"
+	case c.post != nil:
+		return "http-tunnel"
+	case c.tls != nil:
+		return "tls"
+	}
+	return ""
+}
+
 func (c *conn) serve() {
 	reason := "connection closed" // what the "viewer left" lines of its sessions say
 	defer func() {

@@ -54,8 +54,19 @@ func (s *Server) handle(c *conn, req *Request) *Response {
 		return respond(StatusNotImplemented).with("Allow", publicMethods)
 	}
 	if req.Method != "OPTIONS" && s.auth.enabled() {
-		if ok, stale := s.auth.check(req, time.Now()); !ok {
-			return s.auth.challenge(time.Now(), stale)
+		switch verdict := s.auth.check(req, time.Now()); verdict {
+		case authOK:
+		case authWrong:
+			// Worth a line: an NVR with a mistyped password otherwise just fails to connect,
+			// with nothing in the camera's log. (A player's first request carries no
+			// credentials, and the 401 that asks for them is no failure.)
+			if ok, skipped := s.authWarn.allow(time.Now()); ok {
+				c.log.Warn("authentication failed: wrong username or password", "user", presentedUser(req),
+					"method", req.Method, "failed_unlogged", skipped)
+			}
+			return s.auth.challenge(time.Now(), false)
+		default:
+			return s.auth.challenge(time.Now(), verdict == authStale)
 		}
 	}
 	tgt, base, err := s.resolve(c, req.URI)
@@ -238,7 +249,11 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 	if ss.lower == LowerUDP {
 		s.udp.register(ss)
 	}
-	s.log.Info("viewer set up", "session", ss.id, "remote", c.remote, "transport", ss.lower.String())
+	attrs := []any{"session", ss.id, "remote", c.remote, "transport", ss.lower.String()}
+	if via := c.via(); via != "" {
+		attrs = append(attrs, "via", via)
+	}
+	s.log.Info("viewer set up", attrs...)
 	return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))
 }
 

@@ -120,9 +120,10 @@ type Server struct {
 	tunnels  map[string]*tunnelWait // HTTP tunnel GETs waiting for their POST, by cookie
 
 	refusedWarn warnLimiter // "viewer refused: limit reached"
+	authWarn    warnLimiter // "authentication failed"
 }
 
-// refusedWarnInterval is how often at most a refused viewer is logged.
+// refusedWarnInterval is how often at most a refused viewer, or a failed login, is logged.
 const refusedWarnInterval = 10 * time.Second
 
 // NewServer prepares a server for stream; Serve starts it.
@@ -134,6 +135,7 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 		stream:      stream,
 		log:         cfg.Logger,
 		refusedWarn: warnLimiter{interval: refusedWarnInterval},
+		authWarn:    warnLimiter{interval: refusedWarnInterval},
 		ctx:         ctx,
 		cancel:      cancel,
 		sessions:    make(map[string]*session),
@@ -371,8 +373,7 @@ func (s *Server) reapSessions(ctx context.Context) {
 			}
 			s.mu.Unlock()
 			for _, e := range expired {
-				s.log.Info("session ended", "session", e.ss.id, "remote", e.ss.remote, "reason", e.reason)
-				e.ss.close(e.reason)
+				e.ss.close(e.reason) // its "viewer left" line gives the reason
 			}
 		}
 	}

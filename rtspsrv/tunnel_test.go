@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -185,9 +186,10 @@ func (ts *testServer) playTunnel(t *testing.T) (*rtspClient, *tunnelConn, string
 
 // TestTunnelPlay: DESCRIBE, SETUP and PLAY through a tunnel; media arrives on the GET,
 // starting with a keyframe; RTCP from the client and keep-alives pass through the POST, on
-// which the server never writes.
+// which the server never writes. The log says the viewer came through a tunnel.
 func TestTunnelPlay(t *testing.T) {
-	ts := startServer(t, Config{})
+	var logs syncBuffer
+	ts := startServer(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	c, tc := ts.dialTunnel(t, padded)
 	c.mustDo(StatusOK, "OPTIONS", "*")
 	desc := c.mustDo(StatusOK, "DESCRIBE", ts.url, "Accept: application/sdp")
@@ -203,6 +205,9 @@ func TestTunnelPlay(t *testing.T) {
 		t.Errorf("Transport %q, want interleaved", tr)
 	}
 	id := sessionID(setup.Header.Get("Session"))
+	if out := logs.String(); !strings.Contains(out, "transport=tcp via=http-tunnel") {
+		t.Errorf("the viewer's log line does not say it came through a tunnel:\n%s", out)
+	}
 	c.mustDo(StatusOK, "PLAY", ts.url+"/", "Session: "+id, "Range: npt=0.000-")
 	if first := c.readRTP(0); !startsKeyframe(first) {
 		t.Errorf("first RTP packet through the tunnel is not the start of a keyframe: %v", first)
