@@ -100,7 +100,8 @@ func lastProgressFrame(progress string) int {
 }
 
 // TestInteropMulticastAutoOnIPv6Listen: with listen on an IPv6 address the media sockets are
-// IPv6 only; the default multicast setting must then turn itself off, not stop camerad.
+// IPv6 only; the default multicast setting must then turn itself off, not stop camerad, and
+// say why.
 func TestInteropMulticastAutoOnIPv6Listen(t *testing.T) {
 	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
@@ -108,8 +109,8 @@ func TestInteropMulticastAutoOnIPv6Listen(t *testing.T) {
 		ln.Close()
 	}
 	c := interopStart(t, "-listen", "[::1]:0")
-	if !strings.Contains(c.stderr.String(), "multicast=off") {
-		t.Errorf("camerad on [::1] does not report multicast off:\n%s", c.stderr)
+	if !strings.Contains(c.stderr.String(), `multicast="off (listen is IPv6`) {
+		t.Errorf("camerad on [::1] does not report multicast off, and why:\n%s", c.stderr)
 	}
 }
 

@@ -151,9 +151,11 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 	multicast := "off"
 	if g := srv.MulticastGroup(); g.IsValid() {
 		multicast = g.String()
+	} else if cfg.Multicast == "auto" && onlyIPv6(cfg.Listen) {
+		multicast = "off (listen is IPv6; the group would be IPv4)"
 	}
 	log.Info("serving", append(serving, "udp_ports", srv.UDPPorts(), "multicast", multicast)...)
-	if multicast != "off" && !srv.MulticastRoutable() {
+	if srv.MulticastGroup().IsValid() && !srv.MulticastRoutable() {
 		// Common at boot, before DHCP brings a default gateway; checked again at each SETUP.
 		log.Info("multicast: no route to the group yet (no default gateway?); multicast requests get 461 until there is one",
 			"group", multicast)

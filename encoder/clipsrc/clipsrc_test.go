@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -335,27 +336,40 @@ func TestNewErrors(t *testing.T) {
 	pps := clip.frames[0].nalus[1]
 	noVUI := h264.AppendAnnexB(nil, noVUISPS, pps, idr)
 
+	// The start of an x265 stream: VPS, SPS, PPS, then an IDR slice (NAL types 32, 33, 34, 19).
+	hevc := h264.AppendAnnexB(nil, []byte{0x40, 0x01, 0x0c, 0x01, 0xff, 0xff}, []byte{0x42, 0x01, 0x01, 0x01, 0x60},
+		[]byte{0x44, 0x01, 0xc1, 0x72}, []byte{0x26, 0x01, 0xaf, 0x06, 0xb8})
+	mp4 := append([]byte{0, 0, 0, 0x20, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm'}, bytes.Repeat([]byte{0x11}, 500)...)
+
 	tests := []struct {
 		name string
 		data []byte
 		fps  float64
+		want string // what the error must say, when it has something to advise
 	}{
-		{"empty", nil, 30},
-		{"garbage", bytes.Repeat([]byte("not h264 "), 1000), 30},
-		{"starts with P frame", fromP, 30},
-		{"IDR without parameter sets", h264.AppendAnnexB(nil, idr), 30},
-		{"no VUI and no fps", noVUI, 0},
-		{"negative fps", Default(), -1},
-		{"NaN fps", Default(), math.NaN()},
-		{"absurd fps", Default(), 1e6},
-		{"broken SPS", h264.AppendAnnexB(nil, []byte{0x67, 0x42}, pps, idr), 30},
+		{"H.265", hevc, 30, "H.265/HEVC"},
+		{"MP4", mp4, 30, "for an MP4"},
+		{"empty", nil, 30, ""},
+		{"garbage", bytes.Repeat([]byte("not h264 "), 1000), 30, ""},
+		{"starts with P frame", fromP, 30, ""},
+		{"IDR without parameter sets", h264.AppendAnnexB(nil, idr), 30, ""},
+		{"no VUI and no fps", noVUI, 0, ""},
+		{"negative fps", Default(), -1, ""},
+		{"NaN fps", Default(), math.NaN(), ""},
+		{"absurd fps", Default(), 1e6, ""},
+		{"broken SPS", h264.AppendAnnexB(nil, []byte{0x67, 0x42}, pps, idr), 30, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := New(tt.data, tt.fps, encoder.NewPool()); err == nil {
+			_, err := New(tt.data, tt.fps, encoder.NewPool())
+			if err == nil {
 				t.Fatal("New succeeded, want an error")
-			} else {
-				t.Log(err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if tt.want == "" && strings.Contains(err.Error(), "H.265") {
+				t.Errorf("an H.264 problem taken for H.265: %v", err)
 			}
 		})
 	}

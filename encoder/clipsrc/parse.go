@@ -82,17 +82,37 @@ func parseClip(data []byte) (clip, error) {
 	if err == nil {
 		err = finish()
 	}
+	switch {
+	case err != nil:
+	case len(c.frames) == 0:
+		err = errors.New("no access units: not an Annex-B H.264 stream " +
+			"(for an MP4 or MKV file: ffmpeg -i in.mp4 -c copy -f h264 out.h264)")
+	case !c.frames[0].keyframe || !hasType(c.frames[0].nalus, h264.NALSPS) || !hasType(c.frames[0].nalus, h264.NALPPS):
+		err = errors.New("first access unit is not a keyframe with SPS and PPS: a looped clip must start at an entry point")
+	}
+	if err != nil && looksLikeHEVC(data) { // whatever went wrong, this is what to say
+		err = errors.New("this is H.265/HEVC, and camerad serves H.264: re-encode it " +
+			"(ffmpeg -i in -c:v libx264 -f h264 out.h264)")
+	}
 	if err != nil {
 		return clip{}, err
 	}
-	if len(c.frames) == 0 {
-		return clip{}, errors.New("no access units (not an Annex-B H.264 stream?)")
-	}
-	if first := c.frames[0]; !first.keyframe || !hasType(first.nalus, h264.NALSPS) || !hasType(first.nalus, h264.NALPPS) {
-		return clip{}, errors.New("first access unit is not a keyframe with SPS and PPS: a looped clip must start at an entry point")
-	}
 	c.placeInDisplayOrder()
 	return c, nil
+}
+
+// looksLikeHEVC reports whether data starts as an Annex-B H.265 stream does: with a video
+// parameter set (NAL type 32, layer 0: bytes 0x40 0x01), maybe after an access unit delimiter
+// (0x46 0x01). An H.264 stream never starts with a NAL of type 0, which 0x40 would be.
+func looksLikeHEVC(data []byte) bool {
+	seen, hevc := 0, false
+	h264.ForEachNALU(data, func(nalu []byte) {
+		if seen < 2 && len(nalu) >= 2 && nalu[0] == 0x40 && nalu[1] == 0x01 {
+			hevc = true
+		}
+		seen++
+	})
+	return hevc
 }
 
 // placeInDisplayOrder sets each frame's shown. The clip is read twice, so that its first
