@@ -137,6 +137,13 @@ func (c *conn) readMessage() error {
 	if err != nil {
 		return err
 	}
+	if first[0] == '\r' || first[0] == '\n' {
+		// A stray line end between messages (some clients add a CRLF after a request or an
+		// interleaved frame): skipped here, so that a '$' frame after it is still one, and
+		// so that waiting for the next message keeps its own deadline.
+		_, err := c.br.Discard(1)
+		return err
+	}
 	c.spoken = true
 	// From the first byte on, the whole message must arrive within RequestTimeout.
 	_ = c.in.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))

@@ -121,7 +121,7 @@ func readRequest(r *bufio.Reader, lim Limits) (*Request, error) {
 	}
 	if cl := req.Header.Get("Content-Length"); cl != "" {
 		n, err := strconv.Atoi(cl)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || cl[0] < '0' || cl[0] > '9' { // 1*DIGIT: not "+3"
 			return req, fmt.Errorf("%w: Content-Length %q", errMalformed, truncate(cl))
 		}
 		for _, f := range req.Header {

@@ -180,6 +180,7 @@ func TestReadRequest(t *testing.T) {
 		{name: "bare CR in header", raw: "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nRequire: x\rInjected: 1\r\n\r\n", wantErr: errMalformed},
 		{name: "bare CR in request line", raw: "OPTIONS *\rX RTSP/1.0\r\nCSeq: 1\r\n\r\n", wantErr: errMalformed},
 		{name: "negative content-length", raw: "OPTIONS * RTSP/1.0\r\nContent-Length: -1\r\n\r\n", wantErr: errMalformed},
+		{name: "signed content-length", raw: "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: +3\r\n\r\nabc", wantErr: errMalformed},
 		{name: "non-numeric content-length", raw: "OPTIONS * RTSP/1.0\r\nContent-Length: ten\r\n\r\n", wantErr: errMalformed},
 		{name: "many empty lines", raw: "\r\n\r\n\r\n\r\n\r\n\r\n\r\nOPTIONS * RTSP/1.0\r\n\r\n", wantErr: errMalformed},
 
@@ -495,6 +496,15 @@ func TestInterleavedFromClient(t *testing.T) {
 	c.send(dollar(1, rr)[4:] + c.buildRequest("OPTIONS", "*"))
 	if resp, err := c.readResponse(); err != nil || resp.Status != StatusOK {
 		t.Fatalf("OPTIONS after split $ frame: %v %v", resp, err)
+	}
+	// A stray CRLF before a '$' frame (after a request, or alone in a write) is skipped: the
+	// frame is still read as one, not as a request line that would cost the viewer its stream.
+	c.send(c.buildRequest("GET_PARAMETER", ts.url, "Session: "+id) + "\r\n")
+	c.send(dollar(1, rr) + "\r\n\n" + dollar(1, rr) + c.buildRequest("OPTIONS", "*"))
+	for _, what := range []string{"GET_PARAMETER before a stray CRLF", "OPTIONS after stray line ends and $ frames"} {
+		if resp, err := c.readResponse(); err != nil || resp.Status != StatusOK {
+			t.Fatalf("%s: %v %v", what, resp, err)
+		}
 	}
 	// Media kept flowing throughout.
 	c.readRTP(0)
