@@ -148,6 +148,22 @@ func (s *Server) describe(c *conn, tgt target, base string) *Response {
 	return r
 }
 
+// ownUDPPorts reports whether client ports on clientIP are the server's own RTP/RTCP ports (a
+// client on the camera itself, or tunnelled to it, can name them): the session would then
+// send to itself and take its own packets for the viewer's, and never expire.
+func (s *Server) ownUDPPorts(c *conn, clientIP net.IP, ports [2]int) bool {
+	local, ok := c.nc.LocalAddr().(*net.TCPAddr)
+	if !clientIP.IsLoopback() && (!ok || !clientIP.Equal(local.IP)) {
+		return false
+	}
+	for _, p := range ports {
+		if p == s.udp.ports[0] || p == s.udp.ports[1] {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response {
 	switch tgt {
 	case targetTrack:
@@ -175,6 +191,9 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 			continue // not offered, or nowhere to send it: the next alternative, or 461
 		}
 		if sp.Lower == LowerUDP {
+			if s.ownUDPPorts(c, clientIP, sp.ClientPorts) {
+				continue
+			}
 			ra, ok := newRawAddr(&net.UDPAddr{IP: clientIP, Port: sp.ClientPorts[0], Zone: zone})
 			if !ok || ra.ipv6 && s.udp.rtp6 == nil || !ra.ipv6 && s.udp.rtp == nil {
 				continue // no UDP socket of the client's family (no IPv6, or bound to one address): TCP it is

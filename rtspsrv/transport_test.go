@@ -239,6 +239,25 @@ func TestSetupNegotiation(t *testing.T) {
 			fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", u.ports()[0], u.ports()[1]), "Session: "+id)
 	})
 
+	t.Run("the server's own ports as client ports", func(t *testing.T) {
+		// From the camera itself, such a session would feed its own keep-alives and never
+		// expire: that alternative is passed over, here for the interleaved one.
+		c := ts.dial(t)
+		sp := ts.srv.UDPPorts()
+		for _, ports := range [][2]int{sp, {sp[1] + 1, sp[0]}, {sp[0] - 2, sp[0] - 1}} {
+			offer := fmt.Sprintf("RTP/AVP;unicast;client_port=%d-%d", ports[0], ports[1])
+			if ports[1] == sp[0]-1 { // not the server's: accepted
+				c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", "Transport: "+offer)
+				continue
+			}
+			c.mustDo(StatusUnsupportedTransport, "SETUP", ts.url+"/trackID=0", "Transport: "+offer)
+			resp := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", "Transport: "+offer+",RTP/AVP/TCP;unicast")
+			if tr := resp.Header.Get("Transport"); !strings.HasPrefix(tr, "RTP/AVP/TCP;") {
+				t.Errorf("client_port %v: Transport %q, want the TCP alternative", ports, tr)
+			}
+		}
+	})
+
 	t.Run("SETUP again with other UDP ports", func(t *testing.T) {
 		c := ts.dial(t)
 		old, moved := listenUDPClient(t), listenUDPClient(t)
