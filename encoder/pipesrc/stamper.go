@@ -69,7 +69,9 @@ func (s *stamper) tolerance() time.Duration {
 
 // stamp returns the PTS of a unit that arrived at the monotonic time arrival.
 func (s *stamper) stamp(arrival time.Duration) time.Duration {
-	measured := s.observe(arrival)
+	if s.count > 0 && arrival-s.recent[(s.next+rateWindow-1)%rateWindow] > inputPause {
+		s.count = 0 // the input paused: what came before says nothing of its rate now
+	}
 	pts := arrival
 	if s.period > 0 {
 		if s.have {
@@ -77,8 +79,9 @@ func (s *stamper) stamp(arrival time.Duration) time.Duration {
 			if d := pts - arrival; d > s.tolerance() || -d > s.tolerance() {
 				s.have = false
 				pts = arrival
-				if measured >= time.Millisecond { // not a burst read at once (1000 fps at most)
-					s.period = measured
+				// Measured up to the unit before this one, which may be late after a stall.
+				if m := s.measuredPeriod(); m >= time.Millisecond { // not a burst read at once
+					s.period = m
 				}
 			}
 		}
@@ -87,6 +90,9 @@ func (s *stamper) stamp(arrival time.Duration) time.Duration {
 		}
 		s.n++
 	}
+	s.recent[s.next] = arrival
+	s.next = (s.next + 1) % rateWindow
+	s.count = min(s.count+1, rateWindow)
 	if s.any && pts <= s.last {
 		pts = s.last + time.Microsecond
 	}
@@ -94,25 +100,12 @@ func (s *stamper) stamp(arrival time.Duration) time.Duration {
 	return pts
 }
 
-// observe records an arrival and returns the input's measured period before it (0 when too
-// few units have come since it last paused).
-func (s *stamper) observe(arrival time.Duration) time.Duration {
-	var measured time.Duration
-	if s.count > 0 {
-		if newest := s.recent[(s.next+rateWindow-1)%rateWindow]; arrival-newest > inputPause {
-			s.count = 0
-		} else if s.count >= rateMinArrivals {
-			measured = s.fitPeriod()
-		}
+// measuredPeriod is the period the input ran at over its recent arrivals: the least-squares
+// slope of their times against their index; 0 when too few units have come since it paused.
+func (s *stamper) measuredPeriod() time.Duration {
+	if s.count < rateMinArrivals {
+		return 0
 	}
-	s.recent[s.next] = arrival
-	s.next = (s.next + 1) % rateWindow
-	s.count = min(s.count+1, rateWindow)
-	return measured
-}
-
-// fitPeriod is the least-squares slope of the recent arrival times against their index.
-func (s *stamper) fitPeriod() time.Duration {
 	first := s.next + rateWindow - s.count
 	origin := s.recent[first%rateWindow] // keeps the sums small
 	meanI := float64(s.count-1) / 2
