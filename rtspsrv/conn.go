@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,16 +19,17 @@ import (
 // answers each request before reading the next (so pipelined requests are answered in
 // order), and shares its write side with the TCP media writers of its sessions.
 type conn struct {
-	srv    *Server
-	nc     net.Conn  // what RTSP is spoken over: raw, or tls wrapping raw
-	raw    net.Conn  // the accepted socket
-	tls    *tls.Conn // nil on a plain RTSP connection
-	br     *bufio.Reader
-	in     net.Conn // what br reads from, and so where read deadlines go: nc, or a tunnel's POST
-	log    *slog.Logger
-	remote string
-	host   string // the client's address without the port
-	spoken bool   // a first byte has arrived
+	srv           *Server
+	nc            net.Conn  // what RTSP is spoken over: raw, or tls wrapping raw
+	raw           net.Conn  // the accepted socket
+	tls           *tls.Conn // nil on a plain RTSP connection
+	br            *bufio.Reader
+	in            net.Conn // what br reads from, and so where read deadlines go: nc, or a tunnel's POST
+	log           *slog.Logger
+	remote        string
+	host          string // the client's address without the port
+	spoken        bool   // a first byte has arrived
+	strayLineEnds int    // line-end bytes skipped since the last message (see readMessage)
 	// An HTTP tunnel (tunnel.go): on its GET connection, post is the POST connection its
 	// requests arrive on; handedOff marks a POST connection whose socket its GET now reads.
 	post      *conn // under mu
@@ -140,10 +142,16 @@ func (c *conn) readMessage() error {
 	if first[0] == '\r' || first[0] == '\n' {
 		// A stray line end between messages (some clients add a CRLF after a request or an
 		// interleaved frame): skipped here, so that a '$' frame after it is still one, and
-		// so that waiting for the next message keeps its own deadline.
+		// so that waiting for the next message keeps its own deadline. Only a few in a row:
+		// line ends alone must not keep a connection that says nothing open for ever.
+		if c.strayLineEnds++; c.strayLineEnds > maxStrayLineEnds {
+			_ = c.write(respond(StatusBadRequest).with("Connection", "close"), "")
+			return fmt.Errorf("%w: %d line ends without a message", errMalformed, c.strayLineEnds)
+		}
 		_, err := c.br.Discard(1)
 		return err
 	}
+	c.strayLineEnds = 0
 	c.spoken = true
 	// From the first byte on, the whole message must arrive within RequestTimeout.
 	_ = c.in.SetReadDeadline(time.Now().Add(c.srv.cfg.RequestTimeout))
@@ -190,6 +198,9 @@ func (c *conn) readMessage() error {
 }
 
 var errClosedByServer = errors.New("closed after error response")
+
+// maxStrayLineEnds is how many line-end bytes may come between two messages (four CRLFs).
+const maxStrayLineEnds = 8
 
 // readInterleaved consumes a '$' frame from the client from br: RTCP receiver reports on an
 // odd channel of one of this connection's sessions; anything else is skipped.

@@ -446,6 +446,27 @@ func TestPipelinedRequests(t *testing.T) {
 	}
 }
 
+// TestStrayLineEnds: up to four stray CRLFs between requests are skipped; line ends alone,
+// on and on, are not a way to hold a connection open: 400 and the connection closes.
+func TestStrayLineEnds(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.dial(t)
+	c.send("\r\n\r\n\r\n\r\n" + c.buildRequest("OPTIONS", "*"))
+	if resp, err := c.readResponse(); err != nil || resp.Status != StatusOK {
+		t.Fatalf("OPTIONS after four CRLFs: %v %v", resp, err)
+	}
+	for range 5 {
+		c.send("\r\n")
+	}
+	resp, err := c.readResponse()
+	if err != nil || resp.Status != StatusBadRequest {
+		t.Fatalf("after five CRLFs alone: %v %v, want 400", resp, err)
+	}
+	if _, err := c.readResponse(); err == nil {
+		t.Error("the connection stayed open")
+	}
+}
+
 // TestFragmentedRequest sends a request one byte per segment.
 func TestFragmentedRequest(t *testing.T) {
 	ts := startServer(t, Config{})
