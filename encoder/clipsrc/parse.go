@@ -102,12 +102,11 @@ func parseClip(data []byte) (clip, error) {
 }
 
 // looksLikeHEVC reports whether data starts as an Annex-B H.265 stream does: with a video
-// parameter set (NAL type 32, layer 0: bytes 0x40 0x01), maybe after an access unit delimiter
-// (0x46 0x01). An H.264 stream never starts with a NAL of type 0, which 0x40 would be.
+// parameter set, maybe after an access unit delimiter.
 func looksLikeHEVC(data []byte) bool {
 	seen, hevc := 0, false
 	h264.ForEachNALU(data, func(nalu []byte) {
-		if seen < 2 && len(nalu) >= 2 && nalu[0] == 0x40 && nalu[1] == 0x01 {
+		if seen < 2 && h264.IsHEVCVPS(nalu) {
 			hevc = true
 		}
 		seen++

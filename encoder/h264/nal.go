@@ -32,6 +32,11 @@ func TypeOf(nalu []byte) NALType {
 	return NALType(nalu[0] & nalTypeMask)
 }
 
+// IsHEVCVPS reports whether nalu (without start code) is an H.265 video parameter set, NAL
+// header 0x40 0x01: what an H.265 Annex-B stream starts with. Read as H.264 it would be a NAL
+// of type 0, which no H.264 encoder writes, so such an input is H.265, not damaged H.264.
+func IsHEVCVPS(nalu []byte) bool { return len(nalu) >= 2 && nalu[0] == 0x40 && nalu[1] == 0x01 }
+
 // IsVCL reports whether t carries picture data (a slice).
 func (t NALType) IsVCL() bool { return t >= 1 && t <= 5 }
 

@@ -28,6 +28,7 @@ type publisher struct {
 	lastKey     time.Duration // arrival of the last keyframe published
 	sinceKey    int           // units published since it
 	warnedNoKey bool
+	warnedHEVC  bool
 	lastAt      time.Duration // arrival of the last unit
 	notedPeriod time.Duration // the frame period last logged
 }
@@ -92,6 +93,11 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 	p.lastAt = u.at.mono
 	if p.waitKey && !key {
 		p.dropped++
+		if !p.warnedHEVC && len(u.nalus) > 0 && h264.IsHEVCVPS(u.nalus[0]) {
+			p.warnedHEVC = true // else all it would hear of is a missing keyframe, 10 s on
+			p.log.Error("pipe source: the input is H.265/HEVC, and camerad serves H.264 " +
+				"(rpicam-vid --codec h264; ffmpeg -c:v libx264 -f h264)")
+		}
 		return
 	}
 	var hasSPS, hasPPS bool

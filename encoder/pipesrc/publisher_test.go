@@ -294,3 +294,24 @@ func TestPublisherTakesStreamRate(t *testing.T) {
 		au.Release()
 	}
 }
+
+// TestPublisherSaysHEVC: an H.265 input gets an error saying so, not only, 10 s on, a
+// warning about missing keyframes.
+func TestPublisherSaysHEVC(t *testing.T) {
+	// An x265 stream's start: VPS, SPS, PPS, IDR slice (NAL types 32, 33, 34, 19), twice.
+	var hevc []byte
+	for range 2 {
+		hevc = h264.AppendAnnexB(hevc, []byte{0x40, 0x01, 0x0c, 0x01, 0xff, 0xff}, []byte{0x42, 0x01, 0x01, 0x01, 0x60},
+			[]byte{0x44, 0x01, 0xc1, 0x72}, []byte{0x26, 0x01, 0xaf, 0x06, 0xb8})
+	}
+	var logs bytes.Buffer
+	src, err := New(Config{Stdin: bytes.NewReader(hevc)}, encoder.NewPool(), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := 0
+	_ = src.Run(context.Background(), func(au *encoder.AccessUnit) { published++; au.Release() })
+	if published != 0 || strings.Count(logs.String(), "H.265/HEVC") != 1 {
+		t.Errorf("%d units published; want none and one error naming H.265:\n%s", published, logs.String())
+	}
+}
