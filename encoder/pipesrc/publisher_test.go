@@ -153,6 +153,28 @@ func BenchmarkPump(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(frames), "ns/frame")
 }
 
+// publishOnePerPeriod splits data into access units and hands them to p as if one arrived
+// every period from base; it returns what p published.
+func publishOnePerPeriod(p *publisher, data []byte, base instant, period time.Duration) []*encoder.AccessUnit {
+	var got []*encoder.AccessUnit
+	var cur [][]byte
+	sawVCL := false
+	next := func() {
+		at := instant{mono: base.mono + time.Duration(len(got))*period, wall: base.wall.Add(time.Duration(len(got)) * period)}
+		p.publish(unit{nalus: cur, at: at}, func(au *encoder.AccessUnit) { got = append(got, au) })
+		cur, sawVCL = nil, false
+	}
+	h264.ForEachNALU(data, func(n []byte) {
+		if h264.StartsAccessUnit(n, sawVCL) && len(cur) > 0 {
+			next()
+		}
+		cur = append(cur, n)
+		sawVCL = sawVCL || h264.TypeOf(n).IsVCL()
+	})
+	next()
+	return got
+}
+
 // TestPublisherBFramesInDisplayTime: units of a B-frame stream (encoder/h264/testdata, two
 // GOPs of 12) arriving one per period in decode order are stamped with the time each is shown:
 // where the encoder placed it in its GOP, plus the 2 frames of reorder delay its SPS declares.
@@ -166,24 +188,8 @@ func TestPublisherBFramesInDisplayTime(t *testing.T) {
 	const fps = 30
 	period := time.Second / fps
 	pool := encoder.NewPool()
-	p := newPublisher(pool, discardLog(), newStamper(fps))
 	base := instant{mono: time.Hour, wall: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	var got []*encoder.AccessUnit
-	var cur [][]byte
-	sawVCL := false
-	next := func() {
-		at := instant{mono: base.mono + time.Duration(len(got))*period, wall: base.wall.Add(time.Duration(len(got)) * period)}
-		p.publish(unit{nalus: cur, at: at}, func(au *encoder.AccessUnit) { got = append(got, au) })
-		cur, sawVCL = nil, false
-	}
-	h264.ForEachNALU(data, func(n []byte) {
-		if h264.StartsAccessUnit(n, sawVCL) {
-			next()
-		}
-		cur = append(cur, n)
-		sawVCL = sawVCL || h264.TypeOf(n).IsVCL()
-	})
-	next()
+	got := publishOnePerPeriod(newPublisher(pool, discardLog(), newStamper(fps)), data, base, period)
 	if len(got) != len(shownInGOP) {
 		t.Fatalf("%d units published, want %d", len(got), len(shownInGOP))
 	}
@@ -263,25 +269,8 @@ func TestPublisherStallIsNoMissingKeyframe(t *testing.T) {
 func TestPublisherTakesStreamRate(t *testing.T) {
 	const streamFPS = 30
 	period := time.Second / streamFPS
-	pool := encoder.NewPool()
-	p := newPublisher(pool, discardLog(), newStamper(25))
 	base := instant{mono: time.Hour, wall: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	var got []*encoder.AccessUnit
-	var cur [][]byte
-	sawVCL := false
-	next := func() {
-		at := instant{mono: base.mono + time.Duration(len(got))*period, wall: base.wall.Add(time.Duration(len(got)) * period)}
-		p.publish(unit{nalus: cur, at: at}, func(au *encoder.AccessUnit) { got = append(got, au) })
-		cur, sawVCL = nil, false
-	}
-	h264.ForEachNALU(clipsrc.Default(), func(n []byte) {
-		if h264.StartsAccessUnit(n, sawVCL) && len(cur) > 0 {
-			next()
-		}
-		cur = append(cur, n)
-		sawVCL = sawVCL || h264.TypeOf(n).IsVCL()
-	})
-	next()
+	got := publishOnePerPeriod(newPublisher(encoder.NewPool(), discardLog(), newStamper(25)), clipsrc.Default(), base, period)
 	if len(got) < 60 {
 		t.Fatalf("%d units published, want the clip's 120", len(got))
 	}
