@@ -38,6 +38,9 @@ type Config struct {
 	Profile      int32 // V4L2 profile menu value, -1 = driver default
 	LevelIDC     int   // e.g. 40, 0 = driver default
 	Buffers      int   // per queue (default 4)
+	// StallTimeout is how long the encoder may hold input without returning a coded frame
+	// before Drain gives up on it (default 2s, as for the camera).
+	StallTimeout time.Duration
 	Sys          uapi.Sys
 	Log          *slog.Logger
 }
@@ -76,6 +79,9 @@ func Open(cfg Config) (*Encoder, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = 2 * time.Second
 	}
 	if cfg.Buffers <= 0 {
 		cfg.Buffers = 4
@@ -264,10 +270,18 @@ type Coded struct {
 	Keyframe  bool
 }
 
+// maxErroredCoded is how many coded buffers in a row may come back flagged as errored (or
+// malformed) before Drain gives up on the encoder, as the camera's stream does.
+const maxErroredCoded = 8
+
 // Drain polls the encoder, recycles finished OUTPUT buffers and hands each coded frame to fn
 // before queueing its buffer back. It returns nil when ctx ends, fn's error, or the fault
-// that stopped the encoder.
+// that stopped the encoder: an error from the device, errored buffers only, or no coded frame
+// for StallTimeout while it holds input (a hung encoder would otherwise freeze the picture
+// for good while the camera streams on).
 func (e *Encoder) Drain(ctx context.Context, fn func(Coded) error) error {
+	errored := 0
+	lastCoded := time.Now()
 	for ctx.Err() == nil {
 		rev, err := e.sys.Poll(e.fd, unix.POLLIN|unix.POLLOUT, 100)
 		if err != nil {
@@ -276,13 +290,19 @@ func (e *Encoder) Drain(ctx context.Context, fn func(Coded) error) error {
 		if rev&(unix.POLLERR|unix.POLLHUP) != 0 && rev&(unix.POLLIN|unix.POLLOUT) == 0 {
 			return fmt.Errorf("encoder reported an error (revents %#x)", rev)
 		}
+		e.mu.Lock()
 		if rev&unix.POLLOUT != 0 {
-			e.mu.Lock()
-			err := e.reclaimLocked()
-			e.mu.Unlock()
-			if err != nil {
-				return err
-			}
+			err = e.reclaimLocked()
+		}
+		holding := len(e.out.free) < len(e.out.bufs)
+		e.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if !holding {
+			lastCoded = time.Now() // nothing asked of it: not stalled
+		} else if idle := time.Since(lastCoded); idle > e.cfg.StallTimeout {
+			return fmt.Errorf("%w: the encoder holds input and returned no frame for %v", device.ErrStalled, idle.Round(time.Millisecond))
 		}
 		if rev&unix.POLLIN == 0 {
 			continue
@@ -295,11 +315,20 @@ func (e *Encoder) Drain(ctx context.Context, fn func(Coded) error) error {
 			}
 			return err
 		}
-		if int(b.Index) >= len(e.cap.bufs) || int(plane.BytesUsed) > len(e.cap.bufs[b.Index]) {
-			return fmt.Errorf("encoder returned buffer %d with %d bytes", b.Index, plane.BytesUsed)
+		if int(b.Index) >= len(e.cap.bufs) {
+			return fmt.Errorf("encoder returned buffer %d of %d", b.Index, len(e.cap.bufs))
 		}
+		lastCoded = time.Now()
 		var ferr error
-		if b.Flags&uapi.BufFlagError == 0 && plane.BytesUsed > 0 {
+		if b.Flags&uapi.BufFlagError != 0 || plane.BytesUsed == 0 || int(plane.BytesUsed) > len(e.cap.bufs[b.Index]) ||
+			plane.DataOffset >= plane.BytesUsed {
+			// Nothing usable in it: requeued; an encoder that returns nothing else is a fault.
+			if errored++; errored >= maxErroredCoded {
+				return fmt.Errorf("%w: %d coded buffers in a row (last: flags %#x, %d bytes from offset %d)",
+					device.ErrErroredBuffers, errored, b.Flags, plane.BytesUsed, plane.DataOffset)
+			}
+		} else {
+			errored = 0
 			ferr = fn(Coded{
 				Data:      e.cap.bufs[b.Index][plane.DataOffset:plane.BytesUsed:plane.BytesUsed],
 				Timestamp: time.Duration(b.Timestamp.Nano()),

@@ -45,6 +45,16 @@ type encoderRun struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // set before done closes
+	fault  error // what made the camera goroutine stop it (a rejected frame)
+	coded  atomic.Int64
+}
+
+// why is the fault that ended the run.
+func (r *encoderRun) why() error {
+	if r.fault != nil {
+		return r.fault
+	}
+	return r.err
 }
 
 func (r *encoderRun) failed() bool {
@@ -74,6 +84,7 @@ func (s *M2M) Run(ctx context.Context, publish encoder.Publish) error {
 	if bo.Min <= 0 {
 		bo = device.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	}
+	bo.Max = max(bo.Max, bo.Min)
 	var (
 		mu      sync.Mutex // publish from the drain goroutine only; packager is its state
 		p       = &packager{pool: s.Pool, log: log}
@@ -104,6 +115,7 @@ func (s *M2M) Run(ctx context.Context, publish encoder.Publish) error {
 		go func() {
 			defer close(r.done)
 			r.err = enc.Drain(rctx, func(c m2m.Coded) error {
+				r.coded.Add(1)
 				mu.Lock()
 				defer mu.Unlock()
 				if au := p.build(c.Data, c.Timestamp); au != nil {
@@ -119,7 +131,14 @@ func (s *M2M) Run(ctx context.Context, publish encoder.Publish) error {
 	return s.Camera.Run(ctx, func(f device.Frame) error {
 		if run != nil && (run.failed() || run.format != f.Format) {
 			if run.failed() {
-				log.Warn("hardware encoder fault, reopening", "err", run.err)
+				// Reopened after a backoff that starts over only once an encoder has coded
+				// frames: one that faults at once would otherwise be reopened every frame.
+				if run.coded.Load() > 0 {
+					wait = bo.Min
+				}
+				log.Warn("hardware encoder fault; reopening", "err", run.why(), "in", wait)
+				retryAt = time.Now().Add(wait)
+				wait = min(2*wait, bo.Max)
 			}
 			run.stop()
 			run = nil
@@ -137,15 +156,14 @@ func (s *M2M) Run(ctx context.Context, publish encoder.Publish) error {
 				wait = min(2*wait, bo.Max)
 				return nil
 			}
-			wait = bo.Min
 			run.enc.RequestKeyframe() // a fresh encoder starts with an IDR anyway; be explicit
 		}
 		if s.forceKey.Swap(false) {
 			run.enc.RequestKeyframe()
 		}
 		if err := run.enc.Submit(f.Data, f.Timestamp); err != nil {
-			log.Warn("hardware encoder rejected a frame", "err", err)
-			run.cancel() // next frame reopens it
+			run.fault = fmt.Errorf("a frame was rejected: %w", err)
+			run.cancel() // the next frame finds it failed, and reopens it after the backoff
 		}
 		return nil
 	})
