@@ -22,13 +22,19 @@ type packager struct {
 	log      *slog.Logger
 	sps, pps []byte
 	sei      [64]byte
+
+	// Timestamps (see stamp): last is the latest PTS handed out, offset what is added to the
+	// driver's since its clock last went back.
+	last, offset time.Duration
+	warnedClock  bool
 }
 
-// build copies frame into a new access unit; nil when the frame holds no NAL unit.
-func (p *packager) build(frame []byte, pts time.Duration) *encoder.AccessUnit {
-	var hasIDR, hasSPS, hasPPS, any bool
+// build copies frame into a new access unit; nil when the frame holds no picture. A buffer
+// of parameter sets alone (some encoders send the headers first, on their own) is kept for
+// the next IDR, not sent as a frame of its own with a timestamp of its own.
+func (p *packager) build(frame []byte, ts time.Duration) *encoder.AccessUnit {
+	var hasIDR, hasSPS, hasPPS, hasPicture bool
 	h264.ForEachNALU(frame, func(n []byte) {
-		any = true
 		switch h264.TypeOf(n) {
 		case h264.NALIDR:
 			hasIDR = true
@@ -39,10 +45,12 @@ func (p *packager) build(frame []byte, pts time.Duration) *encoder.AccessUnit {
 			hasPPS = true
 			p.remember(&p.pps, n)
 		}
+		hasPicture = hasPicture || h264.TypeOf(n).IsVCL()
 	})
-	if !any {
+	if !hasPicture {
 		return nil
 	}
+	pts := p.stamp(ts)
 	au := p.pool.Get(len(frame) + len(p.sps) + len(p.pps) + len(p.sei))
 	au.PTS, au.Keyframe, au.Captured = pts, hasIDR, wallClock(pts)
 	if hasIDR {
@@ -71,6 +79,39 @@ func (p *packager) build(frame []byte, pts time.Duration) *encoder.AccessUnit {
 		}
 	})
 	return au
+}
+
+// stamp turns a driver timestamp into the frame's PTS. V4L2 timestamps are capture times on
+// CLOCK_MONOTONIC, but a driver may leave them zero, repeat one, or restart its clock; RTP
+// timestamps taken from those would stand still or leap by hours. Such a frame gets its
+// arrival time (on the same clock), and later ones the driver's times shifted to continue
+// from it, so their spacing is kept. Small steps back are left alone: B-frames in decode order.
+func (p *packager) stamp(ts time.Duration) time.Duration {
+	pts := ts + p.offset
+	if ts > 0 && pts != p.last && pts > p.last-time.Second {
+		p.last = max(p.last, pts)
+		return pts
+	}
+	if !p.warnedClock {
+		p.warnedClock = true
+		p.log.Warn("the camera's timestamps are zero, repeated or going back; using arrival times",
+			"timestamp", ts, "last", p.last)
+	}
+	pts = max(monotonicNow(), p.last+time.Microsecond)
+	if ts > 0 {
+		p.offset = pts - ts
+	}
+	p.last = pts
+	return pts
+}
+
+// monotonicNow is CLOCK_MONOTONIC, the clock of V4L2 timestamps.
+func monotonicNow() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 // remember keeps a parameter set; a changed SPS (new size after a reopen) is logged, and the
