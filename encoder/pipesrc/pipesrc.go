@@ -23,6 +23,7 @@ const (
 	DefaultMinBackoff  = 500 * time.Millisecond
 	DefaultMaxBackoff  = 30 * time.Second
 	DefaultMaxUnitSize = 4 << 20
+	DefaultSilence     = 10 * time.Second
 )
 
 // Config describes where the stream comes from.
@@ -41,6 +42,9 @@ type Config struct {
 	// MaxUnitSize bounds the bytes one access unit may take; larger units are dropped (and
 	// the stream resumes at the next keyframe), so garbage cannot grow memory.
 	MaxUnitSize int
+	// Silence is how long a child may write nothing before it is ended and restarted
+	// (default DefaultSilence); it covers a camera's start-up and the slowest frame rates.
+	Silence time.Duration
 }
 
 // Source publishes the access units of a pipe. Run must not be called twice at the same time.
@@ -87,6 +91,9 @@ func New(cfg Config, pool *encoder.Pool, log *slog.Logger) (*Source, error) {
 	if cfg.MaxUnitSize <= 0 {
 		cfg.MaxUnitSize = DefaultMaxUnitSize
 	}
+	if cfg.Silence <= 0 {
+		cfg.Silence = DefaultSilence
+	}
 	if cfg.MaxUnitSize < 1024 {
 		return nil, fmt.Errorf("pipesrc: max unit size %d too small", cfg.MaxUnitSize)
 	}
@@ -109,7 +116,7 @@ func (s *Source) Run(ctx context.Context, publish encoder.Publish) error {
 		st.reset()
 		s.log.Debug("pipe source: starting child", "command", s.cfg.Command)
 		published := false
-		res := runChild(ctx, s.cfg.Command, s.killGrace, func(r io.Reader) error {
+		res := runChild(ctx, s.cfg.Command, s.killGrace, s.cfg.Silence, func(r io.Reader) error {
 			return s.pump(ctx, r, st, func(au *encoder.AccessUnit) {
 				published = true
 				publish(au)

@@ -288,6 +288,25 @@ func TestChildClosesStdout(t *testing.T) {
 	}
 }
 
+// TestChildSilentIsRestarted: a child that keeps its stdout open but writes nothing more (a
+// hung camera program) is ended after Silence and started again, with a log line saying why.
+func TestChildSilentIsRestarted(t *testing.T) {
+	h := newHarness(t, Config{Command: []string{"sh", "-c", `cat "$0"; exec sleep 600`, "$CLIP"},
+		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Silence: 300 * time.Millisecond})
+	frames := clipFrames(t)
+	err := h.run(func(units []*encoder.AccessUnit, _ string) bool { return len(units) == len(frames)+1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.release()
+	if !h.units[len(frames)].Keyframe {
+		t.Error("the restarted child's first unit is not a keyframe")
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "no output from the command for 300ms") {
+		t.Errorf("the silent child's end is not logged with its reason:\n%s", logs)
+	}
+}
+
 func TestStdin(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -55,8 +55,8 @@ func (s *stamper) reset() { s.have, s.count = false, 0 }
 
 // useStreamRate makes fps, the rate in the stream's SPS, the period until it is measured.
 func (s *stamper) useStreamRate(fps float64) {
-	if fps > 0 && fps <= 1000 {
-		s.period, s.have = time.Duration(float64(time.Second)/fps), false
+	if period := time.Duration(float64(time.Second) / fps); fps > 0 && fps <= 1000 && period != s.period {
+		s.period, s.have = period, false
 	}
 }
 
