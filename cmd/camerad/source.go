@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/camerad/camerad/device"
 	"github.com/camerad/camerad/encoder"
 	"github.com/camerad/camerad/encoder/clipsrc"
 	"github.com/camerad/camerad/encoder/pipesrc"
@@ -66,9 +68,15 @@ func openSource(cfg Config, pool *encoder.Pool, log *slog.Logger) (encoder.Sourc
 	}
 	switch spec.kind {
 	case sourceAuto, sourceDevice:
-		src, desc, err := openCamera(CameraConfig{
+		camCfg := CameraConfig{
 			Device: spec.arg, Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: cfg.Bitrate, GOP: cfg.GOP,
-		}, pool, log)
+		}
+		src, desc, err := openCamera(camCfg, pool, log)
+		if spec.kind == sourceDevice && cameraAbsent(err) {
+			// Not plugged in (yet): serve, and wait for it, rather than exit.
+			return &awaitedCamera{cfg: camCfg, pool: pool, log: log,
+				backoff: device.Backoff{Min: time.Second, Max: 30 * time.Second}}, spec.arg + " (waiting for it)", nil
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("camera: %w", err)
 		}
