@@ -334,7 +334,7 @@ func (u *udpSender) run(ctx context.Context) {
 func (u *udpSender) flush(wait bool) bool {
 	retried, refused := false, 0
 	for {
-		if u.sent == len(u.batch) {
+		for u.sent == len(u.batch) { // a loop: a frame may come to no datagrams (an AUD alone)
 			u.endBatch()
 			if !u.nextBatch() {
 				return true

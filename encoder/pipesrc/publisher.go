@@ -81,12 +81,38 @@ func (p *publisher) noteRate(period time.Duration) {
 	p.notedPeriod = period
 }
 
+// pictureIn reports whether nalus hold a slice a decoder can take, and whether they held
+// slices that were all corrupt.
+func pictureIn(nalus [][]byte) (picture, corrupt bool) {
+	for _, n := range nalus {
+		if h264.TypeOf(n).IsVCL() {
+			if n[0]&0x80 == 0 {
+				return true, false
+			}
+			corrupt = true
+		}
+	}
+	return false, corrupt
+}
+
 // fpsOf is the frame rate of period, to two decimals.
 func fpsOf(period time.Duration) float64 {
 	return math.Round(float64(time.Second)/float64(period)*100) / 100
 }
 
 func (p *publisher) publish(u unit, publish encoder.Publish) {
+	if p.waitKey && !p.warnedHEVC && len(u.nalus) > 0 && h264.IsHEVCVPS(u.nalus[0]) {
+		p.warnedHEVC = true // else all it would hear of is a missing keyframe, 10 s on
+		p.log.Error("pipe source: the input is H.265/HEVC, and camerad serves H.264 " +
+			"(rpicam-vid --codec h264; ffmpeg -c:v libx264 -f h264)")
+	}
+	if picture, corrupt := pictureIn(u.nalus); !picture {
+		// Nothing a decoder could show goes out as a frame; and when its slices were corrupt
+		// (forbidden_zero_bit set) the pictures after it may refer to the lost one.
+		p.dropped++
+		p.waitKey = p.waitKey || corrupt
+		return
+	}
 	key := h264.IsKeyframe(u.nalus)
 	if gap := u.at.mono - p.lastAt; p.lastAt > 0 && gap > stallNote {
 		p.log.Warn("pipe source: the input stalled; resumed", "gap", gap.Round(time.Millisecond))
@@ -94,11 +120,6 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 	p.lastAt = u.at.mono
 	if p.waitKey && !key {
 		p.dropped++
-		if !p.warnedHEVC && len(u.nalus) > 0 && h264.IsHEVCVPS(u.nalus[0]) {
-			p.warnedHEVC = true // else all it would hear of is a missing keyframe, 10 s on
-			p.log.Error("pipe source: the input is H.265/HEVC, and camerad serves H.264 " +
-				"(rpicam-vid --codec h264; ffmpeg -c:v libx264 -f h264)")
-		}
 		return
 	}
 	var hasSPS, hasPPS bool

@@ -304,3 +304,47 @@ func TestPublisherSaysHEVC(t *testing.T) {
 		t.Errorf("%d units published; want none and one error naming H.265:\n%s", published, logs.String())
 	}
 }
+
+// TestPublisherDropsCorruptPicture: a unit whose only slice is corrupt (forbidden_zero_bit
+// set) is not published as a unit of no NAL units, and the stream resumes at the next
+// keyframe, since the pictures after the lost one refer to it.
+func TestPublisherDropsCorruptPicture(t *testing.T) {
+	frames := clipFrames(t)
+	const corrupt = 4 // a P-frame of one slice in the clip's first GOP
+	if len(frames[corrupt]) != 1 || h264.IsKeyframe(frames[corrupt]) {
+		t.Fatalf("clip unit %d is not a one-slice P-frame", corrupt)
+	}
+	next := corrupt + 1
+	for !h264.IsKeyframe(frames[next]) {
+		next++
+	}
+	var in []byte
+	for i, f := range frames {
+		for _, n := range f {
+			if i == corrupt {
+				n = append([]byte{n[0] | 0x80}, n[1:]...)
+			}
+			in = h264.AppendAnnexB(in, n)
+		}
+	}
+	got, pool := pumpStdin(t, in)
+	defer func() {
+		for _, au := range got {
+			au.Release()
+		}
+		if n := pool.Outstanding(); n != 0 {
+			t.Errorf("%d units outstanding", n)
+		}
+	}()
+	for i, au := range got {
+		if len(au.NALUs()) == 0 {
+			t.Fatalf("unit %d published with no NAL units", i)
+		}
+	}
+	if want := len(frames) - (next - corrupt); len(got) != want {
+		t.Fatalf("%d units published, want %d: all but the corrupt one and those up to the next keyframe", len(got), want)
+	}
+	if !got[corrupt].Keyframe {
+		t.Errorf("after the corrupt picture the stream resumed with a non-keyframe")
+	}
+}
