@@ -89,11 +89,22 @@ func newMulticastGroup(s *Server, udp *udpSender, addr netip.AddrPort) (*multica
 func (g *multicastGroup) routable() bool {
 	g.probeMu.Lock()
 	defer g.probeMu.Unlock()
+	if g.probe < 0 {
+		return false // closed
+	}
 	sa := &unix.SockaddrInet4{Port: int(g.addr.Port()), Addr: g.addr.Addr().As4()}
 	return unix.Connect(g.probe, sa) == nil
 }
 
-func (g *multicastGroup) close() { unix.Close(g.probe) }
+// close closes the probe socket, once: its number may be another file's afterwards.
+func (g *multicastGroup) close() {
+	g.probeMu.Lock()
+	defer g.probeMu.Unlock()
+	if g.probe >= 0 {
+		unix.Close(g.probe)
+		g.probe = -1
+	}
+}
 
 // transport is the SETUP reply for a multicast viewer.
 func (g *multicastGroup) transport() string {

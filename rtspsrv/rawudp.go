@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,8 +25,9 @@ type rawUDPConn struct {
 	fd    int
 	local *net.UDPAddr
 
-	mu     sync.RWMutex // read-held around every system call so Close cannot reuse the fd under it
-	closed bool
+	mu      sync.RWMutex // read-held around every system call so Close cannot reuse the fd under it
+	closed  bool
+	closing atomic.Bool // Close has begun: a second one must not shut down whatever fd has the number now
 }
 
 // listenRawUDP binds a blocking UDP socket of family (unix.AF_INET, or unix.AF_INET6 for
@@ -214,6 +216,9 @@ func sockaddrAddrPort(sa unix.Sockaddr) netip.AddrPort {
 
 // Close shuts the socket and wakes a reader blocked in it.
 func (c *rawUDPConn) Close() error {
+	if c.closing.Swap(true) {
+		return errRawClosed
+	}
 	// Shutdown wakes a blocked reader now; it fails with ENOTCONN on an unconnected socket,
 	// but wakes it all the same.
 	_ = unix.Shutdown(c.fd, unix.SHUT_RDWR)

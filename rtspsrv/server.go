@@ -119,6 +119,7 @@ type Server struct {
 	lns      map[net.Listener]struct{}
 	tunnels  map[string]*tunnelWait // HTTP tunnel GETs waiting for their POST, by cookie
 
+	closeOnce   sync.Once
 	refusedWarn warnLimiter // "viewer refused: limit reached"
 	authWarn    warnLimiter // "authentication failed"
 }
@@ -253,8 +254,14 @@ func (s *Server) ListenAndServe(addr string) error {
 }
 
 // Close tears every session down (RTCP BYE to each viewer), closes all connections and the
-// UDP sockets, and waits for the server's goroutines.
+// UDP sockets, and waits for the server's goroutines. Calls after the first do nothing.
 func (s *Server) Close() error {
+	s.closeOnce.Do(s.shutdown)
+	return nil
+}
+
+// shutdown is Close's work, done once: the sockets it closes may have new owners after it.
+func (s *Server) shutdown() {
 	s.mu.Lock()
 	s.cancel()
 	for ln := range s.lns {
@@ -280,7 +287,6 @@ func (s *Server) Close() error {
 		s.multicast.close()
 	}
 	s.wg.Wait()
-	return nil
 }
 
 // Viewers returns the counters of every playing session.
