@@ -38,6 +38,14 @@ type conn struct {
 	writeMu sync.Mutex
 	writev  *writevOnce // nil when nc is not a socket (TLS); then media is written only blocking
 	gather  []byte      // TLS: a frame's packets gathered for one Write (see writeGathered)
+	// partial is the media writer whose frame is on the wire in part: a non-blocking write
+	// left the rest to its goroutine. Until that is written nothing else may be (a response,
+	// a BYE or another session's packet would land inside a '$' frame, and the player would
+	// lose its framing for good); writeFree is signalled, with writeMu, when it is. Under
+	// writeMu, as is writeClosed.
+	partial     *tcpMedia
+	writeFree   *sync.Cond
+	writeClosed bool
 
 	mu       sync.Mutex
 	sessions map[*session]struct{} // sessions set up over this connection
@@ -66,6 +74,7 @@ func newConn(s *Server, raw net.Conn, tlsCfg *tls.Config) *conn {
 	c.br = bufio.NewReaderSize(c.nc, 4096)
 	c.in = c.nc
 	c.writev = newWritevOnce(c.nc)
+	c.writeFree = sync.NewCond(&c.writeMu)
 	return c
 }
 
@@ -234,24 +243,54 @@ func (c *conn) write(resp *Response, cseq string) error {
 func (c *conn) writeBytes(b []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	c.waitTurn(nil)
 	defer c.clearWriteDeadline()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	_, err := c.nc.Write(b)
 	return err
 }
 
-// writeMedia writes interleaved RTP/RTCP with one writev (over TLS: gathered into few
-// records); bufs is consumed.
-func (c *conn) writeMedia(bufs *net.Buffers) error {
+// writeMedia writes owner's interleaved RTP/RTCP with one writev (over TLS: gathered into
+// few records), after any other writer's frame on the wire; bufs is consumed.
+func (c *conn) writeMedia(owner *tcpMedia, bufs *net.Buffers) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	c.waitTurn(owner)
 	defer c.clearWriteDeadline()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	var err error
 	if c.tls != nil {
-		return c.writeGathered(bufs)
+		err = c.writeGathered(bufs)
+	} else {
+		_, err = bufs.WriteTo(c.nc)
 	}
-	_, err := bufs.WriteTo(c.nc)
+	if err == nil {
+		c.finished(owner)
+	}
 	return err
+}
+
+// waitTurn waits, writeMu held, until no other writer's frame is on the wire in part (or the
+// connection has closed: the write then fails).
+func (c *conn) waitTurn(owner *tcpMedia) {
+	for c.partial != nil && c.partial != owner && !c.writeClosed {
+		c.writeFree.Wait()
+	}
+}
+
+// finished notes, writeMu held, that owner has nothing on the wire in part any more.
+func (c *conn) finished(owner *tcpMedia) {
+	if c.partial == owner && owner != nil {
+		c.partial = nil
+		c.writeFree.Broadcast()
+	}
+}
+
+// onWireInPart reports whether owner's frame is on the wire in part.
+func (c *conn) onWireInPart(owner *tcpMedia) bool {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.partial == owner
 }
 
 // clearWriteDeadline lifts a blocking write's deadline once it is over: tryWriteMedia's
@@ -259,14 +298,26 @@ func (c *conn) writeMedia(bufs *net.Buffers) error {
 // passes.
 func (c *conn) clearWriteDeadline() { _ = c.nc.SetWriteDeadline(time.Time{}) }
 
-// tryWriteMedia writes what the connection takes of bufs now, without waiting for room or
-// for the write lock, and consumes it from bufs.
-func (c *conn) tryWriteMedia(bufs *net.Buffers) error {
+// tryWriteMedia writes what the connection takes of owner's bufs now, without waiting for
+// room, for the write lock or for another writer's frame, and consumes it from bufs.
+func (c *conn) tryWriteMedia(owner *tcpMedia, bufs *net.Buffers) error {
 	if c.writev == nil || !c.writeMu.TryLock() {
 		return nil
 	}
 	defer c.writeMu.Unlock()
-	return c.writev.write(bufs)
+	if c.partial != nil && c.partial != owner {
+		return nil
+	}
+	if err := c.writev.write(bufs); err != nil {
+		return err
+	}
+	switch {
+	case len(*bufs) == 0:
+		c.finished(owner)
+	case c.writev.n > 0:
+		c.partial = owner // the rest is its goroutine's to write, before anyone else's
+	}
+	return nil
 }
 
 func (c *conn) addSession(ss *session) {
@@ -319,6 +370,10 @@ func (c *conn) closeBecause(reason string) {
 		// server's shutdown, which closes connections one by one) wait out. RTSP frames its
 		// own messages, so a missing close_notify cannot truncate one unnoticed.
 		c.raw.Close()
+		c.writeMu.Lock() // writers waiting for their turn: their writes now fail
+		c.writeClosed, c.partial = true, nil
+		c.writeFree.Broadcast()
+		c.writeMu.Unlock()
 		c.mu.Lock()
 		var ending []*session
 		for ss := range c.sessions {

@@ -210,7 +210,7 @@ func (ss *session) end(reason string, bye bool) {
 func (ss *session) writeInterleaved(channel int, pkt []byte) {
 	hdr := []byte{'$', byte(channel), byte(len(pkt) >> 8), byte(len(pkt))}
 	bufs := net.Buffers{hdr, pkt}
-	_ = ss.c.writeMedia(&bufs)
+	_ = ss.c.writeMedia(&ss.tcp, &bufs)
 }
 
 // interleavedFromClient handles a '$' frame the client sent on this session's channels.

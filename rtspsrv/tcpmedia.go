@@ -104,6 +104,7 @@ func (ss *session) runTCP(ctx context.Context, done chan struct{}, unsubscribe f
 		unsubscribe()
 		ss.tcp.mu.Lock()
 		ss.tcp.on = false
+		ss.finishPendingTCP()
 		ss.dropPendingTCP()
 		ss.tcp.mu.Unlock()
 	}()
@@ -144,9 +145,9 @@ func (ss *session) flushTCP(wait bool) bool {
 		}
 		var err error
 		if wait {
-			err = ss.c.writeMedia(&t.pending)
+			err = ss.c.writeMedia(t, &t.pending)
 		} else {
-			err = ss.c.tryWriteMedia(&t.pending)
+			err = ss.c.tryWriteMedia(t, &t.pending)
 			if err == nil && len(t.pending) > 0 {
 				return false
 			}
@@ -171,6 +172,23 @@ func (t *tcpMedia) releaseFrame() {
 	if t.frame != nil {
 		t.frame.release()
 		t.frame = nil
+	}
+}
+
+// finishPendingTCP writes the rest of a frame that is on the wire in part, so that what the
+// connection carries next (the PAUSE answer, a BYE) is not read as part of it; the caller
+// holds ss.tcp.mu. A frame not yet begun is left to dropPendingTCP. If the rest cannot be
+// written within WriteTimeout, the connection has lost its framing and is closed.
+func (ss *session) finishPendingTCP() {
+	if len(ss.tcp.pending) == 0 || !ss.c.onWireInPart(&ss.tcp) {
+		return
+	}
+	if err := ss.c.writeMedia(&ss.tcp, &ss.tcp.pending); err != nil {
+		reason := "connection closed"
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			reason = "stopped reading (write timeout)"
+		}
+		go ss.c.closeBecause(reason) // close waits for runTCP, which may be the caller
 	}
 }
 
