@@ -320,10 +320,16 @@ func (c *conn) tryWriteMedia(owner *tcpMedia, bufs *net.Buffers) error {
 	return nil
 }
 
-func (c *conn) addSession(ss *session) {
+// addSession records a session set up over the connection; false when the connection has
+// closed meanwhile (its sessions have been ended, and this one would outlive it).
+func (c *conn) addSession(ss *session) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
 	c.sessions[ss] = struct{}{}
-	c.mu.Unlock()
+	return true
 }
 
 // maxSessionsPerConn bounds the sessions one RTSP connection may set up at a time. Players

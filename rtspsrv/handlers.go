@@ -264,7 +264,10 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		}
 		return respond(StatusServiceUnavailable)
 	}
-	c.addSession(ss)
+	if !c.addSession(ss) {
+		s.removeSession(ss) // the connection closed under the SETUP: nobody to answer
+		return respond(StatusServiceUnavailable)
+	}
 	if ss.lower == LowerUDP {
 		s.udp.register(ss)
 	}
