@@ -463,3 +463,27 @@ func TestBadRequestEndsViewerWithReason(t *testing.T) {
 		return strings.Contains(logs.String(), `msg="viewer left" session=`+id) && strings.Contains(logs.String(), `reason="bad request: malformed request: request line`)
 	})
 }
+
+// TestSetupOnClosedConnection: a SETUP handled as its connection closes (the close ended the
+// connection's sessions a moment before) leaves no session behind to hold a viewer slot.
+func TestSetupOnClosedConnection(t *testing.T) {
+	ts := startServer(t, Config{})
+	cl := ts.dial(t)
+	cl.mustDo(StatusOK, "OPTIONS", "*") // the server has the connection now
+	var c *conn
+	ts.srv.mu.Lock()
+	for sc := range ts.srv.conns {
+		c = sc
+	}
+	ts.srv.mu.Unlock()
+	c.closeBecause("test")
+	req := &Request{Method: "SETUP", URI: ts.url + "/trackID=0", Proto: "RTSP/1.0"}
+	req.Header.Set("CSeq", "2")
+	req.Header.Set("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")
+	if resp := ts.srv.handle(c, req); resp.Status == StatusOK {
+		t.Errorf("SETUP on a closed connection answered 200")
+	}
+	if n := ts.srv.SessionCount(); n != 0 {
+		t.Errorf("%d sessions left by a SETUP on a closed connection", n)
+	}
+}
