@@ -64,8 +64,8 @@ func (p *publisher) unitsIn(d time.Duration) int {
 func (p *publisher) resync() { p.waitKey = true }
 
 // noteRate logs the input's frame rate when the stamper moves to one that differs by more
-// than rateNoteChange from the one it started with (the configured or the SPS's): a pipe that
-// runs at another rate than -fps says is worth knowing about.
+// than rateNoteChange from the last one noted (at first, the configured or the SPS's one,
+// which is not logged): a pipe that runs at another rate than -fps says is worth knowing about.
 func (p *publisher) noteRate(period time.Duration) {
 	switch {
 	case period <= 0:
