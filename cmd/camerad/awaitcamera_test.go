@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 func TestConfiguredCameraAbsentAtStart(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Source = "/dev/video-camerad-test-absent"
-	var logs syncBuffer
+	var logs interopLog // safe for the source's goroutine and the test together
 	src, desc, err := openSource(cfg, encoder.NewPool(), slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("openSource with the camera absent: %v; want a source that waits for it", err)
@@ -64,24 +63,6 @@ func TestAwaitedCameraStopsWithContext(t *testing.T) {
 	if err := cam.Run(ctx, func(au *encoder.AccessUnit) { au.Release() }); err != nil {
 		t.Errorf("Run = %v, want nil when the context ends", err)
 	}
-}
-
-// syncBuffer is a log destination for a source's goroutine and the test together.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls cond for up to 5 s.
