@@ -18,6 +18,10 @@ const publicMethods = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARA
 // (a camera still starting).
 const describeWait = 5 * time.Second
 
+// retryAfterFull is the Retry-After, in seconds, of a SETUP refused for lack of a viewer
+// slot: a slot frees when a viewer leaves, or at the latest when a vanished one times out.
+const retryAfterFull = "10"
+
 // target is what a request URI names.
 type target int
 
@@ -262,7 +266,7 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 			s.log.Warn("viewer refused: limit reached", "remote", c.remote, "max", s.cfg.MaxViewers,
 				"refused_unlogged", skipped)
 		}
-		return respond(StatusServiceUnavailable)
+		return respond(StatusServiceUnavailable).with("Retry-After", retryAfterFull)
 	}
 	if !c.addSession(ss) {
 		s.removeSession(ss) // the connection closed under the SETUP: nobody to answer

@@ -158,8 +158,8 @@ func TestUnauthorizedStatus(t *testing.T) {
 	c.mustDo(StatusOK, "DESCRIBE", ts.url, "Authorization: Basic YWRtaW46c2VjcmV0")
 }
 
-// TestTooManyViewers: SETUP beyond MaxViewers gets 503; a TEARDOWN frees a slot; the
-// playing viewer never notices.
+// TestTooManyViewers: SETUP beyond MaxViewers gets 503 with Retry-After; a TEARDOWN frees a
+// slot; the playing viewer never notices.
 func TestTooManyViewers(t *testing.T) {
 	ts := startServer(t, Config{MaxViewers: 2})
 	healthy, _, _ := ts.playTCP(t)
@@ -169,7 +169,10 @@ func TestTooManyViewers(t *testing.T) {
 	id := setupTCPSession(t, ts, c)
 	for i := range 3 {
 		other := ts.dial(t)
-		other.mustDo(StatusServiceUnavailable, "SETUP", ts.url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast")
+		resp := other.mustDo(StatusServiceUnavailable, "SETUP", ts.url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast")
+		if resp.Header.Get("Retry-After") == "" {
+			t.Errorf("attempt %d: the 503 says nothing of when to retry (Retry-After)", i)
+		}
 		// The refused client may still ask other things.
 		other.mustDo(StatusOK, "OPTIONS", ts.url)
 		if n := ts.srv.SessionCount(); n != 2 {
