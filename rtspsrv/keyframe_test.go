@@ -89,3 +89,15 @@ func frameReader(t *testing.T, u *udpClient) func() bool {
 		}
 	}
 }
+
+// TestTinyRingStillServes: a ring configured too small to let any viewer lag is enlarged, so
+// that viewers are not moved to the next keyframe on every frame.
+func TestTinyRingStillServes(t *testing.T) {
+	for _, frames := range []int{1, 2} {
+		s := NewStream(StreamConfig{RingFrames: frames})
+		if len(s.ring) < minRingFrames || s.cfg.MaxLagFrames < 1 || s.cfg.MaxLagFrames > len(s.ring)-2 {
+			t.Errorf("RingFrames %d: ring of %d with MaxLagFrames %d; want a ring of at least %d that allows a lag of 1 or more",
+				frames, len(s.ring), s.cfg.MaxLagFrames, minRingFrames)
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 // StreamConfig tunes a Stream. Zero fields take defaults.
 type StreamConfig struct {
 	// RingFrames is how many recent frames the stream keeps for viewers that are briefly
-	// behind (default 64).
+	// behind (default 64; at least minRingFrames).
 	RingFrames int
 	// MaxLagFrames is how far a viewer may fall behind before it is moved to the next
 	// keyframe (default 30, about a second at 30 fps).
@@ -64,11 +64,16 @@ type Stream struct {
 	playing atomic.Int64
 }
 
+// minRingFrames is the smallest ring that leaves a viewer room to lag a frame (MaxLagFrames
+// keeps two slots clear of the one being overwritten).
+const minRingFrames = 3
+
 // NewStream returns an empty stream.
 func NewStream(cfg StreamConfig) *Stream {
 	if cfg.RingFrames <= 0 {
 		cfg.RingFrames = 64
 	}
+	cfg.RingFrames = max(cfg.RingFrames, minRingFrames)
 	if cfg.MaxLagFrames <= 0 || cfg.MaxLagFrames > cfg.RingFrames-2 {
 		cfg.MaxLagFrames = min(30, cfg.RingFrames-2)
 	}
