@@ -3,17 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
-	"github.com/goccy/go-yaml/printer"
 )
 
 // Config is camerad's configuration: camera.yml on the image's boot partition, or any file
@@ -81,6 +76,7 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
+	data = plainText(data)
 	// goccy/go-yaml zeroes the target for a document without content (an empty file, or a
 	// camera.yml with every line commented out): such a file means "the defaults".
 	var doc any
@@ -93,6 +89,7 @@ func LoadConfig(path string) (Config, error) {
 	if err := checkWholeNumbers(data); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
+	keepLiteralText(data, &cfg)
 	// A certificate or a clip beside camera.yml is named as camera.yml sees it, whatever
 	// camerad's working directory (on the image, the boot partition is not it).
 	for _, p := range []*string{&cfg.TLSCert, &cfg.TLSKey} {
@@ -107,77 +104,6 @@ func LoadConfig(path string) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
-}
-
-// describeYAMLError says what is wrong with camera.yml, with the offending line. A value of
-// the wrong type is described by its key and what the key takes ("mdns: want true or false,
-// got yes"): the parser's own words name Go types and struct fields, and for a nested key
-// (wifi.psk) the parent's.
-func describeYAMLError(err error, data []byte) string {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) || te.Token == nil || te.Token.Position == nil || te.DstType == nil {
-		return yaml.FormatError(err, false, true)
-	}
-	pos := te.Token.Position
-	key := "value"
-	if lines := strings.Split(string(data), "\n"); pos.Line >= 1 && pos.Line <= len(lines) {
-		if k, _, ok := strings.Cut(lines[pos.Line-1], ":"); ok {
-			key = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(k), "- "))
-		}
-	}
-	want := "a " + te.DstType.String()
-	switch te.DstType.Kind() {
-	case reflect.Bool:
-		want = "true or false"
-	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		want = "a whole number"
-	case reflect.String:
-		want = "text (quote it if it looks like something else)"
-	}
-	got := strings.TrimSpace(te.Token.Value)
-	switch got {
-	case "[", "-":
-		got = "a list"
-	case "{":
-		got = "a mapping"
-	}
-	var p printer.Printer
-	return fmt.Sprintf("[%d:%d] %s: want %s, got %s\n%s", pos.Line, pos.Column, key, want, got,
-		p.PrintErrorToken(te.Token, false))
-}
-
-// checkWholeNumbers rejects a number with a fraction for a field that takes a whole number:
-// the YAML decoder would cut "width: 640.5" down to 640 without a word. (2e6 for the bitrate
-// is a whole number, and fine.)
-func checkWholeNumbers(data []byte) error {
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return nil // the decoder has already accepted it; nothing more to say
-	}
-	wholeNumber := map[string]bool{}
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		if f := t.Field(i); f.Type.Kind() == reflect.Int {
-			wholeNumber[f.Tag.Get("yaml")] = true
-		}
-	}
-	for _, doc := range file.Docs {
-		m, ok := doc.Body.(*ast.MappingNode)
-		if !ok {
-			continue
-		}
-		for _, kv := range m.Values {
-			f, ok := kv.Value.(*ast.FloatNode)
-			if !ok || kv.Key == nil || !wholeNumber[kv.Key.String()] || f.Value == math.Trunc(f.Value) {
-				continue
-			}
-			pos := f.GetToken().Position
-			var p printer.Printer
-			return fmt.Errorf("[%d:%d] %s: want a whole number, got %s\n%s", pos.Line, pos.Column,
-				kv.Key.String(), f.GetToken().Value, p.PrintErrorToken(f.GetToken(), false))
-		}
-	}
-	return nil
 }
 
 // validPort reports whether the address names a port a listener can take: a number up to

@@ -144,6 +144,51 @@ func TestLoadConfigNumbers(t *testing.T) {
 	}
 }
 
+// TestLoadConfigTextAsWritten: a password, Wi-Fi key or name that YAML would read as a number
+// or a boolean is taken as typed. Unquoted, 01234567 is octal to YAML (342391), 0x1F is 31
+// and 00001111 loses the four zeros that made it a valid WPA key.
+func TestLoadConfigTextAsWritten(t *testing.T) {
+	got, err := LoadConfig(writeConfig(t, "username: 0000\npassword: 01234567\nhostname: 1e3\n"+
+		"wifi:\n  ssid: 0x1F\n  psk: 00001111\n  country: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ name, got, want string }{
+		{"username", got.Username, "0000"},
+		{"password", got.Password, "01234567"},
+		{"hostname", got.Hostname, "1e3"},
+		{"wifi.ssid", got.WiFi.SSID, "0x1F"},
+		{"wifi.psk", got.WiFi.PSK, "00001111"},
+		{"wifi.country", got.WiFi.Country, "true"},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s: got %q, want %q as written", f.name, f.got, f.want)
+		}
+	}
+}
+
+// TestLoadConfigFromWindows: camera.yml saved by Notepad (CRLF line ends, sometimes a UTF-8
+// byte-order mark) loads, and an error in it points at its real line.
+func TestLoadConfigFromWindows(t *testing.T) {
+	got, err := LoadConfig(writeConfig(t, "\xef\xbb\xbf# my camera\r\nfps: 25\r\nhostname: garden\r\n"))
+	if err != nil {
+		t.Fatalf("a Notepad file: %v", err)
+	}
+	if got.FPS != 25 || got.Hostname != "garden" {
+		t.Errorf("fps %d, hostname %q; want 25 and garden", got.FPS, got.Hostname)
+	}
+	lines := strings.Repeat("# a comment\r\n", 20)
+	for _, tc := range []struct{ yml, want string }{
+		{lines + "sorce: auto\r\n", "[21:1] unknown field \"sorce\""},
+		{lines + "fps: 25\r\nmdns: yes\r\nhostname: x\r\n", "[22:7] mdns: want true or false, got yes"},
+	} {
+		_, err := LoadConfig(writeConfig(t, tc.yml))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v; want it to contain %q", err, tc.want)
+		}
+	}
+}
+
 func TestLoadConfigCommentsOnly(t *testing.T) {
 	// The image ships a camera.yml that is all comments until the user edits it.
 	p := writeConfig(t, "# wifi:\n#   ssid: my-network\n")
