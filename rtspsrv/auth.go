@@ -20,7 +20,7 @@ const authRealm = "camerad"
 // their issue time) so that a client may reuse one across connections, as ffmpeg does.
 const nonceLifetime = 5 * time.Minute
 
-// authenticator checks Basic and Digest (RFC 2617, MD5, with or without qop=auth)
+// authenticator checks Digest (RFC 2617, MD5, with or without qop=auth) and, over TLS, Basic
 // credentials against one user.
 type authenticator struct {
 	user, pass string
@@ -54,18 +54,21 @@ func (a *authenticator) checkNonce(n string, now time.Time) (authentic, fresh bo
 	return true, now.Sub(issued) <= nonceLifetime && !issued.After(now.Add(time.Minute))
 }
 
-// challenge is the 401 response offering Digest first (players prefer the first they
-// support) and Basic for simple clients. stale says that the credentials were right but
-// their nonce has expired (RFC 2617 §3.2.1): players then retry with the new nonce instead
-// of failing the request or asking the user (live555 and ffmpeg retry only when told).
-func (a *authenticator) challenge(now time.Time, stale bool) *Response {
+// challenge is the 401 response offering Digest, and with offerBasic (over TLS, which
+// protects the password) Basic after it for simple clients: players take the first they
+// support. stale says that the credentials were right but their nonce has expired (RFC 2617
+// §3.2.1): players then retry with the new nonce instead of failing the request or asking
+// the user (live555 and ffmpeg retry only when told).
+func (a *authenticator) challenge(now time.Time, stale, offerBasic bool) *Response {
 	digest := fmt.Sprintf(`Digest realm="%s", nonce="%s", algorithm=MD5`, authRealm, a.nonce(now))
 	if stale {
 		digest += ", stale=TRUE"
 	}
-	return respond(StatusUnauthorized).
-		with("WWW-Authenticate", digest).
-		with("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, authRealm))
+	r := respond(StatusUnauthorized).with("WWW-Authenticate", digest)
+	if offerBasic {
+		r.with("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, authRealm))
+	}
+	return r
 }
 
 // authVerdict is what check makes of a request's credentials.
@@ -80,14 +83,20 @@ const (
 	authStale
 	// authWrong: a wrong user or password.
 	authWrong
+	// authBasicInClear: Basic credentials over a connection without TLS, not judged: the
+	// password crossed the network in clear, and anyone who saw it could replay it.
+	authBasicInClear
 )
 
-// check judges the credentials req carries.
-func (a *authenticator) check(req *Request, now time.Time) authVerdict {
+// check judges the credentials req carries; Basic ones only with basicAllowed (over TLS).
+func (a *authenticator) check(req *Request, now time.Time, basicAllowed bool) authVerdict {
 	h := req.Header.Get("Authorization")
 	scheme, rest, _ := strings.Cut(h, " ")
 	switch strings.ToLower(scheme) {
 	case "basic":
+		if !basicAllowed {
+			return authBasicInClear
+		}
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
 		if err != nil {
 			return authWrong

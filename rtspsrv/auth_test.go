@@ -85,8 +85,17 @@ func TestAuthenticatorCheck(t *testing.T) {
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
-			if got := a.check(req, tc.at); got != tc.want {
+			if got := a.check(req, tc.at, true); got != tc.want {
 				t.Errorf("check = %v, want %v (%s)", got, tc.want, tc.auth)
+			}
+			// Without TLS, Basic credentials are not judged, right or wrong; Digest is as
+			// over TLS.
+			want := tc.want
+			if strings.HasPrefix(strings.ToLower(tc.auth), "basic") {
+				want = authBasicInClear
+			}
+			if got := a.check(req, tc.at, false); got != want {
+				t.Errorf("without TLS: check = %v, want %v (%s)", got, want, tc.auth)
 			}
 		})
 	}
@@ -106,8 +115,9 @@ func TestParseAuthParams(t *testing.T) {
 }
 
 // TestAuthOverTheWire plays the exchange as players do: OPTIONS without credentials, a 401
-// with a Digest (first) and a Basic challenge, then Digest with the server's nonce on a new
-// connection, as ffmpeg does after a 401.
+// with a Digest challenge (and no Basic one: without TLS it would send the password in
+// clear), then Digest with the server's nonce on a new connection, as ffmpeg does after a
+// 401.
 func TestAuthOverTheWire(t *testing.T) {
 	ts := startServer(t, Config{Username: "viewer", Password: "pa ss"})
 	c := ts.dial(t)
@@ -119,8 +129,8 @@ func TestAuthOverTheWire(t *testing.T) {
 			challenges = append(challenges, f.Value)
 		}
 	}
-	if len(challenges) != 2 || !strings.HasPrefix(challenges[0], "Digest ") || !strings.HasPrefix(challenges[1], "Basic ") {
-		t.Fatalf("challenges %q: want Digest then Basic", challenges)
+	if len(challenges) != 1 || !strings.HasPrefix(challenges[0], "Digest ") {
+		t.Fatalf("challenges %q: want Digest alone", challenges)
 	}
 	p := parseAuthParams(strings.TrimPrefix(challenges[0], "Digest "))
 	if p["realm"] != authRealm || p["nonce"] == "" {
@@ -146,7 +156,9 @@ func TestAuthOverTheWire(t *testing.T) {
 	c2.mustDo(StatusUnauthorized, "PLAY", ts.url, "Session: "+id)
 	c2.mustDo(StatusOK, "PLAY", ts.url, "Session: "+id, auth("PLAY", ts.url))
 	c2.readRTP(0)
-	c2.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id, "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte("viewer:pa ss")))
+	// The right password sent in clear (Basic) is refused too.
+	c2.mustDo(StatusUnauthorized, "TEARDOWN", ts.url, "Session: "+id, "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte("viewer:pa ss")))
+	c2.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id, auth("TEARDOWN", ts.url))
 }
 
 // TestFailedLoginIsLogged: wrong credentials leave a warning naming the user, so that an NVR
@@ -167,13 +179,27 @@ func TestFailedLoginIsLogged(t *testing.T) {
 	}
 }
 
+// TestBasicInClearIsLogged: a player that sends Basic credentials over plain RTSP is refused,
+// right password or not, and the log says why, so that the user can tell it to use Digest.
+func TestBasicInClearIsLogged(t *testing.T) {
+	var logs syncBuffer
+	ts := startServer(t, Config{Username: "viewer", Password: "pa ss", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	resp := ts.dial(t).mustDo(StatusUnauthorized, "DESCRIBE", ts.url, "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte("viewer:pa ss")))
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Digest ") {
+		t.Errorf("challenge %q, want Digest", got)
+	}
+	if out := logs.String(); !strings.Contains(out, "Basic sends the password in clear") || !strings.Contains(out, "user=viewer") {
+		t.Errorf("log does not say why the login was refused:\n%s", out)
+	}
+}
+
 // TestChallengeSaysStale: after an expired nonce with the right credentials, the Digest
 // challenge says stale=TRUE, which is what makes live555 and ffmpeg retry instead of failing.
 func TestChallengeSaysStale(t *testing.T) {
 	a := &authenticator{user: "admin", pass: "pw", secret: []byte("0123456789abcdef")}
 	now := time.Now()
 	for _, stale := range []bool{false, true} {
-		digest := a.challenge(now, stale).Header.Get("WWW-Authenticate")
+		digest := a.challenge(now, stale, false).Header.Get("WWW-Authenticate")
 		p := parseAuthParams(strings.TrimPrefix(digest, "Digest "))
 		if got := strings.EqualFold(p["stale"], "true"); got != stale || p["nonce"] == "" {
 			t.Errorf("challenge(stale=%v): %q", stale, digest)

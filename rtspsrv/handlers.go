@@ -58,19 +58,24 @@ func (s *Server) handle(c *conn, req *Request) *Response {
 		return respond(StatusNotImplemented).with("Allow", publicMethods)
 	}
 	if req.Method != "OPTIONS" && s.auth.enabled() {
-		switch verdict := s.auth.check(req, time.Now()); verdict {
+		encrypted := c.tls != nil
+		switch verdict := s.auth.check(req, time.Now(), encrypted); verdict {
 		case authOK:
-		case authWrong:
-			// Worth a line: an NVR with a mistyped password otherwise just fails to connect,
-			// with nothing in the camera's log. (A player's first request carries no
-			// credentials, and the 401 that asks for them is no failure.)
+		case authWrong, authBasicInClear:
+			// Worth a line: an NVR with a mistyped password, or one that can only send it in
+			// clear, otherwise just fails to connect, with nothing in the camera's log. (A
+			// player's first request carries no credentials, and the 401 that asks for them
+			// is no failure.)
 			if ok, skipped := s.authWarn.allow(time.Now()); ok {
-				c.log.Warn("authentication failed: wrong username or password", "user", presentedUser(req),
-					"method", req.Method, "failed_unlogged", skipped)
+				msg := "authentication failed: wrong username or password"
+				if verdict == authBasicInClear {
+					msg = "authentication refused: Basic sends the password in clear; the player must use Digest, or rtsps://"
+				}
+				c.log.Warn(msg, "user", presentedUser(req), "method", req.Method, "failed_unlogged", skipped)
 			}
-			return s.auth.challenge(time.Now(), false)
+			return s.auth.challenge(time.Now(), false, encrypted)
 		default:
-			return s.auth.challenge(time.Now(), verdict == authStale)
+			return s.auth.challenge(time.Now(), verdict == authStale, encrypted)
 		}
 	}
 	tgt, base, err := s.resolve(c, req.URI)

@@ -35,7 +35,7 @@ type Config struct {
 	// address may also hold at most MaxViewers+hostConnSlack connections: more are closed at
 	// once, so that one host cannot use up the descriptors everyone else needs.
 	MaxViewers int
-	// Username and Password, when Username is set, require Digest or Basic auth.
+	// Username and Password, when Username is set, require Digest auth (or Basic, over TLS).
 	Username, Password string
 
 	IdleTimeout time.Duration // a connection with no playing TCP session and no request (60 s)

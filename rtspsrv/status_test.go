@@ -148,14 +148,16 @@ func TestUnauthorizedStatus(t *testing.T) {
 	c := ts.dial(t)
 	c.mustDo(StatusOK, "OPTIONS", ts.url)
 	c.mustDo(StatusOK, "OPTIONS", "*")
+	var nonce string
 	for _, m := range []string{"DESCRIBE", "SETUP", "PLAY", "GET_PARAMETER", "TEARDOWN"} {
 		resp := c.mustDo(StatusUnauthorized, m, ts.url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast")
 		if !resp.Header.Has("WWW-Authenticate") {
 			t.Errorf("%s: 401 without a challenge", m)
 		}
+		nonce = parseAuthParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "))["nonce"]
 	}
 	// Still serving: with credentials the same connection gets in.
-	c.mustDo(StatusOK, "DESCRIBE", ts.url, "Authorization: Basic YWRtaW46c2VjcmV0")
+	c.mustDo(StatusOK, "DESCRIBE", ts.url, "Authorization: "+digestHeader("admin", authRealm, "secret", "DESCRIBE", ts.url, nonce, ""))
 }
 
 // TestTooManyViewers: SETUP beyond MaxViewers gets 503 with Retry-After; a TEARDOWN frees a

@@ -152,7 +152,7 @@ func TestTLSPlays(t *testing.T) {
 // TestTLSTransports: over TLS, media goes only inside the connection. A UDP-only SETUP gets
 // 461, and so does multicast although the server offers it; from a list of alternatives the
 // interleaved one is chosen, wherever it is; the plain listener of the same server still
-// serves UDP. Basic auth works over TLS too.
+// serves UDP. Basic auth works over TLS (and only there: plain RTSP takes Digest alone).
 func TestTLSTransports(t *testing.T) {
 	ts := startTLSServer(t, Config{Username: "viewer", Password: "s3cret", Multicast: testGroup})
 	auth := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("viewer:s3cret"))
@@ -161,7 +161,17 @@ func TestTLSTransports(t *testing.T) {
 	udp := fmt.Sprintf("RTP/AVP;unicast;client_port=%d-%d", p[0], p[1])
 
 	c := ts.dialTLS(t)
-	c.mustDo(StatusUnauthorized, "DESCRIBE", ts.tlsURL)
+	challenge := c.mustDo(StatusUnauthorized, "DESCRIBE", ts.tlsURL)
+	var schemes []string
+	for _, f := range challenge.Header {
+		if strings.EqualFold(f.Name, "WWW-Authenticate") {
+			scheme, _, _ := strings.Cut(f.Value, " ")
+			schemes = append(schemes, scheme)
+		}
+	}
+	if strings.Join(schemes, ",") != "Digest,Basic" {
+		t.Errorf("challenges over TLS offer %q, want Digest then Basic", schemes)
+	}
 	d := c.mustDo(StatusOK, "DESCRIBE", ts.tlsURL, auth)
 	if cb := d.Header.Get("Content-Base"); cb != ts.tlsURL+"/" {
 		t.Errorf("Content-Base %q, want %q", cb, ts.tlsURL+"/")
@@ -188,12 +198,18 @@ func TestTLSTransports(t *testing.T) {
 	}
 
 	// The same SETUP on the plain listener keeps UDP: the restriction is the TLS listener's.
+	// (There Basic is refused: Digest.)
 	plain := ts.dial(t)
-	plain.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", auth, "Transport: "+udp)
+	nonce := parseAuthParams(strings.TrimPrefix(
+		plain.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, auth).Header.Get("WWW-Authenticate"), "Digest "))["nonce"]
+	digest := func(method, uri string) string {
+		return "Authorization: " + digestHeader("viewer", authRealm, "s3cret", method, uri, nonce, "")
+	}
+	plain.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", digest("SETUP", ts.url+"/trackID=0"), "Transport: "+udp)
 
 	// The TLS session does not exist for plain connections: its id cannot end it there.
-	plain.mustDo(StatusSessionNotFound, "GET_PARAMETER", ts.url, auth, "Session: "+id)
-	plain.mustDo(StatusSessionNotFound, "TEARDOWN", ts.url, auth, "Session: "+id)
+	plain.mustDo(StatusSessionNotFound, "GET_PARAMETER", ts.url, digest("GET_PARAMETER", ts.url), "Session: "+id)
+	plain.mustDo(StatusSessionNotFound, "TEARDOWN", ts.url, digest("TEARDOWN", ts.url), "Session: "+id)
 	if pkt := c.readRTP(2); pkt.PayloadType != 96 {
 		t.Errorf("TLS viewer stopped after a plain TEARDOWN of its session: payload type %d", pkt.PayloadType)
 	}

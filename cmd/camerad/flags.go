@@ -36,7 +36,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 	fs.IntVar(&flags.GOP, "gop", def.GOP, "frames between keyframes (0 = one second)")
 	fs.IntVar(&flags.UDPPort, "udp-port", def.UDPPort, "server RTP port for UDP viewers, even (0 = any free pair)")
 	fs.StringVar(&flags.Multicast, "multicast", def.Multicast, "group for multicast viewers: auto | off | <group>:<even port>")
-	fs.StringVar(&flags.Username, "username", def.Username, "require this user (Digest or Basic auth)")
+	fs.StringVar(&flags.Username, "username", def.Username, "require this user (Digest auth; Basic too over RTSPS)")
 	fs.StringVar(&flags.Password, "password", def.Password, "password for -username")
 	fs.IntVar(&flags.MaxViewers, "max-viewers", def.MaxViewers, "concurrent viewers; more are refused with 503")
 	fs.StringVar(&flags.Hostname, "hostname", def.Hostname, "mDNS host name without .local (default camera-<serial>)")
