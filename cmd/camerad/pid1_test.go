@@ -81,7 +81,7 @@ func TestImageCameraYMLUserEdits(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Hostname != "garden-camera" || cfg.WiFi.SSID != "MyHomeNetwork" || cfg.WiFi.PSK != "my wifi password" ||
-		cfg.WiFi.Country != "GB" || cfg.Username != "viewer" || cfg.Password != "change me" || cfg.MaxViewers != 8 {
+		cfg.WiFi.Country != "GB" || cfg.Username != "viewer" || cfg.Password != "change me" || cfg.MaxViewers != 10 {
 		t.Fatalf("edited config %+v", cfg)
 	}
 }
