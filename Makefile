@@ -23,7 +23,8 @@ build:
 # then exec'd rather than "go run": Ctrl-C then reaches camerad alone, which shuts down and
 # exits 0, and make reports no error.
 run:
-	GOOS= GOARCH= $(GO) build -o bin/camerad-run ./cmd/camerad
+	GOOS= GOARCH= $(GO) build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" \
+		-o bin/camerad-run ./cmd/camerad
 	exec bin/camerad-run -listen $(LISTEN) -mdns=$(MDNS)
 
 # unit: unit, in-process end-to-end and interop tests (interop skips when a player is missing).

@@ -11,7 +11,10 @@ goos=${GOOS:-$(go env GOOS)}
 goarch=${GOARCH:-$(go env GOARCH)}
 out=${1:-bin/${goos}_${goarch}}
 hostarch=$(GOOS= GOARCH= go env GOARCH)
-ldflags="-s -w"
+# The version camerad reports (-version, the RTSP Server header, mDNS): VERSION, else what git
+# says of the checkout (a tag, or the commit, "-dirty" with uncommitted changes).
+version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
+ldflags="-s -w -X main.version=$version"
 
 if [[ -z ${CGO_ENABLED:-} ]]; then
 	cc=""
@@ -46,4 +49,4 @@ for cmd in camerad rtspsim; do
 	[[ -d cmd/$cmd ]] || continue
 	GOOS=$goos GOARCH=$goarch go build -trimpath -tags netgo,osusergo -ldflags "$ldflags" -o "$out/$cmd" "./cmd/$cmd"
 done
-echo "build: $out (GOOS=$goos GOARCH=$goarch CGO_ENABLED=$CGO_ENABLED)"
+echo "build: $out (camerad $version, GOOS=$goos GOARCH=$goarch CGO_ENABLED=$CGO_ENABLED)"

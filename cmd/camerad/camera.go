@@ -4,6 +4,7 @@ package main
 // encoder, or raw frames through the hardware M2M encoder) and build the source.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -83,7 +84,14 @@ func openCamera(cfg CameraConfig, pool *encoder.Pool, log *slog.Logger) (encoder
 			if cfg.Device != "" {
 				return nil, "", fmt.Errorf("%s (%s) is not usable: %s", info.Path, info.Card, whyUnusable(info, encPath))
 			}
-			log.Debug("camera skipped", "device", info.Path, "card", info.Card, "why", whyUnusable(info, encPath))
+			// A camera the user plugged in and sees unused deserves a line at the default
+			// level; the Pi's other video nodes (ISP, codec) are no cameras and are noise.
+			level := slog.LevelDebug
+			if info.IsCamera() {
+				level = slog.LevelInfo
+			}
+			log.Log(context.Background(), level, "camera skipped", "device", info.Path, "card", info.Card,
+				"why", whyUnusable(info, encPath))
 			continue
 		}
 		return buildCamera(cfg, info, path, pixfmt, encPath, pool, log)

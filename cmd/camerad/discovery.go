@@ -17,6 +17,16 @@ func cameraHostname(cfg Config, serial string) string {
 	return discovery.DefaultHostname(serial)
 }
 
+// cameraInstance is the name players browsing the LAN list the camera under: the configured
+// hostname as the user wrote it ("garden-camera"), or "camerad ABCD" to go with the default
+// camera-abcd.
+func cameraInstance(cfg Config, serial string) string {
+	if cfg.Hostname != "" {
+		return cfg.Hostname
+	}
+	return discovery.DefaultInstance(serial)
+}
+
 // startDiscovery announces the camera with mDNS until ctx ends; the returned channel closes
 // when the goodbye has been sent. A failure to start is logged, not fatal: the stream works
 // without discovery.
@@ -37,7 +47,7 @@ func startDiscovery(ctx context.Context, cfg Config, port int, log *slog.Logger)
 	}
 	r, err := discovery.New(discovery.Config{
 		Hostname: host,
-		Instance: discovery.DefaultInstance(serial),
+		Instance: cameraInstance(cfg, serial),
 		Port:     port,
 		TXT:      txt,
 		Logger:   log.With("component", "mdns"),
