@@ -61,6 +61,10 @@ func TestFirstSenderReportComesWithFirstFrame(t *testing.T) {
 			t.Fatalf("first sender report: SSRC %08x RTP time %d; want the first frame's, %08x %d",
 				sr.SSRC, sr.RTPTime, first.SSRC, first.Timestamp)
 		}
+		// It goes out ahead of that frame: nothing was sent before it (RFC 3550 §6.4.1).
+		if sr.PacketCount != 0 || sr.OctetCount != 0 {
+			t.Errorf("first sender report counts %d packets, %d octets; want 0, 0", sr.PacketCount, sr.OctetCount)
+		}
 	})
 	t.Run("tcp", func(t *testing.T) {
 		// Over TCP the report can even come first, ahead of the frame it describes, so that
@@ -81,6 +85,9 @@ func TestFirstSenderReportComesWithFirstFrame(t *testing.T) {
 		sr, ok := pkts[0].(*rtcp.SenderReport)
 		if !ok || sr.RTPTime != first.Timestamp || sr.SSRC != first.SSRC {
 			t.Fatalf("first RTCP: %v; want the sender report of the first frame (SSRC %08x, RTP time %d)", pkts[0], first.SSRC, first.Timestamp)
+		}
+		if sr.PacketCount != 0 || sr.OctetCount != 0 {
+			t.Errorf("first sender report counts %d packets, %d octets, sent ahead of any; want 0, 0", sr.PacketCount, sr.OctetCount)
 		}
 	})
 }

@@ -43,6 +43,11 @@ type viewer struct {
 	anchorPT time.Duration // its PTS
 	lastTS   uint32
 	lastCap  time.Time
+	// resumeTS, while resuming, is the RTP time announced for the resume (RTP-Info): the
+	// first frame after it keeps the clock running through the pause unless that would put
+	// it before resumeTS (see rtpTime).
+	resuming bool
+	resumeTS uint32
 
 	cur cursor
 
@@ -56,22 +61,35 @@ type viewer struct {
 	rrJitter                        atomic.Uint32
 	rrLast                          atomic.Int64 // UnixNano of the last receiver report
 
-	// sender report bookkeeping (owned by the sending goroutine)
-	srPackets, srOctets uint32
-	nextSR              time.Time
+	// sender report bookkeeping (owned by the sending goroutine). A report goes out ahead of
+	// the frame last built (players sync on it before that frame), so it counts what came
+	// before: srPackets and srOctets; builtPackets and builtOctets include that frame.
+	srPackets, srOctets       uint32
+	builtPackets, builtOctets uint32
+	nextSR                    time.Time
 }
 
 // frameHeaderBytes is the scratch per packet: '$', channel, length (4) + RTP header (12).
 const frameHeaderBytes = 4 + rtpHeaderLen
 
-// rtpTime maps a frame's PTS onto the viewer's RTP clock. The first frame after PLAY (or
-// after a resume) is the anchor: it gets exactly the timestamp announced in RTP-Info.
+// rtpTime maps a frame's PTS onto the viewer's RTP clock. The first frame after PLAY is the
+// anchor: it gets exactly the timestamp announced in RTP-Info. After a resume the clock runs
+// on as if the pause had not been: the RTP time of each frame, and so the sender reports'
+// mapping of RTP to wall-clock time, stays that of one clock (RFC 3550 §5.1), whichever
+// keyframe the viewer resumes at. Only a frame captured before the resume's announced time
+// (an encoder's latency) is moved up to it, so that nothing precedes what RTP-Info said.
 func (v *viewer) rtpTime(f *frame) uint32 {
 	if !v.anchored {
 		v.anchored, v.anchorPT = true, f.pts
 	}
-	d := f.pts - v.anchorPT
-	return v.anchorTS + uint32(rtpTicks(d))
+	ts := v.anchorTS + uint32(rtpTicks(f.pts-v.anchorPT))
+	if v.resuming {
+		v.resuming = false
+		if int32(ts-v.resumeTS) < 0 {
+			v.anchorTS, v.anchorPT, ts = v.resumeTS, f.pts, v.resumeTS
+		}
+	}
+	return ts
 }
 
 // rtpTicks converts d to 90 kHz ticks. Seconds and the rest are scaled apart so that the
@@ -119,24 +137,23 @@ func (v *viewer) buildPackets(f *frame, channel int) [][]byte {
 	v.packets.Add(uint64(n))
 	v.bytes.Add(uint64(octets + n*rtpHeaderLen))
 	v.frames.Add(1)
-	v.srPackets += uint32(n)
-	v.srOctets += uint32(octets)
+	v.srPackets, v.srOctets = v.builtPackets, v.builtOctets
+	v.builtPackets += uint32(n)
+	v.builtOctets += uint32(octets)
 	return iov
 }
 
-// nextRTPInfo is the sequence number and timestamp the next packet will carry, for PLAY's
-// RTP-Info. Before the first frame it is the random anchor; after a pause it is where the
-// clock would be now, and the next frame is re-anchored there.
+// nextRTPInfo is the sequence number and RTP time for PLAY's RTP-Info. Before the first
+// frame it is the random anchor, which the first packet carries. After a pause it is where
+// the clock is now (as the peers announce it): the first packet after the resume carries
+// that or, captured later, its own later time on the same clock (see rtpTime).
 func (v *viewer) nextRTPInfo(now time.Time) (seq uint16, ts uint32) {
-	if v.anchored {
-		elapsed := now.Sub(v.lastCap)
-		if elapsed < 0 {
-			elapsed = 0
-		}
-		v.anchorTS = v.lastTS + uint32(rtpTicks(elapsed)) + 1
-		v.anchored = false
+	if !v.anchored {
+		return v.seq, v.anchorTS
 	}
-	return v.seq, v.anchorTS
+	v.resuming = true
+	v.resumeTS = v.lastTS + uint32(rtpTicks(max(now.Sub(v.lastCap), 0))) + 1
+	return v.seq, v.resumeTS
 }
 
 // projectedRTPInfo is the sequence number of the next packet and the RTP time of now, for
