@@ -3,8 +3,6 @@ package board
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 )
 
@@ -41,9 +39,9 @@ func (t *LogTail) Bytes() []byte {
 	return bytes.Clone(t.buf)
 }
 
-// Save writes the retained log to dir/name if it changed since the last Save. It writes a
-// temporary file, syncs it and renames it over the old one, so a power cut leaves either the
-// old or the new log, never a torn one.
+// Save writes the retained log to dir/name if it changed since the last Save, through
+// ReplaceFile, so a power cut leaves either the old or the new log, never a torn one. A
+// failed Save is retried by the next one.
 func (t *LogTail) Save(dir, name string) error {
 	t.mu.Lock()
 	if !t.dirty {
@@ -54,25 +52,18 @@ func (t *LogTail) Save(dir, name string) error {
 	t.dirty = false
 	t.mu.Unlock()
 
-	final := filepath.Join(dir, name)
-	tmp := final + ".new"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("save log: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("save log %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("save log %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("save log %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err := ReplaceFile(dir, name, data, 0o644); err != nil {
+		t.mu.Lock()
+		t.dirty = true
+		t.mu.Unlock()
 		return fmt.Errorf("save log: %w", err)
 	}
 	return nil
+}
+
+// Changed reports whether the log has grown since the last successful Save.
+func (t *LogTail) Changed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dirty
 }

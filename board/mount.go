@@ -58,7 +58,9 @@ func MountBoot(log *slog.Logger, timeout time.Duration) (string, error) {
 				continue
 			}
 			tried[dev] = true
-			err := unix.Mount("/dev/"+dev, BootDir, "vfat", unix.MS_NOATIME|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "flush")
+			// dirsync: the FAT driver writes directory changes at once, in a safe order (see
+			// ReplaceFile).
+			err := unix.Mount("/dev/"+dev, BootDir, "vfat", unix.MS_NOATIME|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_DIRSYNC, "flush")
 			if err != nil {
 				log.Debug("not a boot partition", "dev", dev, "err", err)
 				continue
