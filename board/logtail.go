@@ -67,3 +67,25 @@ func (t *LogTail) Changed() bool {
 	defer t.mu.Unlock()
 	return t.dirty
 }
+
+// BootLog keeps PID 1's log on the boot partition for a user to read on a PC, as Name.
+type BootLog struct {
+	Tail *LogTail
+	FS   *BootFS
+	Name string // "camerad.log"
+
+	mu sync.Mutex
+}
+
+// Save writes the tail to the partition if it changed, making the partition writable for
+// that moment only (BootFS.Write).
+func (l *BootLog) Save() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.Tail.Changed() {
+		return nil
+	}
+	return l.FS.Write(func(dir string) error {
+		return l.Tail.Save(dir, l.Name)
+	})
+}

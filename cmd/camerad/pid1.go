@@ -86,29 +86,32 @@ func initMain() {
 	go reaper.Run(context.Background())
 
 	step("mount boot partition")
-	bootDev, err := board.MountBoot(log, 20*time.Second)
-	bootOK := err == nil
+	boot, err := board.MountBoot(log, 20*time.Second)
+	var bootLog *board.BootLog
 	if err != nil {
 		log.Error("no boot partition: using defaults, log not kept", "err", err)
 	} else {
-		log.Info("boot partition mounted", "dev", bootDev, "dir", board.BootDir)
+		log.Info("boot partition mounted read-only", "dev", boot.Dev, "dir", boot.Dir)
+		bootLog = &board.BootLog{Tail: tail, FS: boot, Name: initLogName}
 	}
 	cfgPath := filepath.Join(board.BootDir, initConfigName)
 	saveLog := func() {
-		if !bootOK {
+		if bootLog == nil {
 			return
 		}
-		if err := tail.Save(board.BootDir, initLogName); err != nil {
+		if err := bootLog.Save(); err != nil {
 			log.Warn("log not saved to boot partition", "err", err)
+			return
 		}
+		log.Debug("log saved to boot partition; read-only again", "file", initLogName)
 	}
 
 	step("read " + cfgPath)
-	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
+	cfg, cfgErr := LoadConfig(cfgPath)
+	if cfgErr != nil {
 		// The service reads the same file and will report the same error; it keeps
 		// restarting with backoff so a user who fixes the card need only reboot.
-		log.Error("camera.yml not usable; network uses defaults", "err", err)
+		log.Error("camera.yml not usable; network uses defaults", "err", cfgErr)
 	}
 	hostname := cfg.Hostname
 	if hostname == "" {
@@ -155,6 +158,13 @@ func initMain() {
 	case <-firstLease:
 	case <-time.After(15 * time.Second):
 		log.Warn("no network address yet; starting the service anyway")
+	}
+
+	// The service cannot write to the boot partition: make the certificate it would.
+	if boot != nil && cfgErr == nil {
+		if err := prepareRTSPSCert(cfg, boot, time.Now(), log); err != nil {
+			log.Warn("rtsps: self-signed certificate not kept on the boot partition", "err", err)
+		}
 	}
 
 	step("start service")
@@ -226,8 +236,8 @@ func initMain() {
 	<-supDone
 	step("service stopped; saving log and powering off")
 	saveLog()
-	if bootOK {
-		if err := board.UnmountBoot(); err != nil {
+	if boot != nil {
+		if err := boot.Unmount(); err != nil {
 			log.Warn("unmount boot partition", "err", err)
 		}
 	}
