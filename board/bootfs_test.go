@@ -2,6 +2,9 @@ package board
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +139,47 @@ func TestBootFSRemountFailures(t *testing.T) {
 	fm.failRO = nil
 	if err := b.Write(func(string) error { return nil }); err != nil || fm.isRW() {
 		t.Fatalf("next Write did not bring it back to read-only: err %v, rw %v", err, fm.isRW())
+	}
+}
+
+// TestBootLogKeepsPreviousBoot: the first save of a boot moves the last boot's log to
+// camerad-previous.log, once; later saves of the same boot leave it alone.
+func TestBootLogKeepsPreviousBoot(t *testing.T) {
+	dir := t.TempDir()
+	boot := func() (*BootLog, *LogTail) {
+		fm := &fakeMount{}
+		tail := &LogTail{Max: 1 << 10}
+		return &BootLog{Tail: tail, FS: &BootFS{Dir: dir, remount: fm.remount}, Name: "camerad.log",
+			PreviousName: "camerad-previous.log", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, tail
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "<" + err.Error() + ">"
+		}
+		return string(b)
+	}
+	for n := 1; n <= 3; n++ {
+		l, tail := boot()
+		for save := 1; save <= 2; save++ {
+			fmt.Fprintf(tail, "boot %d line %d\n", n, save)
+			if err := l.Save(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := read("camerad.log"), fmt.Sprintf("boot %d line 1\nboot %d line 2\n", n, n); got != want {
+			t.Fatalf("boot %d: camerad.log %q, want %q", n, got, want)
+		}
+		want := "<open " + filepath.Join(dir, "camerad-previous.log") + ": no such file or directory>"
+		if n > 1 {
+			want = fmt.Sprintf("boot %d line 1\nboot %d line 2\n", n-1, n-1)
+		}
+		if got := read("camerad-previous.log"); got != want {
+			t.Fatalf("boot %d: camerad-previous.log %q, want %q", n, got, want)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("files left: %v", entries)
 	}
 }

@@ -3,6 +3,7 @@ package board
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"sync"
 )
 
@@ -68,13 +69,19 @@ func (t *LogTail) Changed() bool {
 	return t.dirty
 }
 
-// BootLog keeps PID 1's log on the boot partition for a user to read on a PC, as Name.
+// BootLog keeps PID 1's log on the boot partition for a user to read on a PC: this boot's
+// as Name, and the boot before's as PreviousName, so that after a reset (a crash, the
+// watchdog, a power cut) the log of what led to it is still there. The previous log is
+// copied aside once, in this boot's first Save, just before Name is first overwritten.
 type BootLog struct {
-	Tail *LogTail
-	FS   *BootFS
-	Name string // "camerad.log"
+	Tail         *LogTail
+	FS           *BootFS
+	Name         string // "camerad.log"
+	PreviousName string // "camerad-previous.log"
+	Log          *slog.Logger
 
-	mu sync.Mutex
+	mu   sync.Mutex
+	kept bool // the previous boot's log has been dealt with
 }
 
 // Save writes the tail to the partition if it changed, making the partition writable for
@@ -86,6 +93,14 @@ func (l *BootLog) Save() error {
 		return nil
 	}
 	return l.FS.Write(func(dir string) error {
+		if !l.kept {
+			// A previous log that cannot be read (a damaged card) must not stop this
+			// boot's from being kept: say so and go on.
+			if err := KeepPrevious(dir, l.Name, l.PreviousName); err != nil {
+				l.Log.Warn("previous boot's log not kept", "err", err)
+			}
+			l.kept = true
+		}
 		return l.Tail.Save(dir, l.Name)
 	})
 }

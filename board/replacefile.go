@@ -63,3 +63,19 @@ func ReplaceFile(dir, name string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// KeepPrevious copies dir/name to dir/previous (through ReplaceFile), so that the next write
+// of name does not lose what it held. A missing name is fine: there is nothing to keep.
+func KeepPrevious(dir, name, previous string) error {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("keep previous %s: %w", name, err)
+	}
+	if err := ReplaceFile(dir, previous, data, 0o644); err != nil {
+		return fmt.Errorf("keep previous %s: %w", name, err)
+	}
+	return nil
+}

@@ -20,9 +20,10 @@ import (
 
 // Where PID 1 keeps things on the boot partition.
 const (
-	initConfigName = "camera.yml"
-	initLogName    = "camerad.log"
-	initLogKeep    = 64 << 10 // bytes of log left on the card for the user
+	initConfigName      = "camera.yml"
+	initLogName         = "camerad.log"
+	initPreviousLogName = "camerad-previous.log" // the boot before's camerad.log
+	initLogKeep         = 64 << 10               // bytes of log left on the card for the user
 )
 
 // runAsInit is camerad as /init of the SD-card image: when the kernel starts it as PID 1 it
@@ -92,7 +93,7 @@ func initMain() {
 		log.Error("no boot partition: using defaults, log not kept", "err", err)
 	} else {
 		log.Info("boot partition mounted read-only", "dev", boot.Dev, "dir", boot.Dir)
-		bootLog = &board.BootLog{Tail: tail, FS: boot, Name: initLogName}
+		bootLog = &board.BootLog{Tail: tail, FS: boot, Name: initLogName, PreviousName: initPreviousLogName, Log: log}
 	}
 	cfgPath := filepath.Join(board.BootDir, initConfigName)
 	saveLog := func() {
