@@ -108,11 +108,15 @@ func initMain() {
 	}
 
 	step("read " + cfgPath)
-	cfg, cfgErr := LoadConfig(cfgPath)
-	if cfgErr != nil {
+	ic := readInitConfig(cfgPath)
+	cfg := ic.Config
+	switch {
+	case !ic.Exists:
+		log.Info("no camera.yml on the boot partition: the camera uses its defaults", "path", cfgPath)
+	case ic.Err != nil:
 		// The service reads the same file and will report the same error; it keeps
 		// restarting with backoff so a user who fixes the card need only reboot.
-		log.Error("camera.yml not usable; network uses defaults", "err", cfgErr)
+		log.Error("camera.yml not usable; network uses defaults", "err", ic.Err)
 	}
 	hostname := cfg.Hostname
 	if hostname == "" {
@@ -162,22 +166,18 @@ func initMain() {
 	}
 
 	// The service cannot write to the boot partition: make the certificate it would.
-	if boot != nil && cfgErr == nil {
+	if boot != nil && ic.Err == nil {
 		if err := prepareRTSPSCert(cfg, boot, time.Now(), log); err != nil {
 			log.Warn("rtsps: self-signed certificate not kept on the boot partition", "err", err)
 		}
 	}
 
 	step("start service")
-	childArgs := []string{}
-	if _, err := os.Stat(cfgPath); err == nil {
-		childArgs = append(childArgs, "-config", cfgPath)
-	}
 	sup := &board.Supervisor{
 		Log:    log,
 		Reaper: reaper,
 		Path:   "/proc/self/exe",
-		Args:   childArgs,
+		Args:   serviceArgs(ic),
 		Env:    []string{"PATH=/bin:/sbin:/usr/bin", "HOME=/"},
 		Output: out,
 		OnExit: func(unix.WaitStatus) { saveLog() },

@@ -1,10 +1,44 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 )
+
+// initConfig is camera.yml as PID 1 reads it for its own duties (the network, the RTSPS
+// certificate), over the image's defaults, as the service will.
+type initConfig struct {
+	Path   string
+	Exists bool   // the file is there: the service gets -config
+	Config Config // the service's settings
+	Err    error  // why the file is not usable; nil when it is, or is absent
+}
+
+// readInitConfig reads path over the image's defaults.
+func readInitConfig(path string) initConfig {
+	defaults, _ := ImageDefaults.Config()
+	ic := initConfig{Path: path, Config: defaults}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return ic
+	}
+	ic.Exists = true
+	ic.Config, ic.Err = LoadConfigOver(path, defaults)
+	return ic
+}
+
+// serviceArgs are the service's arguments under PID 1: the image's defaults, under
+// camera.yml when there is one. No setting is passed as a flag, since a flag would override
+// the file.
+func serviceArgs(ic initConfig) []string {
+	args := []string{"-defaults", string(ImageDefaults)}
+	if ic.Exists {
+		args = append(args, "-config", ic.Path)
+	}
+	return args
+}
 
 // bootWriter is the boot partition's Write (board.BootFS): the partition is writable only
 // inside it.

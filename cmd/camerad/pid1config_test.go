@@ -26,6 +26,54 @@ func writeCameraYML(t *testing.T, content *string) string {
 
 func ptr(s string) *string { return &s }
 
+// TestImageServiceListensOn554: under PID 1 the service listens on RTSP's port 554 when
+// camera.yml does not say otherwise (no file, an empty one, one without listen), as the
+// README promises; a listen in camera.yml still wins, and so does a flag.
+func TestImageServiceListensOn554(t *testing.T) {
+	withoutListen := strings.Replace(template(t), "\nlisten: \":554\"\n", "\n", 1)
+	if strings.Contains(withoutListen, "\nlisten:") {
+		t.Fatal("template's listen line not found")
+	}
+	for _, tc := range []struct {
+		name    string
+		content *string
+		want    string
+	}{
+		{"no camera.yml", nil, ":554"},
+		{"empty camera.yml", ptr(""), ":554"},
+		{"template without listen", ptr(withoutListen), ":554"},
+		{"template", ptr(template(t)), ":554"},
+		{"listen set", ptr("listen: \":8555\"\n"), ":8555"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ic := readInitConfig(writeCameraYML(t, tc.content))
+			if ic.Err != nil {
+				t.Fatal(ic.Err)
+			}
+			args := serviceArgs(ic)
+			cfg, _, err := parseArgs(args, io.Discard)
+			if err != nil {
+				t.Fatalf("parseArgs(%q): %v", args, err)
+			}
+			if cfg.Listen != tc.want || ic.Config.Listen != tc.want {
+				t.Fatalf("service listens on %q (PID 1 thinks %q), want %q; args %q", cfg.Listen, ic.Config.Listen, tc.want, args)
+			}
+		})
+	}
+	// Outside the image nothing changes, and a flag beats the image's default and the file.
+	if cfg, _, err := parseArgs(nil, io.Discard); err != nil || cfg.Listen != ":8554" {
+		t.Fatalf("standard defaults: %q, %v", cfg.Listen, err)
+	}
+	p := writeCameraYML(t, ptr("path: /cam\n"))
+	if cfg, _, err := parseArgs([]string{"-defaults", "image", "-config", p, "-listen", ":9000"}, io.Discard); err != nil ||
+		cfg.Listen != ":9000" || cfg.Path != "/cam" {
+		t.Fatalf("flag over image defaults: %q %q, %v", cfg.Listen, cfg.Path, err)
+	}
+	if _, _, err := parseArgs([]string{"-defaults", "laptop"}, io.Discard); err == nil || !strings.Contains(err.Error(), "image") {
+		t.Fatalf("unknown defaults accepted: %v", err)
+	}
+}
+
 // fakeBoot counts the times the boot partition is made writable (board.BootFS.Write).
 type fakeBoot struct{ writes int }
 
