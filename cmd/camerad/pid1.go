@@ -109,16 +109,10 @@ func initMain() {
 
 	step("read " + cfgPath)
 	ic := readInitConfig(cfgPath)
-	cfg := ic.Config
-	switch {
-	case !ic.Exists:
-		log.Info("no camera.yml on the boot partition: the camera uses its defaults", "path", cfgPath)
-	case ic.Err != nil:
-		// The service reads the same file and will report the same error; it keeps
-		// restarting with backoff so a user who fixes the card need only reboot.
-		log.Error("camera.yml not usable; network uses defaults", "err", ic.Err)
-	}
-	hostname := cfg.Hostname
+	// With an error, the service reads the same file and reports it too; it keeps restarting
+	// with backoff, so a user who fixes the card need only restart the camera.
+	ic.logConfig(log)
+	hostname := ic.Hostname
 	if hostname == "" {
 		serial, _ := board.Serial()
 		hostname = discovery.DefaultHostname(serial)
@@ -127,10 +121,10 @@ func initMain() {
 		log.Warn("hostname", "err", err)
 	}
 
-	step("network", "hostname", hostname, "wifi_ssid", cfg.WiFi.SSID)
+	step("network", "hostname", hostname, "wifi_ssid", ic.WiFi.SSID)
 	network := &board.Network{Log: log, Config: board.NetConfig{
 		Hostname: hostname,
-		WiFi:     board.WiFi{SSID: cfg.WiFi.SSID, PSK: cfg.WiFi.PSK, Country: cfg.WiFi.Country},
+		WiFi:     board.WiFi{SSID: ic.WiFi.SSID, PSK: ic.WiFi.PSK, Country: ic.WiFi.Country},
 	}}
 	leases := network.Leases()
 	go network.Run(ctx)
@@ -167,7 +161,7 @@ func initMain() {
 
 	// The service cannot write to the boot partition: make the certificate it would.
 	if boot != nil && ic.Err == nil {
-		if err := prepareRTSPSCert(cfg, boot, time.Now(), log); err != nil {
+		if err := prepareRTSPSCert(ic.Config, boot, time.Now(), log); err != nil {
 			log.Warn("rtsps: self-signed certificate not kept on the boot partition", "err", err)
 		}
 	}

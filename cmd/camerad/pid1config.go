@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/goccy/go-yaml"
 )
 
 // initConfig is camera.yml as PID 1 reads it for its own duties (the network, the RTSPS
@@ -13,20 +16,95 @@ import (
 type initConfig struct {
 	Path   string
 	Exists bool   // the file is there: the service gets -config
-	Config Config // the service's settings
+	Config Config // the service's settings; the image's defaults while Err is set
 	Err    error  // why the file is not usable; nil when it is, or is absent
+
+	// The network's settings: the file's when it is usable; with an error, those that can
+	// still be read and are valid by themselves (see networkFromBroken).
+	Hostname string // "" = the default name from the serial
+	WiFi     WiFiConfig
+	Ignored  []string // settings that could not be used for the network, and why
 }
 
 // readInitConfig reads path over the image's defaults.
 func readInitConfig(path string) initConfig {
 	defaults, _ := ImageDefaults.Config()
 	ic := initConfig{Path: path, Config: defaults}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
 		return ic
 	}
 	ic.Exists = true
-	ic.Config, ic.Err = LoadConfigOver(path, defaults)
+	cfg, err := LoadConfigOver(path, defaults)
+	if err == nil {
+		ic.Config, ic.Hostname, ic.WiFi = cfg, cfg.Hostname, cfg.WiFi
+		return ic
+	}
+	ic.Err = err
+	if data != nil {
+		ic.Hostname, ic.WiFi, ic.Ignored = networkFromBroken(data)
+	}
 	return ic
+}
+
+// networkFromBroken reads the hostname and Wi-Fi settings alone from a camera.yml that has an
+// error somewhere, leniently (other settings, known or misspelt, are not looked at), and
+// keeps each only if it is valid by itself. A user's typo then still lets the camera join
+// their network under its name, where camerad.log says what is wrong. A file that is not
+// YAML at all yields nothing.
+func networkFromBroken(data []byte) (hostname string, wifi WiFiConfig, ignored []string) {
+	var n struct {
+		Hostname string     `yaml:"hostname"`
+		WiFi     WiFiConfig `yaml:"wifi"`
+	}
+	if err := yaml.Unmarshal(data, &n); err != nil {
+		return "", WiFiConfig{}, []string{"hostname and wifi (could not be read)"}
+	}
+	if n.Hostname != "" {
+		if validHostname(n.Hostname) {
+			hostname = n.Hostname
+		} else {
+			ignored = append(ignored, "hostname (not a valid name)")
+		}
+	}
+	switch {
+	case n.WiFi.SSID == "" && (n.WiFi.PSK != "" || n.WiFi.Country != ""):
+		ignored = append(ignored, "wifi (no ssid)")
+	case n.WiFi.PSK != "" && (len(n.WiFi.PSK) < 8 || len(n.WiFi.PSK) > 63):
+		ignored = append(ignored, "wifi (psk must be 8 to 63 characters)")
+	default:
+		wifi = n.WiFi
+	}
+	return hostname, wifi, ignored
+}
+
+// logConfig says what PID 1 makes of camera.yml: nothing when it is fine; otherwise what the
+// camera does instead, in words that match what it does.
+func (ic initConfig) logConfig(log *slog.Logger) {
+	var ignored []any
+	if len(ic.Ignored) > 0 {
+		ignored = []any{"ignored", strings.Join(ic.Ignored, "; ")}
+	}
+	switch {
+	case !ic.Exists:
+		log.Info("no camera.yml on the boot partition: the camera uses its defaults", "path", ic.Path)
+	case ic.Err != nil && ic.Hostname == "" && ic.WiFi.SSID == "":
+		log.Error("camera.yml has an error: the stream is off until it is fixed (then restart the camera); "+
+			"the network uses the defaults (Ethernet, default name)",
+			append([]any{"err", ic.Err}, ignored...)...)
+	case ic.Err != nil:
+		ssid := ic.WiFi.SSID
+		if ssid == "" {
+			ssid = "(none: Ethernet only)"
+		}
+		host := ic.Hostname
+		if host == "" {
+			host = "(default)"
+		}
+		log.Error("camera.yml has an error: the stream is off until it is fixed (then restart the camera); "+
+			"the network uses the settings that could be read from it",
+			append([]any{"err", ic.Err, "hostname", host, "wifi_ssid", ssid}, ignored...)...)
+	}
 }
 
 // serviceArgs are the service's arguments under PID 1: the image's defaults, under

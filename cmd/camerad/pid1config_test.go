@@ -74,6 +74,71 @@ func TestImageServiceListensOn554(t *testing.T) {
 	}
 }
 
+// TestInitConfigErrorNetwork: with an error in camera.yml, PID 1 uses for the network what
+// can be read and is valid by itself, and its log line says exactly that: a user with a
+// typo elsewhere still finds the camera on their Wi-Fi, under its name.
+func TestInitConfigErrorNetwork(t *testing.T) {
+	for _, tc := range []struct {
+		name, content    string
+		host, ssid       string
+		logHas, logLacks []string
+	}{
+		{
+			name:    "typo elsewhere",
+			content: "hostname: garden-camera\nwidht: 640\nwifi:\n  ssid: Home\n  psk: \"my wifi password\"\n",
+			host:    "garden-camera", ssid: "Home",
+			logHas:   []string{"network uses the settings that could be read", "hostname=garden-camera", "wifi_ssid=Home", "widht"},
+			logLacks: []string{"defaults"},
+		},
+		{
+			name:    "typo in wifi",
+			content: "hostname: garden-camera\nwifi:\n  sid: Home\n  psk: \"my wifi password\"\n",
+			host:    "garden-camera",
+			logHas:  []string{"network uses the settings that could be read", "hostname=garden-camera", "Ethernet only", "wifi (no ssid)"},
+		},
+		{
+			name:    "bad psk and hostname",
+			content: "hostname: \"garden camera\"\nwifi:\n  ssid: Home\n  psk: short\n",
+			logHas:  []string{"network uses the defaults", "hostname (not a valid name)", "psk must be 8 to 63"},
+		},
+		{
+			name:    "not YAML",
+			content: "hostname: garden-camera\nwifi: [\n",
+			logHas:  []string{"network uses the defaults", "could not be read"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ic := readInitConfig(writeCameraYML(t, &tc.content))
+			if ic.Err == nil {
+				t.Fatal("no error")
+			}
+			if ic.Hostname != tc.host || ic.WiFi.SSID != tc.ssid {
+				t.Errorf("network: hostname %q, ssid %q; want %q, %q", ic.Hostname, ic.WiFi.SSID, tc.host, tc.ssid)
+			}
+			if tc.ssid != "" && ic.WiFi.PSK != "my wifi password" {
+				t.Errorf("psk %q", ic.WiFi.PSK)
+			}
+			var logs bytes.Buffer
+			ic.logConfig(slog.New(slog.NewTextHandler(&logs, nil)))
+			for _, s := range tc.logHas {
+				if !strings.Contains(logs.String(), s) {
+					t.Errorf("log lacks %q:\n%s", s, logs.String())
+				}
+			}
+			for _, s := range tc.logLacks {
+				if strings.Contains(logs.String(), s) {
+					t.Errorf("log has %q:\n%s", s, logs.String())
+				}
+			}
+		})
+	}
+	var logs bytes.Buffer
+	readInitConfig(writeCameraYML(t, ptr(template(t)))).logConfig(slog.New(slog.NewTextHandler(&logs, nil)))
+	if logs.Len() != 0 {
+		t.Errorf("a good camera.yml logged %s", logs.String())
+	}
+}
+
 // fakeBoot counts the times the boot partition is made writable (board.BootFS.Write).
 type fakeBoot struct{ writes int }
 
