@@ -130,6 +130,7 @@ func initMain() {
 	go network.Run(ctx)
 	clockLeases := make(chan board.Lease, 4)
 	firstLease := make(chan struct{})
+	reach := &reachability{log: log, ic: ic, hostname: hostname}
 	go func() {
 		var once sync.Once
 		for {
@@ -138,6 +139,7 @@ func initMain() {
 				return
 			case l := <-leases:
 				once.Do(func() { close(firstLease) })
+				reach.lease(l)
 				select {
 				case clockLeases <- l:
 				default:

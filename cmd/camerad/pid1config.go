@@ -4,15 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/camerad/camerad/board"
 )
 
 // initConfig is camera.yml as PID 1 reads it for its own duties (the network, the RTSPS
-// certificate), over the image's defaults, as the service will.
+// certificate, the address to log), over the image's defaults, as the service will.
 type initConfig struct {
 	Path   string
 	Exists bool   // the file is there: the service gets -config
@@ -147,4 +151,55 @@ func prepareRTSPSCert(cfg Config, boot bootWriter, now time.Time, log *slog.Logg
 		return fmt.Errorf("rtsps certificate: %w", err)
 	}
 	return nil
+}
+
+// reachability logs, for each new address the network gets, where a user can watch: the one
+// line in camerad.log that says how to reach the camera.
+type reachability struct {
+	log      *slog.Logger
+	ic       initConfig
+	hostname string
+	last     map[string]string // interface -> address last announced
+}
+
+// lease announces l's address, unless it is a renewal of the one announced last.
+func (r *reachability) lease(l board.Lease) {
+	if r.last == nil {
+		r.last = map[string]string{}
+	}
+	addr := l.Addr.IP.String()
+	if r.last[l.Interface] == addr {
+		return
+	}
+	r.last[l.Interface] = addr
+	if r.ic.Err != nil {
+		r.log.Warn("camera reachable at this address, but the stream is off until camera.yml is fixed",
+			"addr", addr, "if", l.Interface)
+		return
+	}
+	cfg := r.ic.Config
+	args := []any{"url", reachableURL("rtsp", cfg.Listen, l.Addr.IP.String(), cfg.Path)}
+	if cfg.MDNSEnabled() {
+		args = append(args, "mdns_url", reachableURL("rtsp", cfg.Listen, r.hostname+".local", cfg.Path))
+	}
+	if cfg.RTSPSListen != "" {
+		args = append(args, "rtsps_url", reachableURL("rtsps", cfg.RTSPSListen, l.Addr.IP.String(), cfg.Path))
+	}
+	r.log.Info("camera reachable", append(args, "if", l.Interface)...)
+}
+
+// reachableURL is scheme://host:port/path for a listen address: its port, and host unless
+// the listen address names an address of its own (then only that one answers).
+func reachableURL(scheme, listen, host, path string) string {
+	lhost, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return scheme + "://" + host + path
+	}
+	if ip := net.ParseIP(lhost); ip != nil && !ip.IsUnspecified() {
+		host = lhost
+	}
+	if n, err := net.LookupPort("tcp", port); err == nil {
+		port = strconv.Itoa(n)
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + path
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/camerad/camerad/board"
 )
 
 // writeCameraYML writes content as camera.yml in a fresh directory (nil: no file) and
@@ -136,6 +139,54 @@ func TestInitConfigErrorNetwork(t *testing.T) {
 	readInitConfig(writeCameraYML(t, ptr(template(t)))).logConfig(slog.New(slog.NewTextHandler(&logs, nil)))
 	if logs.Len() != 0 {
 		t.Errorf("a good camera.yml logged %s", logs.String())
+	}
+}
+
+// TestReachableLine: each new address of the camera gets one line with the URLs a user can
+// open, with the port and path the service really uses; a renewal of the same address none.
+func TestReachableLine(t *testing.T) {
+	var logs bytes.Buffer
+	ic := readInitConfig(writeCameraYML(t, ptr("path: /live\nrtsps_listen: \":322\"\n")))
+	if ic.Err != nil {
+		t.Fatal(ic.Err)
+	}
+	r := &reachability{log: slog.New(slog.NewTextHandler(&logs, nil)), ic: ic, hostname: "garden-camera"}
+	lease := func(ifname string, ip net.IP) board.Lease {
+		return board.Lease{Interface: ifname, Addr: net.IPNet{IP: ip, Mask: net.CIDRMask(24, 32)}}
+	}
+	r.lease(lease("eth0", net.IPv4(192, 168, 1, 23)))
+	r.lease(lease("eth0", net.IPv4(192, 168, 1, 23))) // renewal
+	r.lease(lease("wlan0", net.IPv4(192, 168, 1, 24)))
+	r.lease(lease("eth0", net.IPv4(192, 168, 1, 30))) // new address
+	got := logs.String()
+	for _, want := range []string{
+		`msg="camera reachable" url=rtsp://192.168.1.23:554/live mdns_url=rtsp://garden-camera.local:554/live rtsps_url=rtsps://192.168.1.23:322/live if=eth0`,
+		`url=rtsp://192.168.1.24:554/live`, `url=rtsp://192.168.1.30:554/live`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %s:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "camera reachable"); n != 3 {
+		t.Errorf("%d lines, want 3 (a renewal is not news):\n%s", n, got)
+	}
+
+	for _, tc := range []struct{ listen, host, want string }{
+		{":8554", "10.0.0.5", "rtsp://10.0.0.5:8554/stream"},
+		{":rtsp", "10.0.0.5", "rtsp://10.0.0.5:554/stream"},
+		{"192.168.7.1:554", "10.0.0.5", "rtsp://192.168.7.1:554/stream"},
+		{"[::]:554", "fe80::1", "rtsp://[fe80::1]:554/stream"},
+	} {
+		if got := reachableURL("rtsp", tc.listen, tc.host, "/stream"); got != tc.want {
+			t.Errorf("reachableURL(%q, %q) = %s, want %s", tc.listen, tc.host, got, tc.want)
+		}
+	}
+
+	logs.Reset()
+	bad := readInitConfig(writeCameraYML(t, ptr("widht: 640\n")))
+	(&reachability{log: slog.New(slog.NewTextHandler(&logs, nil)), ic: bad, hostname: "camera"}).lease(lease("eth0", net.IPv4(10, 0, 2, 15)))
+	if !strings.Contains(logs.String(), "stream is off until camera.yml is fixed") || strings.Contains(logs.String(), "url=") {
+		t.Errorf("broken camera.yml: %s", logs.String())
 	}
 }
 

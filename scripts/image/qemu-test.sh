@@ -146,7 +146,7 @@ grep -q 'clock set by ntp.*offset=3[56]h' "$console" || fail "the clock was not 
 
 for s in 'boot: mount /proc' 'boot: load kernel modules' 'modules loaded' 'boot partition mounted' \
 	'boot: read /boot/camera.yml' 'network up' 'clock set by ntp' 'boot: watchdog' 'watchdog armed' \
-	'service started' 'boot partition mounted read-only'; do
+	'service started' 'boot partition mounted read-only' 'camera reachable.*url=rtsp://10.0.2.15:554/stream'; do
 	grep -q -- "$s" "$console" || fail "console log lacks boot step \"$s\""
 done
 
