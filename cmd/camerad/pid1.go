@@ -67,17 +67,16 @@ func initMain() {
 	}
 	kargs := board.ReadKernelArgs()
 	machine := board.CurrentMachine()
+	model := board.Model()
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	release := unix.ByteSliceToString(uts.Release[:])
-	step("machine", "model", board.Model(), "kind", machine, "kernel", release, "args", kargs)
+	step("machine", "model", model, "kind", machine, "kernel", release, "args", kargs)
 
 	step("load kernel modules")
-	loaded, err := board.LoadModules(log, filepath.Join("/lib/modules", release), board.Modules(machine))
-	if err != nil {
-		log.Error("modules", "err", err)
-	}
-	log.Info("modules loaded", "count", len(loaded), "modules", strings.Join(loaded, ","))
+	modDir := filepath.Join("/lib/modules", release)
+	early, afterBoot := board.SplitAfterBoot(board.Modules(machine))
+	loadModules(log, modDir, early)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -94,6 +93,16 @@ func initMain() {
 	} else {
 		log.Info("boot partition mounted read-only", "dev", boot.Dev, "dir", boot.Dir)
 		bootLog = &board.BootLog{Tail: tail, FS: boot, Name: initLogName, PreviousName: initPreviousLogName, Log: log}
+		fwDir := filepath.Join(boot.Dir, board.FirmwareFolder)
+		if n, err := board.UseBootFirmware(fwDir); err != nil {
+			log.Warn("firmware on the boot partition not usable", "err", err)
+		} else if n > 0 {
+			log.Info("firmware folder on the boot partition", "dir", fwDir, "files", n)
+		}
+	}
+	if len(afterBoot) > 0 {
+		step("load kernel modules that may need firmware from the boot partition")
+		loadModules(log, modDir, afterBoot)
 	}
 	cfgPath := filepath.Join(board.BootDir, initConfigName)
 	saveLog := func() {
@@ -125,7 +134,7 @@ func initMain() {
 	network := &board.Network{Log: log, Config: board.NetConfig{
 		Hostname: hostname,
 		WiFi:     board.WiFi{SSID: ic.WiFi.SSID, PSK: ic.WiFi.PSK, Country: ic.WiFi.Country},
-	}}
+	}, WiFiHint: func() string { return board.WiFiFirmwareHint(model, nil) }}
 	leases := network.Leases()
 	go network.Run(ctx)
 	clockLeases := make(chan board.Lease, 4)
@@ -241,6 +250,15 @@ func initMain() {
 	if err := board.PowerOff(); err != nil {
 		log.Error("power off failed", "err", err)
 	}
+}
+
+// loadModules loads mods from modDir and logs what it did.
+func loadModules(log *slog.Logger, modDir string, mods []board.Module) {
+	loaded, err := board.LoadModules(log, modDir, mods)
+	if err != nil {
+		log.Error("modules", "err", err)
+	}
+	log.Info("modules loaded", "count", len(loaded), "modules", strings.Join(loaded, ","))
 }
 
 // watchConsole waits for a "poweroff" line on the console.
