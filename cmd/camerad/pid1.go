@@ -65,6 +65,18 @@ func initMain() {
 	if err := board.MountEarly(); err != nil {
 		log.Error("mounts incomplete", "err", err)
 	}
+	// The kernel's warnings go into the log tail only: the console shows them already
+	// (cmdline.txt's loglevel).
+	klog := &board.KernelLog{Log: slog.New(slog.NewTextHandler(tail, nil)).With("pid1", true)}
+	if kmsg, err := os.Open("/dev/kmsg"); err != nil {
+		log.Warn("kernel messages not forwarded to the log", "err", err)
+	} else {
+		go func() {
+			if err := klog.Run(kmsg); err != nil {
+				log.Warn("kernel messages no longer forwarded to the log", "err", err)
+			}
+		}()
+	}
 	kargs := board.ReadKernelArgs()
 	machine := board.CurrentMachine()
 	model := board.Model()
@@ -134,7 +146,7 @@ func initMain() {
 	network := &board.Network{Log: log, Config: board.NetConfig{
 		Hostname: hostname,
 		WiFi:     board.WiFi{SSID: ic.WiFi.SSID, PSK: ic.WiFi.PSK, Country: ic.WiFi.Country},
-	}, WiFiHint: func() string { return board.WiFiFirmwareHint(model, nil) }}
+	}, WiFiHint: func() string { return board.WiFiFirmwareHint(model, klog.MissingFirmware()) }}
 	leases := network.Leases()
 	go network.Run(ctx)
 	clockLeases := make(chan board.Lease, 4)
