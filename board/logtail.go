@@ -3,8 +3,7 @@ package board
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"sync"
 )
 
@@ -41,9 +40,9 @@ func (t *LogTail) Bytes() []byte {
 	return bytes.Clone(t.buf)
 }
 
-// Save writes the retained log to dir/name if it changed since the last Save. It writes a
-// temporary file, syncs it and renames it over the old one, so a power cut leaves either the
-// old or the new log, never a torn one.
+// Save writes the retained log to dir/name if it changed since the last Save, through
+// ReplaceFile, so a power cut leaves either the old or the new log, never a torn one. A
+// failed Save is retried by the next one.
 func (t *LogTail) Save(dir, name string) error {
 	t.mu.Lock()
 	if !t.dirty {
@@ -54,25 +53,54 @@ func (t *LogTail) Save(dir, name string) error {
 	t.dirty = false
 	t.mu.Unlock()
 
-	final := filepath.Join(dir, name)
-	tmp := final + ".new"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("save log: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("save log %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("save log %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("save log %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
+	if err := ReplaceFile(dir, name, data, 0o644); err != nil {
+		t.mu.Lock()
+		t.dirty = true
+		t.mu.Unlock()
 		return fmt.Errorf("save log: %w", err)
 	}
 	return nil
+}
+
+// Changed reports whether the log has grown since the last successful Save.
+func (t *LogTail) Changed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dirty
+}
+
+// BootLog keeps PID 1's log on the boot partition for a user to read on a PC: this boot's
+// as Name, and the boot before's as PreviousName, so that after a reset (a crash, the
+// watchdog, a power cut) the log of what led to it is still there. The previous log is
+// copied aside once, in this boot's first Save, just before Name is first overwritten.
+type BootLog struct {
+	Tail         *LogTail
+	FS           *BootFS
+	Name         string // "camerad.log"
+	PreviousName string // "camerad-previous.log"
+	Log          *slog.Logger
+
+	mu   sync.Mutex
+	kept bool // the previous boot's log has been dealt with
+}
+
+// Save writes the tail to the partition if it changed, making the partition writable for
+// that moment only (BootFS.Write).
+func (l *BootLog) Save() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.Tail.Changed() {
+		return nil
+	}
+	return l.FS.Write(func(dir string) error {
+		if !l.kept {
+			// A previous log that cannot be read (a damaged card) must not stop this
+			// boot's from being kept: say so and go on.
+			if err := KeepPrevious(dir, l.Name, l.PreviousName); err != nil {
+				l.Log.Warn("previous boot's log not kept", "err", err)
+			}
+			l.kept = true
+		}
+		return l.Tail.Save(dir, l.Name)
+	})
 }

@@ -48,8 +48,9 @@ var piModules = []Module{
 	// Ethernet: smsc95xx (Pi 3 B), lan78xx (Pi 3 B+), GENET with its PHY (Pi 4).
 	{Name: "smsc95xx"}, {Name: "lan78xx"},
 	{Name: "mdio_bcm_unimac"}, {Name: "broadcom"}, {Name: "genet"},
-	// Wi-Fi (CYW43430/43455); the firmware does the WPA2 handshake (offload).
-	{Name: "brcmfmac"},
+	// Wi-Fi (CYW43430/43455); the firmware does the WPA2 handshake (offload). After the boot
+	// partition, whose firmware folder may hold the radio's firmware (the Zero 2 W's).
+	{Name: "brcmfmac", AfterBoot: true},
 }
 
 // virtModules: qemu's virt machine as the image test boots it: virtio disk (the image itself)
@@ -58,6 +59,19 @@ var virtModules = []Module{
 	{Name: "virtio_pci"}, {Name: "virtio_blk"}, {Name: "virtio_net"},
 	{Name: "i6300esb"},
 	{Name: "vivid", Params: "n_devs=1 node_types=0x1"},
+}
+
+// SplitAfterBoot separates the modules to load once the boot partition is mounted (see
+// Module.AfterBoot) from the others, keeping their order.
+func SplitAfterBoot(mods []Module) (early, afterBoot []Module) {
+	for _, m := range mods {
+		if m.AfterBoot {
+			afterBoot = append(afterBoot, m)
+		} else {
+			early = append(early, m)
+		}
+	}
+	return early, afterBoot
 }
 
 // Modules returns what to load on m. Unknown machines get the union: loading a driver for

@@ -119,6 +119,10 @@ func (d *ModuleDeps) LoadOrder(wanted []string) ([]string, error) {
 type Module struct {
 	Name   string
 	Params string
+	// AfterBoot: load it only once the boot partition is mounted and the kernel looks for
+	// firmware in its firmware folder too (UseBootFirmware). A driver asks for its firmware
+	// when it binds, and does not ask again.
+	AfterBoot bool
 }
 
 // LoadModules inserts mods and their dependencies from dir (/lib/modules/<release>) with

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,12 +44,99 @@ func MountEarly() error {
 	return errors.Join(errs...)
 }
 
+// bootFlags are the boot partition's mount flags, read-only or not. dirsync makes the FAT
+// driver write directory changes synchronously and in a safe order (see ReplaceFile).
+const bootFlags = unix.MS_NOATIME | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_DIRSYNC
+
+// bootOptions: vfat's own options; flush writes files back early rather than after 30 s.
+const bootOptions = "flush"
+
+// BootFS is the mounted FAT boot partition. It stays read-only, so its dirty bit is clear
+// and a card pulled at any moment looks cleanly removed to a PC, except inside Write, which
+// makes it writable for one change and read-only again afterwards. (A partition that was
+// already marked dirty when mounted, by a PC or a power cut in the middle of a save, stays
+// marked: the kernel leaves clearing that to fsck.)
+type BootFS struct {
+	Dir string // where it is mounted (BootDir)
+	Dev string // the partition, "/dev/mmcblk0p1"
+
+	mu        sync.Mutex
+	unmounted bool
+	// remount switches the mount between read-write and read-only (mount(2) MS_REMOUNT;
+	// tests replace it).
+	remount func(dir string, rw bool) error
+}
+
+// Write runs fn with the partition writable, serialised with every other Write. Before it
+// returns, the partition is read-only again: the kernel syncs it and clears the dirty bit
+// as part of that remount. The partition goes back to read-only even when fn fails or
+// panics; if that remount fails, Write reports it (and the next Write tries again).
+func (b *BootFS) Write(fn func(dir string) error) (err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.unmounted {
+		return fmt.Errorf("boot partition %s: already unmounted", b.Dir)
+	}
+	remount := b.remount
+	if remount == nil {
+		remount = remountBoot
+	}
+	if err := remount(b.Dir, true); err != nil {
+		return fmt.Errorf("boot partition %s: remount read-write: %w", b.Dir, err)
+	}
+	defer func() {
+		if roErr := b.readOnly(remount); roErr != nil {
+			err = errors.Join(err, roErr)
+		}
+	}()
+	return fn(b.Dir)
+}
+
+// readOnly remounts read-only. The kernel refuses (EBUSY) while a file on the partition is
+// open for writing; Write's callers close theirs, so a refusal is retried for a moment only.
+func (b *BootFS) readOnly(remount func(string, bool) error) error {
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if err = remount(b.Dir, false); err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("boot partition %s: remount read-only: %w", b.Dir, err)
+}
+
+// Unmount flushes and unmounts the partition before power-off; Writes after it fail.
+func (b *BootFS) Unmount() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.unmounted = true
+	unix.Sync()
+	if err := unix.Unmount(b.Dir, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("unmount %s: %w", b.Dir, err)
+	}
+	return nil
+}
+
+func remountBoot(dir string, rw bool) error {
+	flags := uintptr(unix.MS_REMOUNT | bootFlags)
+	if !rw {
+		flags |= unix.MS_RDONLY
+	}
+	if err := unix.Mount("", dir, "", flags, bootOptions); err != nil {
+		return fmt.Errorf("remount %s: %w", dir, err)
+	}
+	return nil
+}
+
 // MountBoot finds the first partition holding a FAT filesystem with config.txt (the Pi's
-// boot partition; in qemu the image attached as a virtio disk) and mounts it on BootDir.
-// SD and USB controllers probe asynchronously, so it retries until timeout.
-func MountBoot(log *slog.Logger, timeout time.Duration) (string, error) {
+// boot partition; in qemu the image attached as a virtio disk) and mounts it read-only on
+// BootDir. SD and USB controllers probe asynchronously, so it retries until timeout.
+func MountBoot(log *slog.Logger, timeout time.Duration) (*BootFS, error) {
 	if err := os.MkdirAll(BootDir, 0o755); err != nil {
-		return "", fmt.Errorf("mkdir %s: %w", BootDir, err)
+		return nil, fmt.Errorf("mkdir %s: %w", BootDir, err)
 	}
 	deadline := time.Now().Add(timeout)
 	tried := map[string]bool{}
@@ -58,18 +146,18 @@ func MountBoot(log *slog.Logger, timeout time.Duration) (string, error) {
 				continue
 			}
 			tried[dev] = true
-			err := unix.Mount("/dev/"+dev, BootDir, "vfat", unix.MS_NOATIME|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "flush")
+			err := unix.Mount("/dev/"+dev, BootDir, "vfat", unix.MS_RDONLY|bootFlags, bootOptions)
 			if err != nil {
 				log.Debug("not a boot partition", "dev", dev, "err", err)
 				continue
 			}
 			if _, err := os.Stat(filepath.Join(BootDir, "config.txt")); err == nil {
-				return "/dev/" + dev, nil
+				return &BootFS{Dir: BootDir, Dev: "/dev/" + dev}, nil
 			}
 			_ = unix.Unmount(BootDir, 0)
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("no FAT boot partition with config.txt after %s (tried %d)", timeout, len(tried))
+			return nil, fmt.Errorf("no FAT boot partition with config.txt after %s (tried %d)", timeout, len(tried))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -94,13 +182,4 @@ func firstPartitions(sysBlock string) []string {
 		return out[i] < out[j]
 	})
 	return out
-}
-
-// UnmountBoot flushes and unmounts the boot partition before power-off.
-func UnmountBoot() error {
-	unix.Sync()
-	if err := unix.Unmount(BootDir, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("unmount %s: %w", BootDir, err)
-	}
-	return nil
 }

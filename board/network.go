@@ -41,6 +41,11 @@ type Lease struct {
 type Network struct {
 	Log    *slog.Logger
 	Config NetConfig
+	// WiFiWait is how long the wireless interface of a configured Wi-Fi may take to appear
+	// (driver, firmware) before a warning says it has not (default 30 s).
+	WiFiWait time.Duration
+	// WiFiHint, if set, says in that warning what is likely missing (WiFiFirmwareHint).
+	WiFiHint func() string
 
 	mu      sync.Mutex
 	started map[string]bool
@@ -68,10 +73,13 @@ func (n *Network) Run(ctx context.Context) {
 			n.Log.Warn("loopback up", "err", err)
 		}
 	}
+	watch := wifiWatch{ssid: n.Config.WiFi.SSID, wait: n.WiFiWait, hint: n.WiFiHint}
+	start := time.Now()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		n.scan(ctx)
+		wireless := n.scan(ctx)
+		watch.check(n.Log, time.Since(start), wireless)
 		select {
 		case <-ctx.Done():
 			return
@@ -80,11 +88,12 @@ func (n *Network) Run(ctx context.Context) {
 	}
 }
 
-func (n *Network) scan(ctx context.Context) {
+// scan starts managing interfaces not seen before; it reports whether there is a wireless one.
+func (n *Network) scan(ctx context.Context) (anyWireless bool) {
 	links, err := netlink.LinkList()
 	if err != nil {
 		n.Log.Warn("list interfaces", "err", err)
-		return
+		return false
 	}
 	for _, l := range links {
 		name := l.Attrs().Name
@@ -92,6 +101,7 @@ func (n *Network) scan(ctx context.Context) {
 			continue
 		}
 		wireless := isWireless(name)
+		anyWireless = anyWireless || wireless
 		if wireless && n.Config.WiFi.SSID == "" {
 			continue
 		}
@@ -105,6 +115,36 @@ func (n *Network) scan(ctx context.Context) {
 		n.Log.Info("network interface found", "if", name, "wireless", wireless, "mac", l.Attrs().HardwareAddr.String())
 		go n.manage(ctx, name, wireless)
 	}
+	return anyWireless
+}
+
+// wifiWatch warns once when Wi-Fi is configured but no wireless interface has appeared
+// within wait: without it, a camera whose radio never started would say nothing at all.
+type wifiWatch struct {
+	ssid string
+	wait time.Duration // default 30 s
+	hint func() string
+	done bool // warned, or an interface appeared
+}
+
+func (w *wifiWatch) check(log *slog.Logger, elapsed time.Duration, wireless bool) {
+	wait := w.wait
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	if wireless {
+		w.done = true
+	}
+	if w.ssid == "" || w.done || elapsed < wait {
+		return
+	}
+	w.done = true
+	hint := "the Wi-Fi driver or its firmware did not load"
+	if w.hint != nil {
+		hint = w.hint()
+	}
+	log.Warn("wifi: no wireless interface: the camera cannot join the Wi-Fi network", "ssid", w.ssid,
+		"after", wait, "cause", hint)
 }
 
 func isWireless(ifname string) bool {

@@ -67,10 +67,42 @@ func DefaultConfig() Config {
 	}
 }
 
+// Defaults names a set of defaults: what a setting is when neither the config file nor a
+// flag sets it (flag -defaults).
+type Defaults string
+
+const (
+	// StandardDefaults are for camerad run by hand or by a service manager: an unprivileged
+	// port.
+	StandardDefaults Defaults = "standard"
+	// ImageDefaults are the SD-card image's: camerad runs as root there, and serves on
+	// RTSP's own port, so that rtsp://<hostname>.local/stream works without a port even
+	// with no camera.yml on the card, or one without listen.
+	ImageDefaults Defaults = "image"
+)
+
+// Config returns the defaults of the set.
+func (d Defaults) Config() (Config, error) {
+	cfg := DefaultConfig()
+	switch d {
+	case StandardDefaults, "":
+	case ImageDefaults:
+		cfg.Listen = ":554"
+	default:
+		return cfg, fmt.Errorf("defaults %q: want %s or %s", string(d), StandardDefaults, ImageDefaults)
+	}
+	return cfg, nil
+}
+
 // LoadConfig reads a YAML file over the defaults. Unknown fields are errors that name the
 // field and line, so a typo in camera.yml is reported rather than silently ignored.
 func LoadConfig(path string) (Config, error) {
-	cfg := DefaultConfig()
+	return LoadConfigOver(path, DefaultConfig())
+}
+
+// LoadConfigOver is LoadConfig over other defaults than DefaultConfig (Defaults.Config).
+func LoadConfigOver(path string, defaults Config) (Config, error) {
+	cfg := defaults
 	cfg.dir = filepath.Dir(path)
 	data, err := os.ReadFile(path)
 	if err != nil {

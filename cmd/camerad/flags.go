@@ -20,6 +20,8 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 	fs.SetOutput(stderr)
 	var opts cliOptions
 	configPath := fs.String("config", "", "YAML config file (camera.yml); flags override it")
+	defaults := fs.String("defaults", string(StandardDefaults),
+		"defaults under the config file and flags: standard, or image (the SD-card image's: listen :554)")
 	fs.BoolVar(&opts.version, "version", false, "print the version and exit")
 	fs.BoolVar(&opts.listCameras, "list-cameras", false, "list V4L2 cameras, their formats, sizes, rates and controls, and exit")
 	flags := Config{}
@@ -48,14 +50,15 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 	if fs.NArg() > 0 {
 		return def, opts, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
-	cfg := def
+	cfg, err := Defaults(*defaults).Config()
+	if err != nil {
+		return def, opts, err
+	}
 	if *configPath != "" {
-		var err error
-		if cfg, err = LoadConfig(*configPath); err != nil {
+		if cfg, err = LoadConfigOver(*configPath, cfg); err != nil {
 			return def, opts, err
 		}
 	}
-	var err error
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "listen":
@@ -97,7 +100,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 			cfg.MDNS = &v
 		case "log-level":
 			cfg.LogLevel = flags.LogLevel
-		case "config", "version", "list-cameras":
+		case "config", "defaults", "version", "list-cameras":
 		default:
 			err = fmt.Errorf("flag -%s is not wired into the config (bug)", f.Name)
 		}

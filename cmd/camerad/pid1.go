@@ -20,9 +20,10 @@ import (
 
 // Where PID 1 keeps things on the boot partition.
 const (
-	initConfigName = "camera.yml"
-	initLogName    = "camerad.log"
-	initLogKeep    = 64 << 10 // bytes of log left on the card for the user
+	initConfigName      = "camera.yml"
+	initLogName         = "camerad.log"
+	initPreviousLogName = "camerad-previous.log" // the boot before's camerad.log
+	initLogKeep         = 64 << 10               // bytes of log left on the card for the user
 )
 
 // runAsInit is camerad as /init of the SD-card image: when the kernel starts it as PID 1 it
@@ -64,19 +65,30 @@ func initMain() {
 	if err := board.MountEarly(); err != nil {
 		log.Error("mounts incomplete", "err", err)
 	}
+	// The kernel's warnings go into the log tail only: the console shows them already
+	// (cmdline.txt's loglevel).
+	klog := &board.KernelLog{Log: slog.New(slog.NewTextHandler(tail, nil)).With("pid1", true)}
+	if kmsg, err := os.Open("/dev/kmsg"); err != nil {
+		log.Warn("kernel messages not forwarded to the log", "err", err)
+	} else {
+		go func() {
+			if err := klog.Run(kmsg); err != nil {
+				log.Warn("kernel messages no longer forwarded to the log", "err", err)
+			}
+		}()
+	}
 	kargs := board.ReadKernelArgs()
 	machine := board.CurrentMachine()
+	model := board.Model()
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	release := unix.ByteSliceToString(uts.Release[:])
-	step("machine", "model", board.Model(), "kind", machine, "kernel", release, "args", kargs)
+	step("machine", "model", model, "kind", machine, "kernel", release, "args", kargs)
 
 	step("load kernel modules")
-	loaded, err := board.LoadModules(log, filepath.Join("/lib/modules", release), board.Modules(machine))
-	if err != nil {
-		log.Error("modules", "err", err)
-	}
-	log.Info("modules loaded", "count", len(loaded), "modules", strings.Join(loaded, ","))
+	modDir := filepath.Join("/lib/modules", release)
+	early, afterBoot := board.SplitAfterBoot(board.Modules(machine))
+	loadModules(log, modDir, early)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -86,31 +98,42 @@ func initMain() {
 	go reaper.Run(context.Background())
 
 	step("mount boot partition")
-	bootDev, err := board.MountBoot(log, 20*time.Second)
-	bootOK := err == nil
+	boot, err := board.MountBoot(log, 20*time.Second)
+	var bootLog *board.BootLog
 	if err != nil {
 		log.Error("no boot partition: using defaults, log not kept", "err", err)
 	} else {
-		log.Info("boot partition mounted", "dev", bootDev, "dir", board.BootDir)
+		log.Info("boot partition mounted read-only", "dev", boot.Dev, "dir", boot.Dir)
+		bootLog = &board.BootLog{Tail: tail, FS: boot, Name: initLogName, PreviousName: initPreviousLogName, Log: log}
+		fwDir := filepath.Join(boot.Dir, board.FirmwareFolder)
+		if n, err := board.UseBootFirmware(fwDir); err != nil {
+			log.Warn("firmware on the boot partition not usable", "err", err)
+		} else if n > 0 {
+			log.Info("firmware folder on the boot partition", "dir", fwDir, "files", n)
+		}
+	}
+	if len(afterBoot) > 0 {
+		step("load kernel modules that may need firmware from the boot partition")
+		loadModules(log, modDir, afterBoot)
 	}
 	cfgPath := filepath.Join(board.BootDir, initConfigName)
 	saveLog := func() {
-		if !bootOK {
+		if bootLog == nil {
 			return
 		}
-		if err := tail.Save(board.BootDir, initLogName); err != nil {
+		if err := bootLog.Save(); err != nil {
 			log.Warn("log not saved to boot partition", "err", err)
+			return
 		}
+		log.Debug("log saved to boot partition; read-only again", "file", initLogName)
 	}
 
 	step("read " + cfgPath)
-	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
-		// The service reads the same file and will report the same error; it keeps
-		// restarting with backoff so a user who fixes the card need only reboot.
-		log.Error("camera.yml not usable; network uses defaults", "err", err)
-	}
-	hostname := cfg.Hostname
+	ic := readInitConfig(cfgPath)
+	// With an error, the service reads the same file and reports it too; it keeps restarting
+	// with backoff, so a user who fixes the card need only restart the camera.
+	ic.logConfig(log)
+	hostname := ic.Hostname
 	if hostname == "" {
 		serial, _ := board.Serial()
 		hostname = discovery.DefaultHostname(serial)
@@ -119,15 +142,16 @@ func initMain() {
 		log.Warn("hostname", "err", err)
 	}
 
-	step("network", "hostname", hostname, "wifi_ssid", cfg.WiFi.SSID)
+	step("network", "hostname", hostname, "wifi_ssid", ic.WiFi.SSID)
 	network := &board.Network{Log: log, Config: board.NetConfig{
 		Hostname: hostname,
-		WiFi:     board.WiFi{SSID: cfg.WiFi.SSID, PSK: cfg.WiFi.PSK, Country: cfg.WiFi.Country},
-	}}
+		WiFi:     board.WiFi{SSID: ic.WiFi.SSID, PSK: ic.WiFi.PSK, Country: ic.WiFi.Country},
+	}, WiFiHint: func() string { return board.WiFiFirmwareHint(model, klog.MissingFirmware()) }}
 	leases := network.Leases()
 	go network.Run(ctx)
 	clockLeases := make(chan board.Lease, 4)
 	firstLease := make(chan struct{})
+	reach := &reachability{log: log, ic: ic, hostname: hostname}
 	go func() {
 		var once sync.Once
 		for {
@@ -136,6 +160,7 @@ func initMain() {
 				return
 			case l := <-leases:
 				once.Do(func() { close(firstLease) })
+				reach.lease(l)
 				select {
 				case clockLeases <- l:
 				default:
@@ -157,16 +182,19 @@ func initMain() {
 		log.Warn("no network address yet; starting the service anyway")
 	}
 
-	step("start service")
-	childArgs := []string{}
-	if _, err := os.Stat(cfgPath); err == nil {
-		childArgs = append(childArgs, "-config", cfgPath)
+	// The service cannot write to the boot partition: make the certificate it would.
+	if boot != nil && ic.Err == nil {
+		if err := prepareRTSPSCert(ic.Config, boot, time.Now(), log); err != nil {
+			log.Warn("rtsps: self-signed certificate not kept on the boot partition", "err", err)
+		}
 	}
+
+	step("start service")
 	sup := &board.Supervisor{
 		Log:    log,
 		Reaper: reaper,
 		Path:   "/proc/self/exe",
-		Args:   childArgs,
+		Args:   serviceArgs(ic),
 		Env:    []string{"PATH=/bin:/sbin:/usr/bin", "HOME=/"},
 		Output: out,
 		OnExit: func(unix.WaitStatus) { saveLog() },
@@ -226,14 +254,23 @@ func initMain() {
 	<-supDone
 	step("service stopped; saving log and powering off")
 	saveLog()
-	if bootOK {
-		if err := board.UnmountBoot(); err != nil {
+	if boot != nil {
+		if err := boot.Unmount(); err != nil {
 			log.Warn("unmount boot partition", "err", err)
 		}
 	}
 	if err := board.PowerOff(); err != nil {
 		log.Error("power off failed", "err", err)
 	}
+}
+
+// loadModules loads mods from modDir and logs what it did.
+func loadModules(log *slog.Logger, modDir string, mods []board.Module) {
+	loaded, err := board.LoadModules(log, modDir, mods)
+	if err != nil {
+		log.Error("modules", "err", err)
+	}
+	log.Info("modules loaded", "count", len(loaded), "modules", strings.Join(loaded, ","))
 }
 
 // watchConsole waits for a "poweroff" line on the console.

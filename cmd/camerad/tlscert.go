@@ -186,8 +186,9 @@ func loadSelfSigned(path string, names []string) (tls.Certificate, error) {
 	return cert, nil
 }
 
-// saveSelfSigned writes cert and its key to path (key readable by the owner only), through a
-// temporary file renamed into place, so that a power cut cannot leave half a file.
+// saveSelfSigned writes cert and its key to path (key readable by the owner only) with
+// board.ReplaceFile, so that a power cut leaves the old file or the new one, never half a
+// file; on the image's boot partition, what a PC finds after pulling the card.
 func saveSelfSigned(path string, cert tls.Certificate) error {
 	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
 	if err != nil {
@@ -198,23 +199,7 @@ func saveSelfSigned(path string, cert tls.Certificate) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), selfSignedFileName+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return board.ReplaceFile(filepath.Dir(path), filepath.Base(path), data, 0o600)
 }
 
 // certNames are the names a self-signed certificate is made for: what a viewer on the LAN

@@ -9,7 +9,11 @@
 #     and virtio-net with a host port forward to the camera's RTSP port 554;
 #  4. waits for camerad as PID 1 to walk through its boot steps, plays
 #     rtsp://127.0.0.1:<port>/stream with ffprobe from the host, asks the VM to power off
-#     on the serial console, and reads camerad.log back from the image's FAT partition.
+#     on the serial console, checks the FAT partition with fsck.fat and reads camerad.log
+#     back from it;
+#  5. boots again and pulls the plug (kill -9 of qemu) just after PID 1's first log save:
+#     the partition must be fsck-clean with no dirty bit, camerad.log the second boot's and
+#     camerad-previous.log the first's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -86,27 +90,41 @@ ntp_pid=$!
 # on "poweroff" typed on the console, or after a deadline no matter what; the test NTP server.
 cmdline="$(sed -e 's/console=[^ ]*//g' "$work/boot/cmdline.txt" | tr -s ' ')"
 cmdline="console=ttyAMA0 $cmdline camerad.test=1 camerad.poweroff_after=${boot_timeout}s camerad.ntp=10.0.2.2:$ntp_port"
-mkfifo "$work/console.in" "$work/console.out"
-(cat "$work/console.out" | tee "$work/console.log" | sed 's/^/  vm| /' >&2) &
-cat_pid=$!
-qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 512 \
-	-display none -monitor none -serial "pipe:$work/console" -no-reboot \
-	-kernel "$work/boot/vmlinuz" -initrd "$work/boot/initrd.img" -append "$cmdline" \
-	-drive if=none,id=disk0,file="$work/disk.img",format=raw -device virtio-blk-pci,drive=disk0 \
-	-netdev user,id=net0,hostfwd=tcp:127.0.0.1:$port-:554 -device virtio-net-pci,netdev=net0 \
-	-device i6300esb -action watchdog=poweroff &
-qemu_pid=$!
-exec 3>"$work/console.in"
+console=""
+# start_vm <name> [extra -netdev user options]: boots the disk image with its console piped
+# to $work/<name>.log (and stderr), and commands from fd 3.
+start_vm() {
+	console="$work/$1.log"
+	mkfifo "$work/$1.in" "$work/$1.out"
+	(cat "$work/$1.out" | tee "$console" | sed "s/^/  $1| /" >&2) &
+	cat_pid=$!
+	qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 512 \
+		-display none -monitor none -serial "pipe:$work/$1" -no-reboot \
+		-kernel "$work/boot/vmlinuz" -initrd "$work/boot/initrd.img" -append "$cmdline" \
+		-drive if=none,id=disk0,file="$work/disk.img",format=raw -device virtio-blk-pci,drive=disk0 \
+		-netdev "user,id=net0${2:-}" -device virtio-net-pci,netdev=net0 \
+		-device i6300esb -action watchdog=poweroff &
+	qemu_pid=$!
+	exec 3>"$work/$1.in"
+}
+start_vm vm ",hostfwd=tcp:127.0.0.1:$port-:554"
 boot_start=$SECONDS
 say "qemu started (pid $qemu_pid), RTSP forwarded to 127.0.0.1:$port"
 
 wait_for() { # pattern timeout-seconds
 	local deadline=$((SECONDS + $2))
-	until grep -q -- "$1" "$work/console.log" 2>/dev/null; do
+	until grep -q -- "$1" "$console" 2>/dev/null; do
 		kill -0 "$qemu_pid" 2>/dev/null || fail "VM stopped before \"$1\""
 		[ $SECONDS -lt $deadline ] || fail "no \"$1\" on the console within $2 s"
 		sleep 1
 	done
+}
+# fsck_boot <when>: fsck.fat -n on the disk's boot partition: no errors, and no dirty bit (a
+# PC would offer to scan and fix the card).
+fsck_boot() {
+	dd if="$work/disk.img" of="$work/part.img" bs=1M iflag=skip_bytes skip=$offset status=none
+	fsck.fat -n "$work/part.img" >"$work/fsck.log" 2>&1 || { cat "$work/fsck.log" >&2; fail "fsck.fat: boot partition not clean $1"; }
+	rm -f "$work/part.img"
 }
 wait_for 'boot: start service' "$boot_timeout"
 wait_for 'service started' 30
@@ -124,12 +142,12 @@ until ffprobe -v error -rtsp_transport tcp -timeout 10000000 -select_streams v:0
 done
 say "ffprobe played $url: $(tr '\n' ' ' <"$work/ffprobe.txt")"
 wait_for 'clock set by ntp' 30
-grep -q 'clock set by ntp.*offset=3[56]h' "$work/console.log" || fail "the clock was not stepped by the test server's 36 h"
+grep -q 'clock set by ntp.*offset=3[56]h' "$console" || fail "the clock was not stepped by the test server's 36 h"
 
 for s in 'boot: mount /proc' 'boot: load kernel modules' 'modules loaded' 'boot partition mounted' \
 	'boot: read /boot/camera.yml' 'network up' 'clock set by ntp' 'boot: watchdog' 'watchdog armed' \
-	'service started'; do
-	grep -q -- "$s" "$work/console.log" || fail "console log lacks boot step \"$s\""
+	'service started' 'boot partition mounted read-only' 'camera reachable.*url=rtsp://10.0.2.15:554/stream'; do
+	grep -q -- "$s" "$console" || fail "console log lacks boot step \"$s\""
 done
 
 echo poweroff >&3
@@ -140,10 +158,38 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 done
 wait "$qemu_pid" || fail "qemu exited with status $?"
 qemu_pid=""
-grep -q 'boot: power off' "$work/console.log" || fail "no orderly power-off on the console"
+wait "$cat_pid" 2>/dev/null || true # the console's last lines
+grep -q 'boot: power off' "$console" || fail "no orderly power-off on the console"
+fsck_boot "after power-off"
 
 # The log a user would read on a PC after pulling the card.
 mtype -i "$work/disk.img@@$offset" ::/camerad.log >"$work/camerad.log" || fail "no camerad.log on the boot partition"
 grep -q 'service started' "$work/camerad.log" || fail "camerad.log lacks the service start"
 grep -q 'saving log and powering off' "$work/camerad.log" || fail "camerad.log lacks the shutdown"
-say "PASS in $((SECONDS - start)) s: booted, streamed, powered off; camerad.log on the card has $(wc -l <"$work/camerad.log") lines"
+boot1_lines=$(wc -l <"$work/camerad.log")
+
+# 5. A power cut: boot again, with listen removed from camera.yml (the image's default must
+# be 554 all the same), wait for PID 1's first log save, then pull the plug (kill -9).
+# The card must be clean (read-only again after the save), camerad.log this boot's, and
+# camerad-previous.log the first boot's.
+grep -v '^listen:' "$work/camera.yml" >"$work/camera-nolisten.yml"
+mcopy -o -i "$work/disk.img@@$offset" "$work/camera-nolisten.yml" ::/camera.yml
+exec 3>&-
+cut_start=$SECONDS
+start_vm cut
+wait_for 'log saved to boot partition' 90
+kill -9 "$qemu_pid"
+wait "$qemu_pid" 2>/dev/null || true
+qemu_pid=""
+wait "$cat_pid" 2>/dev/null || true
+grep -q 'msg=serving url=rtsp://127.0.0.1:554/stream' "$console" || fail "without listen in camera.yml the service does not serve on port 554"
+fsck_boot "after a power cut"
+mtype -i "$work/disk.img@@$offset" ::/camerad.log >"$work/camerad-cut.log" || fail "no camerad.log after the power cut"
+mtype -i "$work/disk.img@@$offset" ::/camerad-previous.log >"$work/camerad-previous.log" || fail "no camerad-previous.log"
+grep -q 'service started' "$work/camerad-cut.log" || fail "camerad.log after the power cut lacks the service start"
+grep -q 'serving url=rtsp://127.0.0.1:554/stream' "$work/camerad-cut.log" || fail "camerad.log after the power cut lacks the second boot's service"
+grep -q 'saving log and powering off' "$work/camerad-cut.log" && fail "camerad.log after the power cut is the first boot's"
+grep -q 'saving log and powering off' "$work/camerad-previous.log" || fail "camerad-previous.log is not the first boot's log"
+mdir -b -i "$work/disk.img@@$offset" ::/ | grep -qi '\.new$' && fail "a temporary .new file was left on the card"
+say "power cut $((SECONDS - cut_start)) s into the second boot, after its first log save: fsck clean, no dirty bit; camerad.log has $(wc -l <"$work/camerad-cut.log") lines of it, camerad-previous.log the first boot's"
+say "PASS in $((SECONDS - start)) s: booted, streamed, powered off ($boot1_lines lines of camerad.log), survived a power cut"
