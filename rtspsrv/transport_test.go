@@ -292,10 +292,10 @@ func TestTrackURLForms(t *testing.T) {
 		ts.url + "/", // Content-Base
 		"rtsp://camera.local" + path,
 		ts.url + "?token=abc",
-		"rtsp://" + ts.addr + "/trackID=0",               // resolved against the URL without its trailing slash
+		"rtsp://" + ts.addr + "/trackID=0", // resolved against the URL without its trailing slash
 		"rtsp://camera.local:8554" + path + "/trackID=0", // host as the client knows it
-		path + "/trackID=0",                              // a bare path (tolerated)
-		ts.url + "?token=abc/trackID=0",                  // appended to a URL with a query
+		path + "/trackID=0",             // a bare path (tolerated)
+		ts.url + "?token=abc/trackID=0", // appended to a URL with a query
 	} {
 		resp := c.do("SETUP", uri, "Transport: RTP/AVP/TCP;unicast")
 		if resp.Status != StatusOK {
