@@ -28,14 +28,15 @@ func plainText(data []byte) []byte {
 // keepLiteralText sets every text field whose value YAML read as a number or a boolean to the
 // value as written: "password: 01234567" is the password 01234567, not 342391 (octal), and
 // "psk: 00001111" keeps its eight characters. The decoder has already accepted the file.
-func keepLiteralText(data []byte, cfg *Config) {
+// dst is a pointer to the struct the file was decoded into (a Config, or part of one).
+func keepLiteralText(data []byte, dst any) {
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return
 	}
 	for _, doc := range file.Docs {
 		if m, ok := doc.Body.(*ast.MappingNode); ok {
-			literalTextInto(m, reflect.ValueOf(cfg).Elem())
+			literalTextInto(m, reflect.ValueOf(dst).Elem())
 		}
 	}
 }

@@ -61,9 +61,11 @@ func networkFromBroken(data []byte) (hostname string, wifi WiFiConfig, ignored [
 		Hostname string     `yaml:"hostname"`
 		WiFi     WiFiConfig `yaml:"wifi"`
 	}
+	data = plainText(data)
 	if err := yaml.Unmarshal(data, &n); err != nil {
 		return "", WiFiConfig{}, []string{"hostname and wifi (could not be read)"}
 	}
+	keepLiteralText(data, &n) // a Wi-Fi key of digits, as typed
 	if n.Hostname != "" {
 		if validHostname(n.Hostname) {
 			hostname = n.Hostname

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"io"
 	"log/slog"
 	"net"
@@ -83,7 +84,7 @@ func TestImageServiceListensOn554(t *testing.T) {
 func TestInitConfigErrorNetwork(t *testing.T) {
 	for _, tc := range []struct {
 		name, content    string
-		host, ssid       string
+		host, ssid, psk  string // psk: "" for "my wifi password"
 		logHas, logLacks []string
 	}{
 		{
@@ -92,6 +93,12 @@ func TestInitConfigErrorNetwork(t *testing.T) {
 			host:    "garden-camera", ssid: "Home",
 			logHas:   []string{"network uses the settings that could be read", "hostname=garden-camera", "wifi_ssid=Home", "widht"},
 			logLacks: []string{"defaults"},
+		},
+		{
+			name:    "typo elsewhere, a key of digits, saved on Windows",
+			content: "widht: 640\r\nwifi:\r\n  ssid: Home\r\n  psk: 00001111\r\n",
+			ssid:    "Home", psk: "00001111",
+			logHas: []string{"network uses the settings that could be read", "wifi_ssid=Home"},
 		},
 		{
 			name:    "typo in wifi",
@@ -118,8 +125,8 @@ func TestInitConfigErrorNetwork(t *testing.T) {
 			if ic.Hostname != tc.host || ic.WiFi.SSID != tc.ssid {
 				t.Errorf("network: hostname %q, ssid %q; want %q, %q", ic.Hostname, ic.WiFi.SSID, tc.host, tc.ssid)
 			}
-			if tc.ssid != "" && ic.WiFi.PSK != "my wifi password" {
-				t.Errorf("psk %q", ic.WiFi.PSK)
+			if want := cmp.Or(tc.psk, "my wifi password"); tc.ssid != "" && ic.WiFi.PSK != want {
+				t.Errorf("psk %q, want %q", ic.WiFi.PSK, want)
 			}
 			var logs bytes.Buffer
 			ic.logConfig(slog.New(slog.NewTextHandler(&logs, nil)))
