@@ -104,6 +104,11 @@ func initMain() {
 		log.Error("no boot partition: using defaults, log not kept", "err", err)
 	} else {
 		log.Info("boot partition mounted read-only", "dev", boot.Dev, "dir", boot.Dir)
+		if t, err := board.RestoreClock(boot.Dir, []string{initLogName, initPreviousLogName}); err != nil {
+			log.Warn("clock not set from the card", "err", err)
+		} else if !t.IsZero() {
+			log.Info("clock set from the card's last save, until NTP answers", "now", t.UTC().Format(time.RFC3339))
+		}
 		bootLog = &board.BootLog{Tail: tail, FS: boot, Name: initLogName, PreviousName: initPreviousLogName, Log: log}
 		fwDir := filepath.Join(boot.Dir, board.FirmwareFolder)
 		if n, err := board.UseBootFirmware(fwDir); err != nil {

@@ -91,8 +91,8 @@ ntp_pid=$!
 cmdline="$(sed -e 's/console=[^ ]*//g' "$work/boot/cmdline.txt" | tr -s ' ')"
 cmdline="console=ttyAMA0 $cmdline camerad.test=1 camerad.poweroff_after=${boot_timeout}s camerad.ntp=10.0.2.2:$ntp_port"
 console=""
-# start_vm <name> [extra -netdev user options]: boots the disk image with its console piped
-# to $work/<name>.log (and stderr), and commands from fd 3.
+# start_vm <name> [extra -netdev user options] [qemu -rtc options]: boots the disk image with
+# its console piped to $work/<name>.log (and stderr), and commands from fd 3.
 start_vm() {
 	console="$work/$1.log"
 	mkfifo "$work/$1.in" "$work/$1.out"
@@ -103,7 +103,7 @@ start_vm() {
 		-kernel "$work/boot/vmlinuz" -initrd "$work/boot/initrd.img" -append "$cmdline" \
 		-drive if=none,id=disk0,file="$work/disk.img",format=raw -device virtio-blk-pci,drive=disk0 \
 		-netdev "user,id=net0${2:-}" -device virtio-net-pci,netdev=net0 \
-		-device i6300esb -action watchdog=poweroff &
+		-device i6300esb -action watchdog=poweroff -rtc "${3:-base=utc}" &
 	qemu_pid=$!
 	exec 3>"$work/$1.in"
 }
@@ -171,13 +171,15 @@ boot1_lines=$(wc -l <"$work/camerad.log")
 # 5. A power cut: boot again, with listen removed from camera.yml (the image's default must
 # be 554 all the same), wait for PID 1's first log save, then pull the plug (kill -9).
 # The card must be clean (read-only again after the save), camerad.log this boot's, and
-# camerad-previous.log the first boot's.
+# camerad-previous.log the first boot's. The board's clock starts in 2000 this time, as a
+# Pi's would without a battery: the camera must take the time of its last save from the card.
 grep -v '^listen:' "$work/camera.yml" >"$work/camera-nolisten.yml"
 mcopy -o -i "$work/disk.img@@$offset" "$work/camera-nolisten.yml" ::/camera.yml
 exec 3>&-
 cut_start=$SECONDS
-start_vm cut
+start_vm cut "" base=2000-01-01
 wait_for 'log saved to boot partition' 90
+grep -q "clock set from the card's last save" "$console" || fail "a clock starting in 2000 was not set from the card"
 kill -9 "$qemu_pid"
 wait "$qemu_pid" 2>/dev/null || true
 qemu_pid=""
