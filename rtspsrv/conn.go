@@ -245,9 +245,23 @@ func (c *conn) writeBytes(b []byte) error {
 	defer c.writeMu.Unlock()
 	c.waitTurn(nil)
 	defer c.clearWriteDeadline()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	_ = c.nc.SetWriteDeadline(c.writeDeadline())
 	_, err := c.nc.Write(b)
 	return err
+}
+
+// shutdownWriteTimeout bounds every write once the server is shutting down (a BYE, the rest
+// of a frame): a viewer that stopped reading must not hold the exit up for the whole write
+// timeout.
+const shutdownWriteTimeout = 300 * time.Millisecond
+
+// writeDeadline is the deadline of a blocking write that starts now.
+func (c *conn) writeDeadline() time.Time {
+	d := c.srv.cfg.WriteTimeout
+	if c.srv.ctx.Err() != nil {
+		d = min(d, shutdownWriteTimeout)
+	}
+	return time.Now().Add(d)
 }
 
 // writeMedia writes owner's interleaved RTP/RTCP with one writev (over TLS: gathered into
@@ -257,7 +271,7 @@ func (c *conn) writeMedia(owner *tcpMedia, bufs *net.Buffers) error {
 	defer c.writeMu.Unlock()
 	c.waitTurn(owner)
 	defer c.clearWriteDeadline()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	_ = c.nc.SetWriteDeadline(c.writeDeadline())
 	var err error
 	if c.tls != nil {
 		err = c.writeGathered(bufs)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -533,4 +534,35 @@ func playUDPOver(t *testing.T, nc net.Conn, u *udpClient) *fanViewer {
 	t.Helper()
 	p := u.ports()
 	return playOver(t, nc, fmt.Sprintf("RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
+}
+
+// TestShutdownDoesNotWaitForStuckViewers: a server closing (camerad on SIGTERM) while TCP
+// viewers have stopped reading ends their sessions at once instead of waiting out each one's
+// write timeout (a minute here).
+func TestShutdownDoesNotWaitForStuckViewers(t *testing.T) {
+	const writeTimeout = time.Minute
+	h := newFanHarness(t, Config{WriteTimeout: writeTimeout}, benchFPS)
+	defer h.close()
+	var stuck []*fanViewer
+	for range 3 {
+		stuck = append(stuck, dialFanViewer(t, h.addr, 4096)) // never reads
+	}
+	defer runtime.KeepAlive(stuck) // a collected connection would close, unsticking its writer
+	// A sender stuck in its write builds no more packets: the byte counts stand still.
+	var last []uint64
+	fanWaitFor(t, "the viewers' writes to block", func() bool {
+		time.Sleep(500 * time.Millisecond)
+		var now []uint64
+		for _, v := range h.srv.Viewers() {
+			now = append(now, v.Bytes)
+		}
+		still := len(now) == 3 && slices.Equal(now, last)
+		last = now
+		return still
+	})
+	start := time.Now()
+	h.srv.Close()
+	if took := time.Since(start); took > writeTimeout/2 {
+		t.Errorf("Close took %v with stuck viewers: it waited for their write timeout (%v)", took.Round(time.Millisecond), writeTimeout)
+	}
 }

@@ -283,6 +283,50 @@ func TestRTCPSilence(t *testing.T) {
 	})
 }
 
+// TestUnreachableRuns: ICMP errors end a UDP viewer only when one run of them lasts
+// unreachableGrace. Short blips do not, however many there were before (a viewer that
+// survived one blip must survive the next), and a dead viewer whose host rate-limits its
+// errors to one every several seconds is still ended at its second.
+func TestUnreachableRuns(t *testing.T) {
+	cfg := &Config{SessionTimeout: time.Hour, RTCPTimeout: time.Hour}
+	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	newSession := func() *session {
+		ss := &session{lower: LowerUDP, state: statePlaying}
+		ss.lastSeen.Store(t0.Add(time.Hour).UnixNano()) // keep-alives are not the point here
+		return ss
+	}
+	errorsFor := func(ss *session, from, length time.Duration) {
+		for d := time.Duration(0); d <= length; d += 50 * time.Millisecond {
+			ss.unreachable(t0.Add(from + d))
+		}
+	}
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+
+	ss := newSession()
+	for _, blip := range []time.Duration{0, 20 * time.Second, 40 * time.Second} {
+		errorsFor(ss, blip, 300*time.Millisecond)
+		for _, after := range []time.Duration{400 * time.Millisecond, time.Second, 3 * time.Second} {
+			if why := ss.expiry(at(blip+after), cfg); why != "" {
+				t.Fatalf("a 0.3 s blip at %v ended the viewer %v later: %q", blip, after, why)
+			}
+		}
+	}
+	errorsFor(ss, time.Minute, 2500*time.Millisecond) // the port closes for good
+	if why := ss.expiry(at(time.Minute+2600*time.Millisecond), cfg); why != "viewer unreachable" {
+		t.Errorf("errors for 2.5 s: expiry %q, want the viewer ended", why)
+	}
+
+	slow := newSession() // one error every 7 s: its host shares its ICMP budget with others
+	slow.unreachable(at(0))
+	if why := slow.expiry(at(time.Second), cfg); why != "" {
+		t.Fatalf("one error ended the viewer: %q", why)
+	}
+	slow.unreachable(at(7 * time.Second))
+	if why := slow.expiry(at(7500*time.Millisecond), cfg); why != "viewer unreachable" {
+		t.Errorf("errors 7 s apart: expiry %q, want the viewer ended", why)
+	}
+}
+
 // TestUnreachableViewerEnds: a UDP viewer whose ports close (a player killed without
 // TEARDOWN; its host then answers our packets with "port unreachable") is ended within
 // seconds, though its RTSP side is kept alive and the session and RTCP timeouts are long;

@@ -276,6 +276,11 @@ func (s *Server) shutdown() {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	// Writes blocked on viewers that stopped reading are cut short (new ones are bounded by
+	// writeDeadline), so that ending their sessions does not wait for the write timeout.
+	for _, c := range conns {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(shutdownWriteTimeout))
+	}
 	for _, ss := range sessions {
 		ss.close("server shutting down")
 	}

@@ -32,15 +32,19 @@ type session struct {
 	v        *viewer
 	lastSeen atomic.Int64 // UnixNano of the last keep-alive
 	lastRTCP atomic.Int64 // UDP: UnixNano of the last RTCP from the viewer since PLAY; 0 if none
-	// UDP: UnixNano of the first and the latest ICMP "unreachable" for the viewer's RTP port
-	// since PLAY or its last RTCP; 0 if none.
+	// UDP: UnixNano of the first ICMP "unreachable" for the viewer's RTP port in the current
+	// run of them (since PLAY, its last RTCP, or a quiet spell of unreachableGap), and of the
+	// latest; 0 if none.
 	unreachableSince, unreachableLast atomic.Int64
 
-	mu      sync.Mutex
-	state   sessionState
-	stopTCP context.CancelFunc
-	tcpDone chan struct{}
-	closed  bool
+	mu    sync.Mutex
+	state sessionState
+	// watching mirrors state == statePlaying for readers that must not wait for mu (which
+	// a stopping sender holds for up to the write timeout): the viewer counts.
+	watching atomic.Bool
+	stopTCP  context.CancelFunc
+	tcpDone  chan struct{}
+	closed   bool
 
 	tcp tcpMedia
 }
@@ -51,10 +55,20 @@ func (ss *session) touch() { ss.lastSeen.Store(time.Now().UnixNano()) }
 // the viewer counts as gone: long enough that a blip on the network does not end anyone.
 const unreachableGrace = 2 * time.Second
 
+// unreachableGap is the quiet spell after which an ICMP error starts a new run rather than
+// continue the last one: the viewer was back in between. It is well above a second because
+// the viewer's host rate-limits its errors (Linux: about one a second to one destination,
+// shared by all of its dead players), so errors of one real run can come seconds apart.
+const unreachableGap = 10 * time.Second
+
 // unreachable records an ICMP error for the viewer's RTP port.
 func (ss *session) unreachable(now time.Time) {
 	ns := now.UnixNano()
-	ss.unreachableSince.CompareAndSwap(0, ns)
+	if last := ss.unreachableLast.Load(); last == 0 || ns-last > int64(unreachableGap) {
+		ss.unreachableSince.Store(ns)
+	} else {
+		ss.unreachableSince.CompareAndSwap(0, ns)
+	}
 	ss.unreachableLast.Store(ns)
 }
 
@@ -88,11 +102,11 @@ func (ss *session) expiry(now time.Time, cfg *Config) string {
 	}
 	// A player that exits without TEARDOWN closes its ports, and its host answers our packets
 	// with "port unreachable"; a phone that left the Wi-Fi draws "host unreachable" from our
-	// own kernel. Errors that keep coming for unreachableGrace, with no RTCP from the viewer
-	// meanwhile, end it within seconds instead of after the session timeout.
-	if since := ss.unreachableSince.Load(); since != 0 && ss.playing() &&
-		now.Sub(time.Unix(0, since)) >= unreachableGrace &&
-		now.Sub(time.Unix(0, ss.unreachableLast.Load())) < unreachableGrace {
+	// own kernel. A run of errors spanning unreachableGrace, still coming and with no RTCP
+	// from the viewer meanwhile, ends it within seconds instead of after the session timeout;
+	// a shorter run (a blip) does not, however many came before it.
+	if since, last := ss.unreachableSince.Load(), ss.unreachableLast.Load(); since != 0 && ss.playing() &&
+		last-since >= int64(unreachableGrace) && now.Sub(time.Unix(0, last)) < unreachableGrace {
 		return "viewer unreachable"
 	}
 	return ""
@@ -109,6 +123,7 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 		return 0, 0, true
 	}
 	ss.state = statePlaying
+	ss.watching.Store(true)
 	defer ss.srv.stream.startPlaying() // after join below: the keyframe must find the viewer waiting
 	now := time.Now()
 	if ss.lower == LowerMulticast {
@@ -149,6 +164,7 @@ func (ss *session) stopMediaLocked() {
 		return
 	}
 	ss.state = stateReady
+	ss.watching.Store(false)
 	ss.srv.stream.stopPlaying()
 	switch ss.lower {
 	case LowerTCP:
@@ -224,7 +240,7 @@ func (ss *session) interleavedFromClient(channel int, payload []byte) {
 
 // stats snapshots the viewer's counters; ok is false before the session has a viewer.
 func (ss *session) stats() (ViewerStats, bool) {
-	if ss.v == nil {
+	if ss.v == nil || !ss.watching.Load() {
 		return ViewerStats{}, false
 	}
 	st := ss.v.stats()

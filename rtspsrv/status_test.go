@@ -220,3 +220,24 @@ func TestResponsesAreDated(t *testing.T) {
 		}
 	}
 }
+
+// TestViewersArePlaying: Viewers (the status line's viewer count) lists the sessions that are
+// playing, not those set up and never played, nor paused ones.
+func TestViewersArePlaying(t *testing.T) {
+	ts := startServer(t, Config{})
+	_, playing, _ := ts.playTCP(t)
+	setupTCPSession(t, ts, ts.dial(t))
+	paused, pausedID, _ := ts.playTCP(t)
+	paused.mustDo(StatusOK, "PAUSE", ts.url, "Session: "+pausedID)
+	var got []string
+	for _, v := range ts.srv.Viewers() {
+		got = append(got, v.Session)
+	}
+	if len(got) != 1 || got[0] != playing {
+		t.Errorf("Viewers lists %q; want the one playing session %q of 3", got, playing)
+	}
+	paused.mustDo(StatusOK, "PLAY", ts.url, "Session: "+pausedID)
+	if n := len(ts.srv.Viewers()); n != 2 {
+		t.Errorf("after the paused one resumed, %d viewers, want 2", n)
+	}
+}
