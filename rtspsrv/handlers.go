@@ -177,8 +177,7 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 	switch tgt {
 	case targetTrack:
 	case targetAggregate:
-		// The stream has one track, so its URL names it as well as the track's does: taken,
-		// for players that SETUP the URL they described (gst-rtsp-server takes it too).
+		return respond(StatusAggregateNotAllowed)
 	default:
 		return respond(StatusNotFound)
 	}

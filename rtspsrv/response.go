@@ -18,6 +18,7 @@ const (
 	StatusParameterNotUnderstood  = 451
 	StatusSessionNotFound         = 454
 	StatusMethodNotValidInState   = 455
+	StatusAggregateNotAllowed     = 459
 	StatusUnsupportedTransport    = 461
 	StatusInternalServerError     = 500
 	StatusNotImplemented          = 501
@@ -37,6 +38,7 @@ var statusText = map[int]string{
 	StatusParameterNotUnderstood:  "Parameter Not Understood",
 	StatusSessionNotFound:         "Session Not Found",
 	StatusMethodNotValidInState:   "Method Not Valid in This State",
+	StatusAggregateNotAllowed:     "Aggregate Operation Not Allowed",
 	StatusUnsupportedTransport:    "Unsupported Transport",
 	StatusInternalServerError:     "Internal Server Error",
 	StatusNotImplemented:          "Not Implemented",

@@ -119,6 +119,7 @@ func TestErrorStatuses(t *testing.T) {
 			headers2: map[string]string{"Allow": ""}},
 		{name: "455 SETUP while playing", method: "SETUP", uri: "/trackID=0", headers: []string{"Transport: RTP/AVP/TCP;unicast"}, prepare: playing,
 			status: StatusMethodNotValidInState, headers2: map[string]string{"Allow": allowPlay}},
+		{name: "459 SETUP aggregate", method: "SETUP", headers: []string{"Transport: RTP/AVP/TCP;unicast"}, status: StatusAggregateNotAllowed},
 		{name: "461 SAVP only", method: "SETUP", uri: "/trackID=0", headers: []string{"Transport: RTP/SAVP;unicast;client_port=5000-5001"}, status: StatusUnsupportedTransport},
 		{name: "461 multicast only", method: "SETUP", uri: "/trackID=0", headers: []string{"Transport: RTP/AVP;multicast"}, status: StatusUnsupportedTransport},
 		{name: "461 record", method: "SETUP", uri: "/trackID=0", headers: []string{"Transport: RTP/AVP/TCP;unicast;mode=record"}, status: StatusUnsupportedTransport},

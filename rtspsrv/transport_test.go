@@ -279,8 +279,7 @@ func TestSetupNegotiation(t *testing.T) {
 	})
 }
 
-// TestTrackURLForms accepts every way clients build the track URL from Content-Base, and the
-// stream's URL itself, which names its only track as well.
+// TestTrackURLForms accepts every way clients build the track URL from Content-Base.
 func TestTrackURLForms(t *testing.T) {
 	ts := startServer(t, Config{})
 	c := ts.dial(t)
@@ -288,14 +287,10 @@ func TestTrackURLForms(t *testing.T) {
 	for _, uri := range []string{
 		ts.url + "/trackID=0",
 		ts.url + "/trackID=0/",
-		ts.url,       // the stream's own URL: it has one track
-		ts.url + "/", // Content-Base
-		"rtsp://camera.local" + path,
-		ts.url + "?token=abc",
-		"rtsp://" + ts.addr + "/trackID=0", // resolved against the URL without its trailing slash
+		"rtsp://" + ts.addr + "/trackID=0",               // resolved against the URL without its trailing slash
 		"rtsp://camera.local:8554" + path + "/trackID=0", // host as the client knows it
-		path + "/trackID=0",             // a bare path (tolerated)
-		ts.url + "?token=abc/trackID=0", // appended to a URL with a query
+		path + "/trackID=0",                              // a bare path (tolerated)
+		ts.url + "?token=abc/trackID=0",                  // appended to a URL with a query
 	} {
 		resp := c.do("SETUP", uri, "Transport: RTP/AVP/TCP;unicast")
 		if resp.Status != StatusOK {
@@ -303,6 +298,11 @@ func TestTrackURLForms(t *testing.T) {
 			continue
 		}
 		c.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+sessionID(resp.Header.Get("Session")))
+	}
+	for _, uri := range []string{ts.url, ts.url + "/", "rtsp://camera.local" + path, ts.url + "?token=abc"} {
+		if resp := c.do("SETUP", uri, "Transport: RTP/AVP/TCP;unicast"); resp.Status != StatusAggregateNotAllowed {
+			t.Errorf("SETUP %s: %d, want 459", uri, resp.Status)
+		}
 	}
 	for _, uri := range []string{ts.url + "/trackID=1", ts.url + "x/trackID=0", "rtsp://" + ts.addr + "/other/trackID=0",
 		"rtsp://" + ts.addr + "/other?x/trackID=0"} {
