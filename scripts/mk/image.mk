@@ -17,7 +17,7 @@ image:
 		exit 1; \
 	fi
 	@scripts/image/fetch.sh $(IMAGE_CACHE)
-	@GOOS=linux GOARCH=arm64 REQUIRE_CGO=1 scripts/build.sh bin/linux_arm64
+	@GOOS=linux GOARCH=arm64 scripts/build.sh bin/linux_arm64
 	GOOS= GOARCH= $(GO) run ./scripts/mkimage build -inputs $(IMAGE_CACHE)/root \
 		-camerad bin/linux_arm64/camerad -out $(IMAGE)
 	GOOS= GOARCH= $(GO) run ./scripts/mkimage check -image $(IMAGE)
