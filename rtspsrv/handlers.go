@@ -280,12 +280,20 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 	if ss.lower == LowerUDP {
 		s.udp.register(ss)
 	}
-	attrs := []any{"session", ss.id, "remote", c.remote, "transport", ss.lower.String()}
-	if via := c.via(); via != "" {
-		attrs = append(attrs, "via", via)
-	}
-	s.log.Info("viewer set up", attrs...)
+	// Debug: a SETUP that never plays is nobody watching, and a client looping on SETUP and
+	// TEARDOWN must not push everything useful out of the camera's small log.
+	ss.via = c.via()
+	s.log.Debug("viewer set up", viewerAttrs(ss)...)
 	return respond(StatusOK).with("Transport", s.transportReply(ss)).with("Session", s.sessionHeader(ss))
+}
+
+// viewerAttrs are the log attributes that say who a viewer is and how it is served.
+func viewerAttrs(ss *session) []any {
+	attrs := []any{"session", ss.id, "remote", ss.remote, "transport", ss.lower.String()}
+	if ss.via != "" {
+		attrs = append(attrs, "via", ss.via)
+	}
+	return attrs
 }
 
 func (s *Server) transportReply(ss *session) string {
@@ -317,6 +325,9 @@ func (s *Server) play(tgt target, base string, ss *session) *Response {
 	if !ok {
 		s.udp.forget(ss) // ended meanwhile: claim must not leave its addresses mapped to it
 		return respond(StatusSessionNotFound)
+	}
+	if ss.played.CompareAndSwap(false, true) {
+		s.log.Info("viewer playing", viewerAttrs(ss)...)
 	}
 	r := respond(StatusOK).
 		with("Range", "npt=0.000-").

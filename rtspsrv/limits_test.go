@@ -508,6 +508,28 @@ func TestBadRequestEndsViewerWithReason(t *testing.T) {
 	})
 }
 
+// TestSetupWithoutPlayIsQuiet: a client looping on SETUP and TEARDOWN without playing leaves
+// nothing in the log at the default level (the camera's log on the card is small), while a
+// viewer that plays gets its "viewer playing" and "viewer left" lines.
+func TestSetupWithoutPlayIsQuiet(t *testing.T) {
+	var logs syncBuffer
+	ts := startServer(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c := ts.dial(t)
+	for range 20 {
+		id := setupTCPSession(t, ts, c)
+		c.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
+	}
+	if out := logs.String(); strings.Contains(out, "viewer") {
+		t.Errorf("SETUP and TEARDOWN without PLAY logged at the default level:\n%s", out)
+	}
+	p, id, _ := ts.playTCP(t)
+	p.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
+	waitUntil(t, "the played viewer's lines", func() bool {
+		out := logs.String()
+		return strings.Contains(out, `msg="viewer playing" session=`+id) && strings.Contains(out, `msg="viewer left" session=`+id)
+	})
+}
+
 // TestSetupOnClosedConnection: a SETUP handled as its connection closes (the close ended the
 // connection's sessions a moment before) leaves no session behind to hold a viewer slot.
 func TestSetupOnClosedConnection(t *testing.T) {

@@ -2,6 +2,7 @@ package rtspsrv
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -42,9 +43,13 @@ type session struct {
 	// watching mirrors state == statePlaying for readers that must not wait for mu (which
 	// a stopping sender holds for up to the write timeout): the viewer counts.
 	watching atomic.Bool
-	stopTCP  context.CancelFunc
-	tcpDone  chan struct{}
-	closed   bool
+	// played is set at the first PLAY: only a session that played is worth an INFO line.
+	played atomic.Bool
+	via    string // how its connection reaches us (conn.via), for the log; set at SETUP
+
+	stopTCP context.CancelFunc
+	tcpDone chan struct{}
+	closed  bool
 
 	tcp tcpMedia
 }
@@ -206,9 +211,13 @@ func (ss *session) end(reason string, bye bool) {
 	ss.srv.udp.forget(ss)
 	ss.srv.removeSession(ss)
 	ss.c.dropSession(ss)
+	level := slog.LevelInfo
+	if !ss.played.Load() {
+		level = slog.LevelDebug // set up, never played: see the "viewer set up" line
+	}
 	if ss.lower == LowerMulticast { // the counters are the group's, not this viewer's
-		ss.srv.log.Info("viewer left", "session", ss.id, "remote", ss.remote, "reason", reason,
-			"multicast", ss.srv.multicast.addr.String())
+		ss.srv.log.Log(context.Background(), level, "viewer left", "session", ss.id, "remote", ss.remote,
+			"reason", reason, "multicast", ss.srv.multicast.addr.String())
 		return
 	}
 	st := ss.v.stats()
@@ -218,8 +227,8 @@ func (ss *session) end(reason string, bye bool) {
 	if !st.LastReport.IsZero() {
 		rr = st.TotalLost
 	}
-	ss.srv.log.Info("viewer left", "session", ss.id, "remote", ss.remote, "reason", reason,
-		"frames", st.Frames, "dropped", st.Dropped, "packets", st.Packets, "rr_lost", rr)
+	ss.srv.log.Log(context.Background(), level, "viewer left", "session", ss.id, "remote", ss.remote,
+		"reason", reason, "frames", st.Frames, "dropped", st.Dropped, "packets", st.Packets, "rr_lost", rr)
 }
 
 // writeInterleaved sends one RTCP packet over the session's connection.

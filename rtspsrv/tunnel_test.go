@@ -205,10 +205,10 @@ func TestTunnelPlay(t *testing.T) {
 		t.Errorf("Transport %q, want interleaved", tr)
 	}
 	id := sessionID(setup.Header.Get("Session"))
-	if out := logs.String(); !strings.Contains(out, "transport=tcp via=http-tunnel") {
+	c.mustDo(StatusOK, "PLAY", ts.url+"/", "Session: "+id, "Range: npt=0.000-")
+	if out := logs.String(); !strings.Contains(out, `msg="viewer playing" session=`+id) || !strings.Contains(out, "transport=tcp via=http-tunnel") {
 		t.Errorf("the viewer's log line does not say it came through a tunnel:\n%s", out)
 	}
-	c.mustDo(StatusOK, "PLAY", ts.url+"/", "Session: "+id, "Range: npt=0.000-")
 	if first := c.readRTP(0); !startsKeyframe(first) {
 		t.Errorf("first RTP packet through the tunnel is not the start of a keyframe: %v", first)
 	}
