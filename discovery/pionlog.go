@@ -28,13 +28,25 @@ func (l pionLeveled) Info(msg string)                   { l.log.Info(msg) }
 func (l pionLeveled) Infof(format string, args ...any)  { l.log.Info(fmt.Sprintf(format, args...)) }
 func (l pionLeveled) Warn(msg string)                   { l.log.Warn(msg) }
 func (l pionLeveled) Warnf(format string, args ...any) {
-	if strings.Contains(format, "no interface for") {
-		// A question came in on an interface we do not publish on (loopback, when a
-		// program on the camera itself resolves a .local name): not answering is right.
-		l.log.Debug(fmt.Sprintf(format, args...))
-		return
+	for _, routine := range pionRoutineWarnings {
+		if strings.Contains(format, routine) {
+			l.log.Debug(fmt.Sprintf(format, args...))
+			return
+		}
 	}
 	l.log.Warn(fmt.Sprintf(format, args...))
 }
+
+// pionRoutineWarnings are pion warnings that any host on the LAN can cause at will, so they go
+// to debug: as warnings, one per packet, they would flood the log (and the card it is kept
+// on). Our own parser logs what it rejects at debug level too (wire.go).
+var pionRoutineWarnings = []string{
+	// A question on an interface we do not publish on (loopback, when a program on the
+	// camera itself resolves a .local name): not answering is right.
+	"no interface for",
+	// A malformed packet (pion's server or its client side).
+	"failed to parse mDNS",
+}
+
 func (l pionLeveled) Error(msg string)                  { l.log.Error(msg) }
 func (l pionLeveled) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }
