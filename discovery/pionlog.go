@@ -18,6 +18,17 @@ func (f pionLogger) NewLogger(scope string) logging.LeveledLogger {
 
 type pionLeveled struct{ log *slog.Logger }
 
+// pionRoutineWarnings are pion warnings that any host on the LAN can cause at will, so they go
+// to debug: as warnings, one per packet, they would flood the log (and the card it is kept
+// on). Our own parser logs what it rejects at debug level too (wire.go).
+var pionRoutineWarnings = []string{
+	// A question on an interface we do not publish on (loopback, when a program on the
+	// camera itself resolves a .local name): not answering is right.
+	"no interface for",
+	// A malformed packet (pion's server or its client side).
+	"failed to parse mDNS",
+}
+
 // pion traces every packet at debug level; both its trace and debug map to
 // slog's debug.
 func (l pionLeveled) Trace(msg string)                  { l.log.Debug(msg) }
@@ -35,17 +46,6 @@ func (l pionLeveled) Warnf(format string, args ...any) {
 		}
 	}
 	l.log.Warn(fmt.Sprintf(format, args...))
-}
-
-// pionRoutineWarnings are pion warnings that any host on the LAN can cause at will, so they go
-// to debug: as warnings, one per packet, they would flood the log (and the card it is kept
-// on). Our own parser logs what it rejects at debug level too (wire.go).
-var pionRoutineWarnings = []string{
-	// A question on an interface we do not publish on (loopback, when a program on the
-	// camera itself resolves a .local name): not answering is right.
-	"no interface for",
-	// A malformed packet (pion's server or its client side).
-	"failed to parse mDNS",
 }
 
 func (l pionLeveled) Error(msg string)                  { l.log.Error(msg) }
