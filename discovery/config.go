@@ -73,7 +73,7 @@ func (cfg Config) validate() (Config, error) {
 }
 
 // validateInstance applies RFC 6763 §4.1.1 plus one restriction of ours: no
-// '.', because golang.org/x/net/dns/dnsmessage (used by pion/mdns and by us)
+// '.', because golang.org/x/net/dns/dnsmessage
 // cannot carry an escaped dot inside a label.
 func validateInstance(s string) error {
 	if len(s) > maxLabel {
@@ -91,7 +91,7 @@ func validateInstance(s string) error {
 }
 
 // txtStrings encodes TXT as the record's character-strings, sorted by key so
-// that our own announcements and pion's answers carry byte-identical data
+// that our announcements and answers carry byte-identical data every time
 // (a difference would look like a conflicting record to every cache).
 func txtStrings(txt map[string]string) []string {
 	keys := make([]string, 0, len(txt))

@@ -10,7 +10,7 @@ import (
 
 // conflicts reports which of our names a response from the network
 // contradicts. A record is no conflict when it is identical to one of ours
-// (our own packets loop back, and pion answers for the same records) or is a
+// (our own packets loop back) or is a
 // goodbye. While probing, any other record with one of our names is a
 // conflict (RFC 6762 §8.1); once the names are ours, only a record of the same
 // type with different data is (§9).

@@ -12,7 +12,7 @@ import (
 //
 // The questions ask for multicast replies (QM), not the QU bit §8.1 suggests:
 // a unicast reply to port 5353 goes to only one of the sockets sharing the
-// port (avahi's, pion's or ours), so we might never see it. Multicast replies
+// port (avahi-daemon's or ours), so we might never see it. Multicast replies
 // reach every socket.
 func probeMessage(z zone) (*dnsmessage.Message, error) {
 	host, err := mustName(z.names.hostFQDN())
@@ -69,46 +69,4 @@ func addressGoodbye(z zone) (*dnsmessage.Message, error) {
 		Header:  dnsmessage.Header{Response: true, Authoritative: true},
 		Answers: rrs,
 	}, nil
-}
-
-// anyAnswer answers ANY questions for our unique names. pion/mdns ignores
-// ANY, but it is what other hosts' probes ask (RFC 6762 §8.1), and answering
-// is how we defend our names. legacy echoes the query id and questions for a
-// querier that did not send from port 5353 (§6.7). It returns nil when no
-// question concerns us.
-func anyAnswer(z zone, q *dnsmessage.Message, legacy bool) (*dnsmessage.Message, error) {
-	var answers []dnsmessage.Resource
-	var questions []dnsmessage.Question
-	for _, qu := range q.Questions {
-		if qu.Type != dnsmessage.TypeALL || qu.Class&classMask != dnsmessage.ClassINET && qu.Class&classMask != dnsmessage.ClassANY {
-			continue
-		}
-		rrs, err := z.uniqueRecordsFor(qu.Name.String())
-		if err != nil {
-			return nil, err
-		}
-		if len(rrs) == 0 {
-			continue
-		}
-		questions = append(questions, qu)
-		answers = append(answers, rrs...)
-	}
-	if len(answers) == 0 {
-		return nil, nil
-	}
-	m := &dnsmessage.Message{
-		Header:  dnsmessage.Header{Response: true, Authoritative: true},
-		Answers: answers,
-	}
-	if legacy {
-		m.Header.ID = q.Header.ID
-		m.Questions = questions
-		// §6.7: legacy resolvers do not understand the cache-flush bit, and
-		// must not cache for long.
-		for i := range m.Answers {
-			m.Answers[i].Header.Class &= classMask
-			m.Answers[i].Header.TTL = min(m.Answers[i].Header.TTL, 10)
-		}
-	}
-	return m, nil
 }

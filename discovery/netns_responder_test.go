@@ -96,7 +96,7 @@ func TestNetnsResolveBrowseGoodbye(t *testing.T) {
 	})
 	checkService(t, append(rrs(srv.msg), findRR(rrs(browse.msg), instFQDN, dnsmessage.TypeTXT)...), instFQDN, hostFQDN)
 
-	// ANY, which probing hosts ask and pion ignores, is answered too.
+	// ANY, which probing hosts ask, is answered too.
 	from = q.mark()
 	q.waitFor(from, "an ANY answer", func() { q.ask(hostFQDN, dnsmessage.TypeALL) }, func(p rxPacket) bool {
 		_, ok := hasA(p.msg.Answers, hostFQDN, n.addrA)
@@ -141,7 +141,7 @@ func TestNetnsResolveBrowseGoodbye(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("saw %d live A records after shutdown", n)
 	}
-	// pion's answers and our own announcements loop back to the responder;
+	// Our own answers and announcements loop back to the responder;
 	// it must recognise them as its own records, not as a rival's.
 	if log := proc.out.String(); strings.Contains(log, "probing again") || strings.Contains(log, "renaming") {
 		t.Errorf("responder saw a conflict with itself:\n%s", log)
@@ -286,5 +286,32 @@ func TestNetnsTentativeIPv6(t *testing.T) {
 	})
 	if log := proc.out.String(); strings.Contains(log, "WARN") {
 		t.Errorf("responder warned while the address was tentative:\n%s", log)
+	}
+}
+
+// TestNetnsWithdrawLastIPv4: when DHCP takes the camera's only IPv4 address
+// away, the goodbye for it must still reach the LAN. It goes out over IPv6,
+// which the link still has; over IPv4 the kernel would send it from 0.0.0.0,
+// and caches would keep handing out the stale address for two minutes.
+func TestNetnsWithdrawLastIPv4(t *testing.T) {
+	n := newTestNet(t)
+	waitLinkLocal(t, n.nsA, n.ifA)
+	waitLinkLocal(t, n.nsB, n.ifB)
+	q := openQuerier(t, n.nsB, n.ifB)
+	q.listenIPv6(n.nsB)
+	const host, inst = "camera-abcd", "camerad ABCD"
+	hostFQDN := host + ".local."
+	start := q.mark()
+	startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
+	q.waitFor(start, "the announcement", nil, isAnnouncement(host, inst))
+
+	from := q.mark()
+	mustIP(t, "-n", n.nsA, "addr", "del", n.addrA+"/24", "dev", n.ifA)
+	bye := q.waitFor(from, "a goodbye for the removed address", nil, func(p rxPacket) bool {
+		rr, ok := hasA(p.msg.Answers, hostFQDN, n.addrA)
+		return p.msg.Header.Response && ok && rr.Header.TTL == 0
+	})
+	if src := bye.src.Addr(); !src.Is6() || !src.IsLinkLocalUnicast() || bye.src.Port() != mdnsPort {
+		t.Errorf("goodbye came from %s, want the camera's IPv6 link-local address, port 5353", bye.src)
 	}
 }

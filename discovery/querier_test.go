@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // querier is the independent resolver of the namespace tests: a raw IPv4
@@ -31,6 +32,7 @@ type querier struct {
 type rxPacket struct {
 	msg dnsmessage.Message
 	src netip.AddrPort
+	at  time.Time // when the querier read it
 }
 
 func openQuerier(t *testing.T, ns, ifname string) *querier {
@@ -56,17 +58,46 @@ func openQuerier(t *testing.T, ns, ifname string) *querier {
 	if err != nil {
 		t.Fatalf("open querier in %s: %v", ns, err)
 	}
-	done := make(chan struct{})
-	go q.read(done)
-	t.Cleanup(func() { q.conn.Close(); <-done })
+	q.listen(q.conn.PacketConn)
 	return q
 }
 
-func (q *querier) read(done chan struct{}) {
+// listenIPv6 also records what arrives on the IPv6 group (ff02::fb) in
+// namespace ns, in the same log.
+func (q *querier) listenIPv6(ns string) {
+	q.t.Helper()
+	var c net.PacketConn
+	err := inNetns(ns, func() error {
+		lc := net.ListenConfig{Control: reusePort}
+		var err error
+		c, err = lc.ListenPacket(context.Background(), "udp6", "[::]:5353")
+		if err != nil {
+			return err
+		}
+		if err := ipv6.NewPacketConn(c).JoinGroup(q.ifc, &net.UDPAddr{IP: net.ParseIP("ff02::fb")}); err != nil {
+			c.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		q.t.Fatalf("open IPv6 listener in %s: %v", ns, err)
+	}
+	q.listen(c)
+}
+
+// listen reads c into the log until the test ends.
+func (q *querier) listen(c net.PacketConn) {
+	done := make(chan struct{})
+	go q.read(c, done)
+	q.t.Cleanup(func() { c.Close(); <-done })
+}
+
+func (q *querier) read(c net.PacketConn, done chan struct{}) {
 	defer close(done)
 	buf := make([]byte, 9000)
 	for {
-		n, _, src, err := q.conn.ReadFrom(buf)
+		n, src, err := c.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -79,7 +110,7 @@ func (q *querier) read(done chan struct{}) {
 		}
 		ua := src.(*net.UDPAddr)
 		q.mu.Lock()
-		q.seen = append(q.seen, rxPacket{msg: m, src: ua.AddrPort()})
+		q.seen = append(q.seen, rxPacket{msg: m, src: ua.AddrPort(), at: time.Now()})
 		q.mu.Unlock()
 		select {
 		case q.wake <- struct{}{}:
@@ -149,6 +180,19 @@ func (q *querier) waitAt(from int, what string, poke func(), match func(rxPacket
 	}
 }
 
+// matching returns the packets after from that satisfy match.
+func (q *querier) matching(from int, match func(rxPacket) bool) []rxPacket {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []rxPacket
+	for _, p := range q.seen[from:] {
+		if match(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // count returns how many packets after from satisfy match.
 func (q *querier) count(from int, match func(rxPacket) bool) int {
 	q.mu.Lock()
@@ -190,7 +234,7 @@ func hasA(list []dnsmessage.Resource, name, addr string) (dnsmessage.Resource, b
 }
 
 // isAnnouncement: an unsolicited response carrying the whole record set in
-// its answer section, as the responder announces (pion's query answers put
+// its answer section, as the responder announces (answers to a query put
 // SRV/TXT/A in the additional section).
 func isAnnouncement(host, instance string) func(rxPacket) bool {
 	return func(p rxPacket) bool {

@@ -3,6 +3,7 @@ package discovery
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -195,44 +196,6 @@ func TestLostTiebreak(t *testing.T) {
 	}
 }
 
-func TestAnyAnswer(t *testing.T) {
-	z := testZone()
-	q := &dnsmessage.Message{
-		Header: dnsmessage.Header{ID: 77},
-		Questions: []dnsmessage.Question{
-			{Name: dnsmessage.MustNewName("camera-abcd.local."), Type: dnsmessage.TypeALL, Class: dnsmessage.ClassINET},
-			{Name: dnsmessage.MustNewName("other.local."), Type: dnsmessage.TypeALL, Class: dnsmessage.ClassINET},
-		},
-	}
-	m, err := anyAnswer(z, q, false)
-	if err != nil || m == nil {
-		t.Fatalf("anyAnswer: %v %v", m, err)
-	}
-	if len(m.Answers) != 2 || m.Header.ID != 0 || len(m.Questions) != 0 {
-		t.Errorf("multicast answer: %d answers id %d questions %d", len(m.Answers), m.Header.ID, len(m.Questions))
-	}
-	leg, err := anyAnswer(z, q, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if leg.Header.ID != 77 || len(leg.Questions) != 1 {
-		t.Errorf("legacy answer must echo id and our question: %+v", leg.Header)
-	}
-	for _, rr := range leg.Answers {
-		if rr.Header.Class&classCacheFlush != 0 || rr.Header.TTL > 10 {
-			t.Errorf("legacy answer record class %#x ttl %d", rr.Header.Class, rr.Header.TTL)
-		}
-	}
-	q.Questions = q.Questions[1:]
-	if m, _ := anyAnswer(z, q, false); m != nil {
-		t.Errorf("answered a question about someone else: %+v", m)
-	}
-	q.Questions = []dnsmessage.Question{{Name: dnsmessage.MustNewName("camera-abcd.local."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}}
-	if m, _ := anyAnswer(z, q, false); m != nil {
-		t.Error("answered an A question (pion's job) as well")
-	}
-}
-
 // FuzzHandleMessage feeds arbitrary packets through everything that looks at
 // received messages; they come from the LAN and must never panic.
 func FuzzHandleMessage(f *testing.F) {
@@ -253,9 +216,23 @@ func FuzzHandleMessage(f *testing.F) {
 		conflicts(&m, z, z.addrs, true)
 		conflicts(&m, z, z.addrs, false)
 		lostTiebreak(&m, z)
-		if a, err := anyAnswer(z, &m, true); err == nil && a != nil {
-			if _, err := a.Pack(); err != nil {
-				t.Errorf("answer does not pack: %v", err)
+		for _, legacy := range []bool{false, true} {
+			rep, err := replyTo(z, &m, legacy, func(dnsmessage.Resource, time.Duration) bool { return legacy })
+			if err != nil {
+				t.Fatalf("replyTo: %v", err)
+			}
+			if rep.unicast != nil {
+				if _, err := rep.unicast.Pack(); err != nil {
+					t.Errorf("unicast answer does not pack: %v", err)
+				}
+			}
+			extra, err := z.additionals(rep.multicast)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := dnsmessage.Message{Header: dnsmessage.Header{Response: true}, Answers: rep.multicast, Additionals: extra}
+			if _, err := msg.Pack(); err != nil {
+				t.Errorf("multicast answer does not pack: %v", err)
 			}
 		}
 	})

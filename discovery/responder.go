@@ -2,10 +2,14 @@
 // "<hostname>.local" (A/AAAA) and a DNS-SD "_rtsp._tcp" service whose SRV
 // points at the RTSP port and whose TXT carries path=/stream and friends.
 //
-// pion/mdns/v2 answers the questions. What it does not do (RFC 6762 probing,
-// announcing, goodbyes, the cache-flush bit, defending names, following
-// address changes) is done here with golang.org/x/net/dns/dnsmessage on a
-// second socket sharing port 5353; see wire.go.
+// It speaks RFC 6762 itself, with golang.org/x/net/dns/dnsmessage on sockets
+// sharing port 5353 (wire.go): probing, announcing, answering, goodbyes,
+// defending its names and following address changes. pion/mdns/v2 answered
+// the questions at first, but it cannot limit how often it answers (§6): any
+// host on the LAN could make the camera flood the segment, a few thousand
+// answers in five seconds. Its answers also lacked the cache-flush bit and
+// carried other TTLs than our announcements. It remains in the tests, as an
+// independent querier.
 package discovery
 
 import (
@@ -16,8 +20,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pion/mdns/v2"
 	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/time/rate"
 )
 
 // RFC 6762 timings: §8.1 probing (random start up to 250 ms, three probes
@@ -39,6 +43,12 @@ const (
 	// retryDelay is how long to wait before trying again after a socket
 	// could not be opened, and the rescan period if netlink is unavailable.
 	retryDelay = 5 * time.Second
+	// unicastRate and unicastBurst bound the answers sent straight to a
+	// querier (legacy resolvers and QU questions): the multicast rate limit
+	// does not cover them, and a flood of queries from forged sources would
+	// otherwise be answered in full. Real queriers ask a few times a minute.
+	unicastRate  = 20
+	unicastBurst = 40
 )
 
 // Responder publishes the camera on mDNS. Create it with New; Run it once.
@@ -62,7 +72,7 @@ const (
 	phaseIdle       phase = iota // no usable link or sockets; waiting
 	phaseProbing                 // claiming names; not answering yet
 	phaseAnnouncing              // names ours; sending the announcements
-	phaseRunning                 // answering (pion) and defending (us)
+	phaseRunning                 // answering and defending
 )
 
 // run is the state of one Run call; it lives on Run's goroutine only, so it
@@ -77,12 +87,17 @@ type run struct {
 
 	links snapshot
 	w     *wire
-	pion  *mdns.Conn
 
 	phase      phase
 	sent       int // probes or announcements sent in this phase
 	timer      *time.Timer
 	conflictAt []time.Time
+
+	// answers holds multicast answers until they may go; respond fires when
+	// the next is due. unicast limits the answers sent straight back.
+	answers *responseQueue
+	respond *time.Timer
+	unicast *rate.Limiter
 
 	// announced is what other hosts' caches hold from us, so that a rename
 	// or shutdown can withdraw exactly that.
@@ -108,9 +123,15 @@ func (r *Responder) Run(ctx context.Context) error {
 		hostN: 1,
 		instN: 1,
 		timer: time.NewTimer(time.Hour),
+
+		answers: newResponseQueue(),
+		respond: time.NewTimer(time.Hour),
+		unicast: rate.NewLimiter(unicastRate, unicastBurst),
 	}
 	st.timer.Stop()
 	defer st.timer.Stop()
+	st.respond.Stop()
+	defer st.respond.Stop()
 
 	var changes <-chan struct{}
 	var poll <-chan time.Time
@@ -147,6 +168,8 @@ func (r *Responder) Run(ctx context.Context) error {
 			st.handle(p)
 		case <-st.timer.C:
 			st.tick()
+		case <-st.respond.C:
+			st.sendAnswers()
 		}
 	}
 }
@@ -181,6 +204,7 @@ func (st *run) relink() {
 	st.closeNet()
 	st.links = snap
 	st.timer.Stop()
+	st.forgetAnswers()
 	if len(snap) == 0 {
 		st.log.Info("mdns: no usable interface; waiting for one")
 		st.phase = phaseIdle
@@ -225,7 +249,11 @@ func describe(s snapshot) map[string][]string {
 }
 
 // withdrawRemovedAddrs sends goodbyes for addresses we announced that a link
-// no longer has (the link itself may be gone, then the send just fails).
+// no longer has. They go out over the address families the link still has:
+// over a family with no address left, the kernel would send from 0.0.0.0,
+// not an address on the link, and receivers that check the source (RFC 6762
+// §11) drop it. Only a link left with no address at all (or gone) falls back
+// to the old families, and then the send may just fail.
 func (st *run) withdrawRemovedAddrs(next snapshot) {
 	if st.announced == nil || st.w == nil {
 		return
@@ -244,9 +272,11 @@ func (st *run) withdrawRemovedAddrs(next snapshot) {
 		z := zone{names: st.announced.names, addrs: gone}
 		msg, err := addressGoodbye(z)
 		if err == nil {
-			l := old
-			l.addrs = gone
-			err = st.w.send(l, msg)
+			via := old
+			if len(cur.addrs) > 0 {
+				via.addrs = cur.addrs
+			}
+			err = st.w.send(via, msg)
 		}
 		if err != nil {
 			st.log.Debug("mdns: withdraw old addresses", "iface", old.ifc.Name, "err", err)
@@ -257,7 +287,7 @@ func (st *run) withdrawRemovedAddrs(next snapshot) {
 }
 
 func (st *run) startProbing(delay time.Duration) {
-	st.stopPion()
+	st.forgetAnswers()
 	st.phase = phaseProbing
 	st.sent = 0
 	st.after(delay)
@@ -299,17 +329,6 @@ func (st *run) tick() {
 
 // claimed starts answering for names nobody contested and announces them.
 func (st *run) claimed() {
-	n := st.names()
-	if st.pion == nil {
-		conn, err := startPion(st.ctx, st.links, n, uint16(st.r.cfg.Port), st.r.cfg.TXT, st.log)
-		if err != nil {
-			// Announcements still reach every cache; queries go unanswered
-			// until the next link change retries.
-			st.log.Error("mdns: answering disabled", "err", err)
-		} else {
-			st.pion = conn
-		}
-	}
 	st.phase = phaseAnnouncing
 	st.sent = 0
 	st.tick()
@@ -318,6 +337,7 @@ func (st *run) claimed() {
 func (st *run) announce() {
 	n := st.names()
 	ok := false
+	now := time.Now()
 	for _, l := range st.links {
 		msg, err := announcement(st.zone(l, n), false)
 		if err == nil {
@@ -326,6 +346,9 @@ func (st *run) announce() {
 		if err != nil {
 			st.log.Warn("mdns: send announcement", "iface", l.ifc.Name, "err", err)
 			continue
+		}
+		for _, r := range routes(l) {
+			st.answers.sent(r, msg.Answers, now)
 		}
 		ok = true
 	}
@@ -347,6 +370,7 @@ func (st *run) handle(p packet) {
 	n := st.names()
 	z := st.zone(l, n)
 	if p.msg.Header.Response {
+		st.duplicateAnswers(p)
 		host, inst := conflicts(&p.msg, z, st.links.allAddrs(), st.phase == phaseProbing)
 		if !host && !inst {
 			return
@@ -372,19 +396,7 @@ func (st *run) handle(p packet) {
 			st.startProbing(tiebreakDelay)
 		}
 	case phaseAnnouncing, phaseRunning:
-		legacy := p.src.Port() != mdnsPort
-		msg, err := anyAnswer(z, &p.msg, legacy)
-		if err != nil || msg == nil {
-			return
-		}
-		if legacy {
-			err = st.w.sendUnicast(p.src, msg)
-		} else {
-			err = st.w.send(l, msg)
-		}
-		if err != nil {
-			st.log.Warn("mdns: answer ANY", "to", p.src, "err", err)
-		}
+		st.answer(p, z)
 	}
 }
 
@@ -441,28 +453,17 @@ func (st *run) sendGoodbye() {
 	st.announced = nil
 }
 
-func (st *run) stopPion() {
-	if st.pion == nil {
-		return
-	}
-	if err := st.pion.Close(); err != nil {
-		st.log.Debug("mdns: close pion server", "err", err)
-	}
-	st.pion = nil
-}
-
 func (st *run) closeNet() {
-	st.stopPion()
 	if st.w != nil {
 		st.w.close()
 		st.w = nil
 	}
 }
 
-// shutdown stops answering first, so no answer follows the goodbye, then
-// says goodbye and closes the sockets.
+// shutdown drops pending answers first, so no answer follows the goodbye,
+// then says goodbye and closes the sockets.
 func (st *run) shutdown() {
-	st.stopPion()
+	st.forgetAnswers()
 	st.sendGoodbye()
 	st.closeNet()
 }

@@ -21,9 +21,9 @@ var (
 	groupV6 = &net.UDPAddr{IP: net.ParseIP("ff02::fb"), Port: mdnsPort}
 )
 
-// reusePort lets several sockets on the host bind 5353 at once: avahi-daemon
-// (which sets both options too), pion's socket and our own. Multicast
-// datagrams are then delivered to every one of them.
+// reusePort lets several sockets on the host bind 5353 at once: avahi-daemon's
+// (which sets both options too) and ours. Multicast datagrams are then
+// delivered to every one of them.
 func reusePort(_, _ string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {

@@ -25,11 +25,9 @@ type packet struct {
 	src     netip.AddrPort
 }
 
-// wire is our own mDNS socket pair, beside pion's. pion/mdns only answers
-// questions; probing, announcing, goodbyes, defending our names against other
-// hosts' probes and noticing conflicts all need to send and see raw packets on
-// the multicast group, which pion does not expose. Both sockets share port
-// 5353 (SO_REUSEPORT) and each receives every multicast datagram.
+// wire is the responder's mDNS socket pair, one per address family. They
+// share port 5353 with any other responder on the host (avahi-daemon), by
+// SO_REUSEPORT, and each receives every multicast datagram.
 type wire struct {
 	v4  *ipv4.PacketConn
 	v6  *ipv6.PacketConn
@@ -156,16 +154,39 @@ func (w *wire) send(l link, msg *dnsmessage.Message) error {
 	}
 	var errs []error
 	if l.hasV4() {
-		if _, err := w.v4.WriteTo(b, &ipv4.ControlMessage{IfIndex: l.ifc.Index}, groupV4); err != nil {
-			errs = append(errs, fmt.Errorf("send on %s (IPv4): %w", l.ifc.Name, err))
-		}
+		errs = append(errs, w.multicast(l, false, b))
 	}
-	if w.v6 != nil && l.hasV6() {
-		if _, err := w.v6.WriteTo(b, &ipv6.ControlMessage{IfIndex: l.ifc.Index}, groupV6); err != nil {
-			errs = append(errs, fmt.Errorf("send on %s (IPv6): %w", l.ifc.Name, err))
-		}
+	if l.hasV6() {
+		errs = append(errs, w.multicast(l, true, b))
 	}
 	return errors.Join(errs...)
+}
+
+// sendFamily multicasts msg on link l over one address family: an answer
+// goes back the way its question came.
+func (w *wire) sendFamily(l link, v6 bool, msg *dnsmessage.Message) error {
+	b, err := msg.Pack()
+	if err != nil {
+		return fmt.Errorf("pack mDNS message: %w", err)
+	}
+	return w.multicast(l, v6, b)
+}
+
+func (w *wire) multicast(l link, v6 bool, b []byte) error {
+	var err error
+	switch {
+	case !v6:
+		_, err = w.v4.WriteTo(b, &ipv4.ControlMessage{IfIndex: l.ifc.Index}, groupV4)
+	case w.v6 != nil:
+		_, err = w.v6.WriteTo(b, &ipv6.ControlMessage{IfIndex: l.ifc.Index}, groupV6)
+	default:
+		return nil // no IPv6 in this kernel
+	}
+	if err != nil {
+		family := map[bool]string{false: "IPv4", true: "IPv6"}[v6]
+		return fmt.Errorf("send on %s (%s): %w", l.ifc.Name, family, err)
+	}
+	return nil
 }
 
 // sendUnicast answers a legacy (non-5353) querier directly (RFC 6762 §6.7).

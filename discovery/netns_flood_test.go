@@ -1,0 +1,120 @@
+package discovery
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/net/ipv4"
+)
+
+// TestNetnsQueryFlood: a host on the LAN asking for the camera's address and
+// service a thousand times a second gets answers, but never the same record
+// twice within a second on the link (RFC 6762 §6); without that limit, any
+// host could make the camera flood the segment. A legacy querier (not on
+// port 5353), which is answered by unicast, is held to the unicast budget.
+func TestNetnsQueryFlood(t *testing.T) {
+	n := newTestNet(t)
+	q := openQuerier(t, n.nsB, n.ifB)
+	const host, inst = "camera-abcd", "camerad ABCD"
+	hostFQDN := host + ".local."
+
+	start := q.mark()
+	startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
+	q.waitFor(start, "the announcement", nil, isAnnouncement(host, inst))
+	// Wait out the announcements: they multicast every record, and the
+	// flood should see only answers.
+	time.Sleep(announceGap + 500*time.Millisecond)
+
+	const flood = 3 * time.Second
+	from := q.mark()
+	floodStart := time.Now()
+	for i := 0; time.Since(floodStart) < flood; i++ {
+		if i%2 == 0 {
+			q.ask(hostFQDN, dnsmessage.TypeA)
+		} else {
+			q.ask(rtspService+".local.", dnsmessage.TypePTR)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	asked := q.count(from, func(p rxPacket) bool { return !p.msg.Header.Response })
+	// Let the last answers due arrive.
+	time.Sleep(multicastLimit + 200*time.Millisecond)
+	t.Logf("%d questions in %v drew %d answer packets", asked, flood,
+		q.count(from, func(p rxPacket) bool { return p.msg.Header.Response }))
+
+	for _, c := range []struct {
+		what string
+		has  func(rxPacket) bool
+	}{
+		{"the A record", func(p rxPacket) bool { _, ok := hasA(rrs(p.msg), hostFQDN, n.addrA); return ok }},
+		{"the PTR record", func(p rxPacket) bool { return len(findRR(rrs(p.msg), rtspService+".local.", dnsmessage.TypePTR)) > 0 }},
+	} {
+		got := q.matching(from, func(p rxPacket) bool { return p.msg.Header.Response && c.has(p) })
+		// The sender keeps a full second between them; allow the receiving
+		// side a little scheduling slack.
+		for i := 1; i < len(got); i++ {
+			if gap := got[i].at.Sub(got[i-1].at); gap < multicastLimit-100*time.Millisecond {
+				t.Errorf("%s multicast twice within %v", c.what, gap)
+			}
+		}
+		if len(got) < 3 {
+			t.Errorf("%s was answered %d times in a %v flood, want every second", c.what, len(got), flood)
+		}
+		t.Logf("%d questions in %v: %s answered %d times", asked, flood, c.what, len(got))
+	}
+
+	// A legacy querier's answers come back by unicast, within the budget.
+	var conn *ipv4.PacketConn
+	if err := inNetns(n.nsB, func() error {
+		c, err := net.ListenPacket("udp4", n.addrB+":0")
+		if err != nil {
+			return err
+		}
+		conn = ipv4.NewPacketConn(c)
+		return conn.SetMulticastInterface(q.ifc)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	replies := make(chan int, 1)
+	go func() {
+		buf := make([]byte, maxPacket)
+		got := 0
+		for {
+			conn.SetReadDeadline(time.Now().Add(time.Second))
+			nb, _, _, err := conn.ReadFrom(buf)
+			if err != nil {
+				replies <- got
+				return
+			}
+			var m dnsmessage.Message
+			if m.Unpack(buf[:nb]) == nil && m.Header.Response && len(m.Answers) > 0 {
+				got++
+			}
+		}
+	}()
+	legacy := dnsmessage.Message{Header: dnsmessage.Header{ID: 9}, Questions: []dnsmessage.Question{{
+		Name: dnsmessage.MustNewName(hostFQDN), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET,
+	}}}
+	b, err := legacy.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacyStart := time.Now()
+	const legacyAsks = 500
+	for range legacyAsks {
+		if _, err := conn.WriteTo(b, nil, &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: mdnsPort}); err != nil {
+			t.Fatalf("send legacy query: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(legacyStart)
+	got := <-replies
+	budget := unicastBurst + int(elapsed.Seconds()*unicastRate) + 2
+	if got == 0 || got > budget {
+		t.Errorf("legacy querier got %d unicast answers to %d questions in %v, want 1..%d", got, legacyAsks, elapsed.Round(time.Millisecond), budget)
+	}
+	t.Logf("legacy: %d answers to %d questions in %v", got, legacyAsks, elapsed.Round(time.Millisecond))
+}
