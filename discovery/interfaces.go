@@ -16,6 +16,24 @@ import (
 type link struct {
 	ifc   net.Interface
 	addrs []netip.Addr // sorted; IPv4 unmapped; IPv6 without zone
+	// subnets are the prefixes of addrs: the hosts on the link.
+	subnets []netip.Prefix
+}
+
+// ipv4LinkLocal is on every IPv4 link (RFC 3927), whatever address we have.
+var ipv4LinkLocal = netip.MustParsePrefix("169.254.0.0/16")
+
+// onLink reports whether a packet from src can have come from a host on l
+// (RFC 6762 §5.5, §11): a source in one of l's subnets, or a link-local one.
+// Anything else came through a router, or lies about its source: answering
+// it would make the camera an amplifier for hosts off the LAN, and heeding a
+// response from it would let them make it give up its names.
+func (l link) onLink(src netip.Addr) bool {
+	src = src.Unmap().WithZone("")
+	if src.IsLinkLocalUnicast() || ipv4LinkLocal.Contains(src) {
+		return true
+	}
+	return slices.ContainsFunc(l.subnets, func(p netip.Prefix) bool { return p.Contains(src) })
 }
 
 func (l link) hasV4() bool { return slices.ContainsFunc(l.addrs, netip.Addr.Is4) }
@@ -94,7 +112,13 @@ func scanLinks(allow []string) (snapshot, error) {
 			if !ok || notYet[ifAddr{ifc.Index, ip.Unmap()}] {
 				continue
 			}
-			l.addrs = append(l.addrs, ip.Unmap())
+			ip = ip.Unmap()
+			l.addrs = append(l.addrs, ip)
+			ones, _ := ipn.Mask.Size()
+			if ip.Is4() && len(ipn.Mask) == net.IPv6len {
+				ones -= 96
+			}
+			l.subnets = append(l.subnets, netip.PrefixFrom(ip, ones).Masked())
 		}
 		if len(l.addrs) == 0 {
 			continue

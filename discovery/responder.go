@@ -367,6 +367,10 @@ func (st *run) handle(p packet) {
 	if !ok || st.phase == phaseIdle {
 		return
 	}
+	if !l.onLink(p.src.Addr()) {
+		st.log.Debug("mdns: ignore packet from off the link", "from", p.src, "iface", l.ifc.Name)
+		return
+	}
 	n := st.names()
 	z := st.zone(l, n)
 	if p.msg.Header.Response {

@@ -118,3 +118,59 @@ func TestNetnsQueryFlood(t *testing.T) {
 	}
 	t.Logf("legacy: %d answers to %d questions in %v", got, legacyAsks, elapsed.Round(time.Millisecond))
 }
+
+// TestNetnsOffLinkQuery: a query sent straight to the camera's port 5353 from
+// a routable address off its subnet gets no answer (RFC 6762 §5.5); the same
+// query from the LAN does. Otherwise any host that can reach the camera, a
+// port forward away, could use it to amplify traffic at a forged source.
+func TestNetnsOffLinkQuery(t *testing.T) {
+	n := newTestNet(t)
+	const offLink = "10.99.0.2"
+	mustIP(t, "-n", n.nsB, "addr", "add", offLink+"/24", "dev", n.ifB)
+	mustIP(t, "-n", n.nsA, "route", "add", "10.99.0.0/24", "via", n.addrB, "dev", n.ifA)
+	q := openQuerier(t, n.nsB, n.ifB)
+	const host, inst = "camera-abcd", "camerad ABCD"
+	start := q.mark()
+	startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
+	q.waitFor(start, "the announcement", nil, isAnnouncement(host, inst))
+
+	answered := map[string]bool{}
+	for _, src := range []string{n.addrB, offLink} {
+		var conn net.PacketConn
+		if err := inNetns(n.nsB, func() error {
+			var err error
+			conn, err = net.ListenPacket("udp4", src+":0")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		query := dnsmessage.Message{Header: dnsmessage.Header{ID: 7}, Questions: []dnsmessage.Question{{
+			Name: dnsmessage.MustNewName(host + ".local."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET,
+		}}}
+		b, err := query.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A few tries a little apart, as a resolver would; two seconds
+		// without an answer is no answer.
+		buf := make([]byte, maxPacket)
+		for try := 0; try < 4 && !answered[src]; try++ {
+			if _, err := conn.WriteTo(b, &net.UDPAddr{IP: net.ParseIP(n.addrA), Port: mdnsPort}); err != nil {
+				t.Fatalf("send from %s: %v", src, err)
+			}
+			conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			nb, _, err := conn.ReadFrom(buf)
+			var m dnsmessage.Message
+			if err == nil && m.Unpack(buf[:nb]) == nil && m.Header.ID == 7 && m.Header.Response {
+				answered[src] = true
+			}
+		}
+	}
+	if !answered[n.addrB] {
+		t.Errorf("a direct query from the LAN (%s) got no answer", n.addrB)
+	}
+	if answered[offLink] {
+		t.Errorf("a direct query from off the link (%s) was answered", offLink)
+	}
+}
