@@ -1,7 +1,12 @@
 package discovery
 
 import (
+	"bytes"
+	"fmt"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +26,7 @@ func TestNetnsQueryFlood(t *testing.T) {
 	hostFQDN := host + ".local."
 
 	start := q.mark()
-	startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
+	proc := startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
 	q.waitFor(start, "the announcement", nil, isAnnouncement(host, inst))
 	// Wait out the announcements: they multicast every record, and the
 	// flood should see only answers.
@@ -29,6 +34,7 @@ func TestNetnsQueryFlood(t *testing.T) {
 
 	const flood = 3 * time.Second
 	from := q.mark()
+	cpuBefore := processCPU(t, proc.cmd.Process.Pid)
 	floodStart := time.Now()
 	for i := 0; time.Since(floodStart) < flood; i++ {
 		if i%2 == 0 {
@@ -39,10 +45,11 @@ func TestNetnsQueryFlood(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	asked := q.count(from, func(p rxPacket) bool { return !p.msg.Header.Response })
+	cpu := processCPU(t, proc.cmd.Process.Pid) - cpuBefore
 	// Let the last answers due arrive.
 	time.Sleep(multicastLimit + 200*time.Millisecond)
-	t.Logf("%d questions in %v drew %d answer packets", asked, flood,
-		q.count(from, func(p rxPacket) bool { return p.msg.Header.Response }))
+	t.Logf("%d questions in %v drew %d answer packets; the responder used %v of CPU (%.1f%% of a core)", asked, flood,
+		q.count(from, func(p rxPacket) bool { return p.msg.Header.Response }), cpu, 100*cpu.Seconds()/flood.Seconds())
 
 	for _, c := range []struct {
 		what string
@@ -173,4 +180,25 @@ func TestNetnsOffLinkQuery(t *testing.T) {
 	if answered[offLink] {
 		t.Errorf("a direct query from off the link (%s) was answered", offLink)
 	}
+}
+
+// processCPU is the user+system CPU time process pid has used, from
+// /proc/<pid>/stat (in clock ticks of 10 ms). It is logged, not asserted.
+func processCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name, in parentheses, may hold spaces: count fields after it.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	var ticks int64
+	for _, f := range fields[11:13] { // utime, stime: fields 14 and 15 of the whole line
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			t.Fatalf("parse /proc/%d/stat: %v", pid, err)
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
