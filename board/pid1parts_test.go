@@ -60,12 +60,12 @@ func TestDetectMachine(t *testing.T) {
 }
 
 func TestLogTailKeepsWholeLastLines(t *testing.T) {
-	tail := &LogTail{Max: 100}
+	tail := &LogTail{Max: 200}
 	for i := range 50 {
 		fmt.Fprintf(tail, "line %02d\n", i)
 	}
 	got := tail.Bytes()
-	if len(got) > 100 || !bytes.HasPrefix(got, []byte("line ")) || !bytes.HasSuffix(got, []byte("line 49\n")) {
+	if len(got) > 200 || !bytes.HasPrefix(got, []byte("line 00\n")) || !bytes.HasSuffix(got, []byte("line 49\n")) {
 		t.Fatalf("tail %q", got)
 	}
 	dir := t.TempDir()
@@ -88,6 +88,59 @@ func TestLogTailKeepsWholeLastLines(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "camerad.log.new")); !os.IsNotExist(err) {
 		t.Fatal("temporary file left behind")
+	}
+}
+
+// TestLogTailKeepsStartWarningsAndEnd: an hour of viewers coming and going does not push out
+// the boot's first lines or a warning from the middle; every line written is either kept or
+// counted in the marker, and the whole stays within Max.
+func TestLogTailKeepsStartWarningsAndEnd(t *testing.T) {
+	const limit = 4096
+	tail := &LogTail{Max: limit}
+	written := 0
+	line := func(format string, args ...any) {
+		fmt.Fprintf(tail, format+"\n", args...)
+		written++
+	}
+	for i := range 40 {
+		line("time=T level=INFO msg=\"boot step %d\"", i)
+	}
+	for i := range 2000 {
+		if i == 700 {
+			line("time=T level=WARN msg=\"camera fault, reopening\" err=EIO")
+		}
+		if i == 1200 {
+			// Written in two pieces, as a line may be.
+			fmt.Fprint(tail, "time=T level=ERROR msg=\"service exited\" ")
+			line("code=2")
+		}
+		line("time=T level=INFO msg=\"viewer left\" n=%d", i)
+	}
+	got := string(tail.Bytes())
+	if len(got) > limit {
+		t.Errorf("kept %d bytes, want at most %d", len(got), limit)
+	}
+	for _, want := range []string{
+		"time=T level=INFO msg=\"boot step 0\"\n",
+		"time=T level=WARN msg=\"camera fault, reopening\" err=EIO\n",
+		"time=T level=ERROR msg=\"service exited\" code=2\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lost %q", want)
+		}
+	}
+	if !strings.HasSuffix(got, "msg=\"viewer left\" n=1999\n") {
+		t.Errorf("does not end with the last line: ...%q", got[max(0, len(got)-80):])
+	}
+	var left int
+	if _, err := fmt.Sscanf(got[strings.Index(got, "\n[")+1:], "[%d lines left out", &left); err != nil {
+		t.Fatalf("no marker line: %v\n%s", err, got)
+	}
+	if kept := strings.Count(got, "\n") - 1; kept+left != written {
+		t.Errorf("%d lines kept + %d left out = %d, want the %d written", kept, left, kept+left, written)
+	}
+	if i, j := strings.Index(got, "boot step"), strings.Index(got, "lines left out"); i > j {
+		t.Errorf("the marker comes before the boot's first lines:\n%s", got)
 	}
 }
 
