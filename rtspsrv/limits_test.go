@@ -553,3 +553,33 @@ func TestSetupOnClosedConnection(t *testing.T) {
 		t.Errorf("%d sessions left by a SETUP on a closed connection", n)
 	}
 }
+
+// TestViewerLeftReportedLoss: the "viewer left" line gives the loss the viewer's receiver
+// reports stated, and a total of -1 (live555 and GStreamer send it having lost nothing;
+// RFC 3550 allows negatives for duplicates) as 0, not as a confusing -1.
+func TestViewerLeftReportedLoss(t *testing.T) {
+	for _, c := range []struct {
+		total int32
+		want  string
+	}{{5, "rr_lost=5"}, {-1, "rr_lost=0"}} {
+		var logs syncBuffer
+		ts := startServer(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		p, id, _ := ts.playTCP(t)
+		first := p.readRTP(0)
+		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: first.SSRC, TotalLost: uint32(c.total) & 0xffffff}}}).Marshal()
+		p.send(string([]byte{'$', 1, 0, byte(len(rr))}) + string(rr))
+		waitUntil(t, "the receiver report", func() bool {
+			for _, v := range ts.srv.Viewers() {
+				if v.Session == id && !v.LastReport.IsZero() {
+					return true
+				}
+			}
+			return false
+		})
+		p.mustDo(StatusOK, "TEARDOWN", ts.url, "Session: "+id)
+		waitUntil(t, "the viewer left line", func() bool { return strings.Contains(logs.String(), `msg="viewer left" session=`+id) })
+		if out := logs.String(); !strings.Contains(out, c.want) {
+			t.Errorf("reported total %d: want %s in\n%s", c.total, c.want, out)
+		}
+	}
+}

@@ -225,7 +225,10 @@ func (ss *session) end(reason string, bye bool) {
 	// without RTCP (or whose reports never arrive) from one that lost nothing.
 	var rr any = "none"
 	if !st.LastReport.IsZero() {
-		rr = st.TotalLost
+		// A negative total (RFC 3550 allows one, for duplicates) reads as nonsense here: live555
+		// and GStreamer send -1 over a lossless link, to other servers too. Stats keep the raw
+		// value.
+		rr = max(st.TotalLost, 0)
 	}
 	ss.srv.log.Log(context.Background(), level, "viewer left", "session", ss.id, "remote", ss.remote,
 		"reason", reason, "frames", st.Frames, "dropped", st.Dropped, "packets", st.Packets, "rr_lost", rr)
