@@ -6,10 +6,12 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 )
 
 // TestRequestLimits sends requests over each bound: each gets 400 and a close, and the server
@@ -222,38 +224,87 @@ func TestKeepAlive(t *testing.T) {
 }
 
 // TestRTCPSilence: a playing UDP viewer that sent receiver reports and then stopped (a player
-// killed without TEARDOWN) is ended after RTCPTimeout, long before the session timeout, even
-// while something else keeps its RTSP session alive. Viewers that never send RTCP, and
-// paused ones, are not ended for it.
+// killed without TEARDOWN, or cut off by an outage) is sent nothing more after RTCPTimeout,
+// long before the session timeout. Its session lives on: when it is heard from again (a
+// receiver report, or a request), its stream resumes from a keyframe, in sequence; if it is
+// not, the session timeout ends it with a BYE. Viewers that never send RTCP, and paused ones,
+// are not held.
 func TestRTCPSilence(t *testing.T) {
 	const rtcpTimeout = 300 * time.Millisecond
 	ts := startServer(t, Config{RTCPTimeout: rtcpTimeout})
 	srvRTCP := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}
-	// report sends receiver reports for d and returns when the last one was sent.
-	report := func(t *testing.T, u *udpClient, ssrc uint32, d time.Duration) (last time.Time) {
+	// reportTo sends receiver reports to srv for d and returns when the last one was sent.
+	reportTo := func(t *testing.T, srv *net.UDPAddr, u *udpClient, ssrc uint32, d time.Duration) (last time.Time) {
 		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: ssrc}}}).Marshal()
 		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(rtcpTimeout / 6) {
 			last = time.Now()
-			if _, err := u.rtcp.WriteToUDP(rr, srvRTCP); err != nil {
+			if _, err := u.rtcp.WriteToUDP(rr, srv); err != nil {
 				t.Fatal(err)
 			}
 		}
 		return last
 	}
+	report := func(t *testing.T, u *udpClient, ssrc uint32, d time.Duration) time.Time {
+		return reportTo(t, srvRTCP, u, ssrc, d)
+	}
 
 	t.Run("reports stop", func(t *testing.T) {
 		c, u, id, ssrc := ts.playUDP(t)
-		stopped := report(t, u, ssrc, 3*rtcpTimeout)
-		if ts.srv.session(id) == nil {
-			t.Fatal("session ended while its viewer sent receiver reports")
+		rec := recordUDP(t, u)
+		for round, wake := range []struct {
+			how  string
+			poke func()
+		}{
+			{"a receiver report", func() { report(t, u, ssrc, time.Millisecond) }},
+			{"a request", func() { c.mustDo(StatusOK, "GET_PARAMETER", ts.url, "Session: "+id) }},
+		} {
+			stopped := report(t, u, ssrc, 3*rtcpTimeout)
+			ss := ts.srv.session(id)
+			if ss == nil {
+				t.Fatal("session ended while its viewer sent receiver reports")
+			}
+			waitUntil(t, "the silent viewer's stream held", func() bool { return ss.heldAt.Load() != 0 })
+			if waited := time.Unix(0, ss.heldAt.Load()).Sub(stopped); waited < rtcpTimeout {
+				t.Fatalf("held %v after the last report, before RTCPTimeout (%v)", waited, rtcpTimeout)
+			}
+			time.Sleep(50 * time.Millisecond) // a packet already on its way
+			before := rec.count()
+			time.Sleep(3 * rtcpTimeout)
+			if got := rec.count(); got != before {
+				t.Fatalf("round %d: %d packets sent to a held viewer", round, got-before)
+			}
+			if ts.srv.session(id) == nil {
+				t.Fatal("the held session ended before the session timeout")
+			}
+			if n := len(ts.srv.Viewers()); n != 0 {
+				t.Errorf("a held viewer is listed among %d watching", n)
+			}
+
+			wake.poke()
+			waitUntil(t, "the stream to resume after "+wake.how, func() bool { return rec.count() > before })
+			last, next := rec.at(before-1), rec.at(before)
+			if next.SequenceNumber != last.SequenceNumber+1 {
+				t.Errorf("after %s: sequence %d follows %d; want no gap", wake.how, next.SequenceNumber, last.SequenceNumber)
+			}
+			if !startsKeyframe(&next) {
+				t.Errorf("after %s: the stream resumes with NAL type %d, want a keyframe", wake.how, next.Payload[0]&0x1f)
+			}
+			if next.Timestamp-last.Timestamp > 1<<31 {
+				t.Errorf("after %s: RTP time went back from %d to %d", wake.how, last.Timestamp, next.Timestamp)
+			}
 		}
-		c.mustDo(StatusOK, "GET_PARAMETER", ts.url, "Session: "+id) // the RTSP side stays alive
-		waitUntil(t, "viewer whose RTCP stopped ended", func() bool { return ts.srv.session(id) == nil })
-		if waited := time.Since(stopped); waited < rtcpTimeout {
-			t.Fatalf("ended %v after the last report, before RTCPTimeout (%v)", waited, rtcpTimeout)
+	})
+
+	t.Run("held until the session timeout", func(t *testing.T) {
+		const sessionTimeout = 1500 * time.Millisecond
+		ts := startServer(t, Config{RTCPTimeout: rtcpTimeout, SessionTimeout: sessionTimeout})
+		_, u, id, ssrc := ts.playUDP(t)
+		stopped := reportTo(t, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}, u, ssrc, 2*rtcpTimeout)
+		waitUntil(t, "the silent viewer's session ended", func() bool { return ts.srv.session(id) == nil })
+		if waited := time.Since(stopped); waited < sessionTimeout {
+			t.Fatalf("ended %v after the last report, before the session timeout (%v)", waited, sessionTimeout)
 		}
 		requireBye(t, u, ssrc)
-		c.mustDo(StatusSessionNotFound, "GET_PARAMETER", ts.url, "Session: "+id)
 	})
 
 	t.Run("never reports", func(t *testing.T) {
@@ -283,6 +334,47 @@ func TestRTCPSilence(t *testing.T) {
 	})
 }
 
+// udpRecorder keeps every RTP packet a UDP viewer receives.
+type udpRecorder struct {
+	mu      sync.Mutex
+	packets []rtp.Packet
+}
+
+func recordUDP(t *testing.T, u *udpClient) *udpRecorder {
+	r := &udpRecorder{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			buf := make([]byte, 2048)
+			n, err := u.rtp.Read(buf)
+			if err != nil {
+				return
+			}
+			var p rtp.Packet
+			if p.Unmarshal(buf[:n]) == nil {
+				r.mu.Lock()
+				r.packets = append(r.packets, p)
+				r.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() { u.rtp.Close(); <-done })
+	return r
+}
+
+func (r *udpRecorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.packets)
+}
+
+func (r *udpRecorder) at(i int) rtp.Packet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.packets[i]
+}
+
 // TestUnreachableRuns: ICMP errors end a UDP viewer only when one run of them lasts
 // unreachableGrace. Short blips do not, however many there were before (a viewer that
 // survived one blip must survive the next), and a dead viewer whose host rate-limits its
@@ -306,23 +398,23 @@ func TestUnreachableRuns(t *testing.T) {
 	for _, blip := range []time.Duration{0, 20 * time.Second, 40 * time.Second} {
 		errorsFor(ss, blip, 300*time.Millisecond)
 		for _, after := range []time.Duration{400 * time.Millisecond, time.Second, 3 * time.Second} {
-			if why := ss.expiry(at(blip+after), cfg); why != "" {
+			if _, why := ss.expiry(at(blip+after), cfg); why != "" {
 				t.Fatalf("a 0.3 s blip at %v ended the viewer %v later: %q", blip, after, why)
 			}
 		}
 	}
 	errorsFor(ss, time.Minute, 2500*time.Millisecond) // the port closes for good
-	if why := ss.expiry(at(time.Minute+2600*time.Millisecond), cfg); why != "viewer unreachable" {
+	if _, why := ss.expiry(at(time.Minute+2600*time.Millisecond), cfg); why != "viewer unreachable" {
 		t.Errorf("errors for 2.5 s: expiry %q, want the viewer ended", why)
 	}
 
 	slow := newSession() // one error every 7 s: its host shares its ICMP budget with others
 	slow.unreachable(at(0))
-	if why := slow.expiry(at(time.Second), cfg); why != "" {
+	if _, why := slow.expiry(at(time.Second), cfg); why != "" {
 		t.Fatalf("one error ended the viewer: %q", why)
 	}
 	slow.unreachable(at(7 * time.Second))
-	if why := slow.expiry(at(7500*time.Millisecond), cfg); why != "viewer unreachable" {
+	if _, why := slow.expiry(at(7500*time.Millisecond), cfg); why != "viewer unreachable" {
 		t.Errorf("errors 7 s apart: expiry %q, want the viewer ended", why)
 	}
 }

@@ -366,8 +366,9 @@ func (s *Server) reapSessions(ctx context.Context) {
 	// unreachableGrace.
 	t := time.NewTicker(min(s.cfg.SessionTimeout/4, s.cfg.RTCPTimeout/4, time.Second))
 	defer t.Stop()
-	type ending struct {
+	type verdict struct {
 		ss     *session
+		what   keepAlive
 		reason string
 	}
 	for {
@@ -375,16 +376,29 @@ func (s *Server) reapSessions(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			var expired []ending
+			var due []verdict
 			s.mu.Lock()
 			for _, ss := range s.sessions {
-				if reason := ss.expiry(now, &s.cfg); reason != "" {
-					expired = append(expired, ending{ss, reason})
+				if what, reason := ss.expiry(now, &s.cfg); what != keepAliveOK {
+					due = append(due, verdict{ss, what, reason})
 				}
 			}
 			s.mu.Unlock()
-			for _, e := range expired {
-				e.ss.close(e.reason) // its "viewer left" line gives the reason
+			for _, v := range due {
+				switch v.what {
+				case keepAliveExpired:
+					v.ss.close(v.reason) // its "viewer left" line gives the reason
+				case keepAliveSilent:
+					if v.ss.hold(now) {
+						endsIn := s.cfg.SessionTimeout - now.Sub(time.Unix(0, v.ss.lastSeen.Load()))
+						s.log.Info("viewer silent; holding its stream until it is heard from again",
+							"session", v.ss.id, "remote", v.ss.remote, "reason", v.reason, "ends_in", endsIn.Round(time.Second))
+					}
+				case keepAliveHeardFrom:
+					if v.ss.resume() {
+						s.log.Info("viewer heard from again; its stream resumes", "session", v.ss.id, "remote", v.ss.remote)
+					}
+				}
 			}
 		}
 	}

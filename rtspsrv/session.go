@@ -37,6 +37,9 @@ type session struct {
 	// run of them (since PLAY, its last RTCP, or a quiet spell of unreachableGap), and of the
 	// latest; 0 if none.
 	unreachableSince, unreachableLast atomic.Int64
+	// UDP: UnixNano of when its media was held for want of RTCP (see hold); 0 if it is not
+	// held. Changed under mu, read without it.
+	heldAt atomic.Int64
 
 	mu    sync.Mutex
 	state sessionState
@@ -83,27 +86,47 @@ func (ss *session) playing() bool {
 	return ss.state == statePlaying
 }
 
-// expiry says why the session should end at now for want of keep-alives, or "" if it should
-// not.
-func (ss *session) expiry(now time.Time, cfg *Config) string {
+// keepAlive is what the keep-alive check makes of a session at one moment.
+type keepAlive int
+
+const (
+	keepAliveOK        keepAlive = iota
+	keepAliveExpired             // end the session
+	keepAliveSilent              // hold its media: the viewer's RTCP stopped
+	keepAliveHeardFrom           // resume its held media: the viewer spoke again
+)
+
+// expiry says what to do with the session at now for want of keep-alives, and why.
+func (ss *session) expiry(now time.Time, cfg *Config) (keepAlive, string) {
 	if ss.lower == LowerTCP {
 		// Bound to its connection: it ends when the connection does.
 		ss.c.mu.Lock()
 		closed := ss.c.closed
 		ss.c.mu.Unlock()
 		if !closed {
-			return ""
+			return keepAliveOK, ""
 		}
 	}
 	if now.Sub(time.Unix(0, ss.lastSeen.Load())) > cfg.SessionTimeout {
-		return "timeout"
+		return keepAliveExpired, "timeout"
 	}
-	// A UDP viewer that was sending receiver reports and stopped has almost always gone without
-	// a TEARDOWN: player killed, laptop shut, phone off the Wi-Fi. Ending it now rather than
-	// after the whole session timeout stops a dead stream from filling the camera's uplink.
+	if at := ss.heldAt.Load(); at != 0 {
+		if ss.lastSeen.Load() > at { // a receiver report or a request since the hold
+			return keepAliveHeardFrom, ""
+		}
+		return keepAliveOK, ""
+	}
+	// A UDP viewer that was sending receiver reports and stopped has gone without a TEARDOWN
+	// (player killed, laptop shut, phone off the Wi-Fi) or is cut off for a while (an access
+	// point rebooting). Its media is held rather than sent into the void on the camera's
+	// uplink (RFC 8083 §4.2: a sender hearing nothing from its receiver stops); the session
+	// lives on to the session timeout, and sending resumes if the viewer is heard from first.
 	// Viewers that never send RTCP are left to the session timeout.
 	if last := ss.lastRTCP.Load(); last != 0 && now.Sub(time.Unix(0, last)) > cfg.RTCPTimeout && ss.playing() {
-		return "viewer's RTCP stopped"
+		if ss.lower != LowerUDP {
+			return keepAliveExpired, "viewer's RTCP stopped"
+		}
+		return keepAliveSilent, "viewer's RTCP stopped"
 	}
 	// A player that exits without TEARDOWN closes its ports, and its host answers our packets
 	// with "port unreachable"; a phone that left the Wi-Fi draws "host unreachable" from our
@@ -112,9 +135,9 @@ func (ss *session) expiry(now time.Time, cfg *Config) string {
 	// a shorter run (a blip) does not, however many came before it.
 	if since, last := ss.unreachableSince.Load(), ss.unreachableLast.Load(); since != 0 && ss.playing() &&
 		last-since >= int64(unreachableGrace) && now.Sub(time.Unix(0, last)) < unreachableGrace {
-		return "viewer unreachable"
+		return keepAliveExpired, "viewer unreachable"
 	}
-	return ""
+	return keepAliveOK, ""
 }
 
 // play starts (or resumes) media and returns the RTP-Info values of the first packet.
@@ -124,16 +147,47 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 	if ss.closed {
 		return 0, 0, false
 	}
-	if ss.state == statePlaying {
+	if ss.state == statePlaying && ss.heldAt.Load() == 0 {
 		return 0, 0, true
 	}
 	ss.state = statePlaying
+	seq, rtptime = ss.startMediaLocked(time.Now())
+	return seq, rtptime, true
+}
+
+// hold stops sending to a playing UDP viewer that has fallen silent, keeping its session
+// playing (see expiry). It reports whether it did.
+func (ss *session) hold(now time.Time) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed || ss.state != statePlaying || ss.lower != LowerUDP || ss.heldAt.Load() != 0 {
+		return false
+	}
+	ss.heldAt.Store(now.UnixNano())
+	ss.haltMediaLocked()
+	return true
+}
+
+// resume sends to a held viewer again, as a PLAY after a PAUSE would: from a keyframe, with
+// a sender report first, on the same RTP clock and sequence. It reports whether it did.
+func (ss *session) resume() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed || ss.state != statePlaying || ss.heldAt.Load() == 0 {
+		return false
+	}
+	ss.startMediaLocked(time.Now())
+	return true
+}
+
+// startMediaLocked starts sending to the viewer and returns the RTP-Info values of the first
+// packet.
+func (ss *session) startMediaLocked(now time.Time) (seq uint16, rtptime uint32) {
+	ss.heldAt.Store(0)
 	ss.watching.Store(true)
 	defer ss.srv.stream.startPlaying() // after join below: the keyframe must find the viewer waiting
-	now := time.Now()
 	if ss.lower == LowerMulticast {
-		seq, rtptime = ss.srv.multicast.join(now)
-		return seq, rtptime, true
+		return ss.srv.multicast.join(now)
 	}
 	seq, rtptime = ss.v.nextRTPInfo(now)
 	// Reports sent while paused do not count against it; the next one re-arms the check.
@@ -148,7 +202,7 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 	case LowerUDP:
 		ss.srv.udp.add(ss)
 	}
-	return seq, rtptime, true
+	return seq, rtptime
 }
 
 // pause stops media; the session stays set up.
@@ -169,6 +223,14 @@ func (ss *session) stopMediaLocked() {
 		return
 	}
 	ss.state = stateReady
+	if ss.heldAt.Swap(0) != 0 {
+		return // stopped already
+	}
+	ss.haltMediaLocked()
+}
+
+// haltMediaLocked stops the sender and waits until it no longer touches the viewer.
+func (ss *session) haltMediaLocked() {
 	ss.watching.Store(false)
 	ss.srv.stream.stopPlaying()
 	switch ss.lower {
