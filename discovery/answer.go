@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -38,7 +37,6 @@ type reply struct {
 func replyTo(z zone, q *dnsmessage.Message, legacy bool, recent func(dnsmessage.Resource, time.Duration) bool) (reply, error) {
 	r := reply{probe: len(q.Authorities) > 0}
 	var unicast []dnsmessage.Resource
-	var asked []dnsmessage.Question
 	for _, qu := range q.Questions {
 		rrs, err := z.answers(qu)
 		if err != nil {
@@ -48,7 +46,6 @@ func replyTo(z zone, q *dnsmessage.Message, legacy bool, recent func(dnsmessage.
 		if len(rrs) == 0 {
 			continue
 		}
-		asked = append(asked, qu)
 		wantsUnicast := qu.Class&classCacheFlush != 0 && !r.probe
 		for _, rr := range rrs {
 			switch {
@@ -79,7 +76,7 @@ func replyTo(z zone, q *dnsmessage.Message, legacy bool, recent func(dnsmessage.
 	}
 	if legacy {
 		r.unicast.Header.ID = q.Header.ID
-		r.unicast.Questions = asked
+		r.unicast.Questions = q.Questions // §6.7: the question as given
 		for _, sec := range [][]dnsmessage.Resource{r.unicast.Answers, r.unicast.Additionals} {
 			for i := range sec {
 				sec[i].Header.Class &= classMask
@@ -101,11 +98,11 @@ func (z zone) answers(qu dnsmessage.Question) ([]dnsmessage.Resource, error) {
 	var rrs []dnsmessage.Resource
 	var err error
 	switch {
-	case strings.EqualFold(name, z.names.hostFQDN()):
+	case sameName(name, z.names.hostFQDN()):
 		rrs, err = z.hostRecords(hostTTL)
-	case strings.EqualFold(name, z.names.instanceFQDN()):
+	case sameName(name, z.names.instanceFQDN()):
 		rrs, err = z.instanceRecords(hostTTL, otherTTL)
-	case strings.EqualFold(name, serviceFQDN()), strings.EqualFold(name, enumerationFQD):
+	case sameName(name, serviceFQDN()), sameName(name, enumerationFQD):
 		rrs, err = z.sharedRecords(otherTTL)
 	default:
 		return nil, nil
@@ -114,7 +111,7 @@ func (z zone) answers(qu dnsmessage.Question) ([]dnsmessage.Resource, error) {
 		return nil, err
 	}
 	return slices.DeleteFunc(rrs, func(rr dnsmessage.Resource) bool {
-		return !strings.EqualFold(rr.Header.Name.String(), name) ||
+		return !sameName(rr.Header.Name.String(), name) ||
 			qu.Type != dnsmessage.TypeALL && rr.Header.Type != qu.Type
 	}), nil
 }
@@ -129,7 +126,7 @@ func (z zone) additionals(answers []dnsmessage.Resource) ([]dnsmessage.Resource,
 	for _, rr := range answers {
 		switch rr.Header.Type {
 		case dnsmessage.TypePTR:
-			if strings.EqualFold(rr.Header.Name.String(), serviceFQDN()) {
+			if sameName(rr.Header.Name.String(), serviceFQDN()) {
 				instance, host = true, true
 			}
 		case dnsmessage.TypeSRV, dnsmessage.TypeA, dnsmessage.TypeAAAA:

@@ -3,7 +3,6 @@ package discovery
 import (
 	"net/netip"
 	"slices"
-	"strings"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -28,11 +27,11 @@ func conflicts(msg *dnsmessage.Message, z zone, ourAddrs []netip.Addr, probing b
 			}
 			name := rr.Header.Name.String()
 			switch {
-			case strings.EqualFold(name, hostName):
+			case sameName(name, hostName):
 				if hostRecordConflicts(rr, ourAddrs, probing) {
 					host = true
 				}
-			case strings.EqualFold(name, instName):
+			case sameName(name, instName):
 				if instanceRecordConflicts(rr, ours, probing) {
 					inst = true
 				}
@@ -103,7 +102,7 @@ func eachClaim(q *dnsmessage.Message, z zone, fn func(ours, theirs []dnsmessage.
 	for _, name := range []string{z.names.hostFQDN(), z.names.instanceFQDN()} {
 		var theirs []dnsmessage.Resource
 		for _, rr := range q.Authorities {
-			if strings.EqualFold(rr.Header.Name.String(), name) {
+			if sameName(rr.Header.Name.String(), name) {
 				theirs = append(theirs, rr)
 			}
 		}

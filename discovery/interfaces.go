@@ -23,11 +23,13 @@ type link struct {
 // ipv4LinkLocal is on every IPv4 link (RFC 3927), whatever address we have.
 var ipv4LinkLocal = netip.MustParsePrefix("169.254.0.0/16")
 
-// onLink reports whether a packet from src can have come from a host on l
+// onLink reports whether a packet from src is from a host on l by its address
 // (RFC 6762 §5.5, §11): a source in one of l's subnets, or a link-local one.
-// Anything else came through a router, or lies about its source: answering
-// it would make the camera an amplifier for hosts off the LAN, and heeding a
-// response from it would let them make it give up its names.
+// A packet sent to one of our addresses from anywhere else, with a TTL below
+// 255, came through a router or lies about its source: answering it would
+// make the camera an amplifier for hosts off the LAN, and heeding a response
+// from it would let them make it give up its names. (A packet sent to the
+// mDNS group is from the link whatever its source: see packet.linkLocal.)
 func (l link) onLink(src netip.Addr) bool {
 	src = src.Unmap().WithZone("")
 	if src.IsLinkLocalUnicast() || ipv4LinkLocal.Contains(src) {

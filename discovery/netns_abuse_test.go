@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -27,10 +28,10 @@ func TestNetnsQueryFlood(t *testing.T) {
 
 	start := q.mark()
 	proc := startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
-	q.waitFor(start, "the announcement", nil, isAnnouncement(host, inst))
-	// Wait out the announcements: they multicast every record, and the
-	// flood should see only answers.
-	time.Sleep(announceGap + 500*time.Millisecond)
+	// Wait out the announcements: they multicast every record, and the flood
+	// should see only answers.
+	q.waitAnnounced(start, host, inst)
+	time.Sleep(multicastLimit)
 
 	const flood = 3 * time.Second
 	from := q.mark()
@@ -119,7 +120,7 @@ func TestNetnsQueryFlood(t *testing.T) {
 	}
 	elapsed := time.Since(legacyStart)
 	got := <-replies
-	budget := unicastBurst + int(elapsed.Seconds()*unicastRate) + 2
+	budget := unicastHostBurst + int(elapsed.Seconds()*unicastHostRate) + 2
 	if got == 0 || got > budget {
 		t.Errorf("legacy querier got %d unicast answers to %d questions in %v, want 1..%d", got, legacyAsks, elapsed.Round(time.Millisecond), budget)
 	}
@@ -129,7 +130,11 @@ func TestNetnsQueryFlood(t *testing.T) {
 // TestNetnsOffLinkQuery: a query sent straight to the camera's port 5353 from
 // a routable address off its subnet gets no answer (RFC 6762 §5.5); the same
 // query from the LAN does. Otherwise any host that can reach the camera, a
-// port forward away, could use it to amplify traffic at a forged source.
+// port forward away, could use it to amplify traffic at a forged source. A
+// query multicast to the group from that same address is on the link (the
+// group is never routed) and is answered: hosts of two subnets may share one
+// LAN. A response from a port other than 5353 is ignored (RFC 6762 §6), so it
+// cannot make the camera doubt its name.
 func TestNetnsOffLinkQuery(t *testing.T) {
 	n := newTestNet(t)
 	const offLink = "10.99.0.2"
@@ -138,8 +143,73 @@ func TestNetnsOffLinkQuery(t *testing.T) {
 	q := openQuerier(t, n.nsB, n.ifB)
 	const host, inst = "camera-abcd", "camerad ABCD"
 	start := q.mark()
-	startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
-	q.waitFor(start, "the announcement", nil, isAnnouncement(host, inst))
+	proc := startResponder(t, n.nsA, Config{Hostname: host, Instance: inst, Port: 8554, TXT: testTXT})
+	q.waitAnnounced(start, host, inst)
+
+	// Multicast from the other subnet, from port 5353 like a full querier.
+	var mc *ipv4.PacketConn
+	if err := inNetns(n.nsB, func() error {
+		lc := net.ListenConfig{Control: reusePort}
+		c, err := lc.ListenPacket(context.Background(), "udp4", offLink+":5353")
+		if err != nil {
+			return err
+		}
+		mc = ipv4.NewPacketConn(c)
+		return mc.SetMulticastInterface(q.ifc)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	send := func(m dnsmessage.Message, to *net.UDPAddr) {
+		t.Helper()
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mc.WriteTo(b, nil, to); err != nil {
+			t.Fatalf("send from %s: %v", offLink, err)
+		}
+	}
+	group := &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: mdnsPort}
+	from := q.mark()
+	q.waitFor(from, "an answer to a query multicast from "+offLink, func() {
+		send(dnsmessage.Message{Questions: []dnsmessage.Question{{
+			Name: dnsmessage.MustNewName(host + ".local."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET,
+		}}}, group)
+	}, func(p rxPacket) bool {
+		_, ok := hasA(p.msg.Answers, host+".local.", n.addrA)
+		return p.msg.Header.Response && ok
+	})
+
+	// A rival's answer, but from port 40000: ignored.
+	if err := inNetns(n.nsB, func() error {
+		c, err := net.ListenPacket("udp4", n.addrB+":40000")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		pc := ipv4.NewPacketConn(c)
+		if err := pc.SetMulticastInterface(q.ifc); err != nil {
+			return err
+		}
+		b, err := response(aRecord(host+".local.", "10.77.0.99", hostTTL)).Pack()
+		if err != nil {
+			return err
+		}
+		for range 3 {
+			if _, err := pc.WriteTo(b, nil, group); err != nil {
+				return err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if out := proc.out.String(); strings.Contains(out, "probing again") || strings.Contains(out, "renaming") {
+		t.Errorf("a response from port 40000 made the camera doubt its name:\n%s", out)
+	}
 
 	answered := map[string]bool{}
 	for _, src := range []string{n.addrB, offLink} {

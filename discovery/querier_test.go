@@ -233,6 +233,20 @@ func hasA(list []dnsmessage.Resource, name, addr string) (dnsmessage.Resource, b
 	return dnsmessage.Resource{}, false
 }
 
+// waitAnnounced waits for all of the responder's announcements after from: after them, the
+// packets it sends are answers.
+func (q *querier) waitAnnounced(from int, host, instance string) {
+	q.t.Helper()
+	seen := 0
+	is := isAnnouncement(host, instance)
+	q.waitFor(from, "the announcements", nil, func(p rxPacket) bool {
+		if is(p) {
+			seen++
+		}
+		return seen == announceCount
+	})
+}
+
 // isAnnouncement: an unsolicited response carrying the whole record set in
 // its answer section, as the responder announces (answers to a query put
 // SRV/TXT/A in the additional section).

@@ -158,9 +158,9 @@ func (z zone) all(goodbye bool) ([]dnsmessage.Resource, error) {
 // or instance), or nil if we own no such name.
 func (z zone) uniqueRecordsFor(name string) ([]dnsmessage.Resource, error) {
 	switch {
-	case strings.EqualFold(name, z.names.hostFQDN()):
+	case sameName(name, z.names.hostFQDN()):
 		return z.hostRecords(hostTTL)
-	case strings.EqualFold(name, z.names.instanceFQDN()):
+	case sameName(name, z.names.instanceFQDN()):
 		return z.instanceRecords(hostTTL, otherTTL)
 	}
 	return nil, nil
@@ -196,7 +196,7 @@ func rdata(body dnsmessage.ResourceBody) []byte {
 }
 
 func appendWireName(out []byte, name string) []byte {
-	for _, label := range strings.Split(strings.TrimSuffix(strings.ToLower(name), "."), ".") {
+	for _, label := range strings.Split(strings.TrimSuffix(lowerName(name), "."), ".") {
 		if label == "" {
 			continue
 		}
@@ -209,7 +209,7 @@ func appendWireName(out []byte, name string) []byte {
 // sameRecord reports whether a and b carry the same name, type, class (cache
 // flush bit aside) and data.
 func sameRecord(a, b dnsmessage.Resource) bool {
-	return strings.EqualFold(a.Header.Name.String(), b.Header.Name.String()) &&
+	return sameName(a.Header.Name.String(), b.Header.Name.String()) &&
 		a.Header.Type == b.Header.Type &&
 		a.Header.Class&classMask == b.Header.Class&classMask &&
 		bytes.Equal(rdata(a.Body), rdata(b.Body))

@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -16,6 +15,14 @@ func (st *run) answer(p packet, z zone) {
 	now := time.Now()
 	r := routeOf(p)
 	legacy := p.src.Port() != mdnsPort
+	if p.direct && !legacy {
+		// §5.5: a query sent straight to us from port 5353 wants its answer the same
+		// way, as if it had the unicast-response bit.
+		p.msg.Questions = slices.Clone(p.msg.Questions)
+		for i := range p.msg.Questions {
+			p.msg.Questions[i].Class |= classCacheFlush
+		}
+	}
 	rep, err := replyTo(z, &p.msg, legacy, func(rr dnsmessage.Resource, d time.Duration) bool {
 		return st.answers.recent(r, rr, now, d)
 	})
@@ -24,7 +31,21 @@ func (st *run) answer(p packet, z zone) {
 		return
 	}
 	if rep.unicast != nil {
-		st.sendUnicastAnswer(p.src, rep.unicast, now)
+		switch {
+		case st.unicast.allow(p.src.Addr(), now):
+			if err := st.w.sendUnicast(p.src, rep.unicast); err != nil {
+				st.log.Debug("mdns: send unicast answer", "to", p.src, "err", err)
+			}
+		case !legacy:
+			// Over budget, a QU question is answered the multicast way, within the
+			// multicast rate limit: the querier hears that too.
+			for _, rr := range rep.unicast.Answers {
+				rep.multicast = appendNew(rep.multicast, rr)
+				rep.shared = rep.shared || rr.Header.Class&classCacheFlush == 0
+			}
+		default:
+			st.log.Debug("mdns: unicast answer dropped, over the querier's budget", "to", p.src)
+		}
 	}
 	if len(rep.multicast) == 0 {
 		return
@@ -39,7 +60,7 @@ func (st *run) answer(p packet, z zone) {
 		delay = sharedDelayMin + rand.N(sharedDelaySpread)
 	}
 	for _, rr := range rep.multicast {
-		st.answers.add(r, rr, now, delay, limit)
+		st.answers.add(r, rr, p.src.Addr(), now, delay, limit)
 	}
 	st.scheduleAnswers()
 }
@@ -48,16 +69,6 @@ func (st *run) answer(p packet, z zone) {
 // answer goes.
 func routeOf(p packet) route {
 	return route{ifIndex: p.ifIndex, v6: !p.src.Addr().Unmap().Is4()}
-}
-
-func (st *run) sendUnicastAnswer(to netip.AddrPort, msg *dnsmessage.Message, now time.Time) {
-	if !st.unicast.AllowN(now, 1) {
-		st.log.Debug("mdns: unicast answer dropped, over the rate limit", "to", to)
-		return
-	}
-	if err := st.w.sendUnicast(to, msg); err != nil {
-		st.log.Debug("mdns: send unicast answer", "to", to, "err", err)
-	}
 }
 
 // sendAnswers multicasts the queued answers that are due, one message per
@@ -90,6 +101,18 @@ func (st *run) sendAnswers() {
 		}
 		st.answers.sent(r, answers, now)
 		st.answers.sent(r, extra, now)
+	}
+	st.scheduleAnswers()
+}
+
+// moreKnownAnswers takes a query with no questions, only known answers: the rest of a
+// querier's known-answer list, which did not fit in the packet of its questions (those had
+// the TC bit, and their answers wait 400-500 ms for this). Queued answers it lists with at
+// least half their TTL are dropped (RFC 6762 §7.2).
+func (st *run) moreKnownAnswers(p packet) {
+	r := routeOf(p)
+	for _, rr := range p.msg.Answers {
+		st.answers.cancelKnown(r, rr, p.src.Addr())
 	}
 	st.scheduleAnswers()
 }

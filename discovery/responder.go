@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
-	"golang.org/x/time/rate"
 )
 
 // RFC 6762 timings: §8.1 probing (random start up to 250 ms, three probes
@@ -43,12 +42,6 @@ const (
 	// retryDelay is how long to wait before trying again after a socket
 	// could not be opened, and the rescan period if netlink is unavailable.
 	retryDelay = 5 * time.Second
-	// unicastRate and unicastBurst bound the answers sent straight to a
-	// querier (legacy resolvers and QU questions): the multicast rate limit
-	// does not cover them, and a flood of queries from forged sources would
-	// otherwise be answered in full. Real queriers ask a few times a minute.
-	unicastRate  = 20
-	unicastBurst = 40
 )
 
 // Responder publishes the camera on mDNS. Create it with New; Run it once.
@@ -97,7 +90,7 @@ type run struct {
 	// the next is due. unicast limits the answers sent straight back.
 	answers *responseQueue
 	respond *time.Timer
-	unicast *rate.Limiter
+	unicast *unicastBudget
 
 	// announced is what other hosts' caches hold from us, so that a rename
 	// or shutdown can withdraw exactly that.
@@ -126,7 +119,7 @@ func (r *Responder) Run(ctx context.Context) error {
 
 		answers: newResponseQueue(),
 		respond: time.NewTimer(time.Hour),
-		unicast: rate.NewLimiter(unicastRate, unicastBurst),
+		unicast: newUnicastBudget(),
 	}
 	st.timer.Stop()
 	defer st.timer.Stop()
@@ -249,11 +242,11 @@ func describe(s snapshot) map[string][]string {
 }
 
 // withdrawRemovedAddrs sends goodbyes for addresses we announced that a link
-// no longer has. They go out over the address families the link still has:
-// over a family with no address left, the kernel would send from 0.0.0.0,
-// not an address on the link, and receivers that check the source (RFC 6762
-// §11) drop it. Only a link left with no address at all (or gone) falls back
-// to the old families, and then the send may just fail.
+// no longer has. They go out over every address family the link still has
+// and the removed addresses had: over a family with no address left, the
+// kernel sends from 0.0.0.0, which receivers that check the source (RFC 6762
+// §11) drop, but caches on that family alone may still take it. A link that
+// is gone makes the send fail, which is only logged.
 func (st *run) withdrawRemovedAddrs(next snapshot) {
 	if st.announced == nil || st.w == nil {
 		return
@@ -273,9 +266,7 @@ func (st *run) withdrawRemovedAddrs(next snapshot) {
 		msg, err := addressGoodbye(z)
 		if err == nil {
 			via := old
-			if len(cur.addrs) > 0 {
-				via.addrs = cur.addrs
-			}
+			via.addrs = append(slices.Clone(cur.addrs), gone...)
 			err = st.w.send(via, msg)
 		}
 		if err != nil {
@@ -349,6 +340,7 @@ func (st *run) announce() {
 		}
 		for _, r := range routes(l) {
 			st.answers.sent(r, msg.Answers, now)
+			st.answers.sentNow(r, msg.Answers)
 		}
 		ok = true
 	}
@@ -367,13 +359,19 @@ func (st *run) handle(p packet) {
 	if !ok || st.phase == phaseIdle {
 		return
 	}
-	if !l.onLink(p.src.Addr()) {
+	if !p.linkLocal && !l.onLink(p.src.Addr()) {
 		st.log.Debug("mdns: ignore packet from off the link", "from", p.src, "iface", l.ifc.Name)
 		return
+	}
+	if h := p.msg.Header; h.OpCode != 0 || h.RCode != dnsmessage.RCodeSuccess {
+		return // RFC 6762 §18.3, §18.11: not an mDNS message
 	}
 	n := st.names()
 	z := st.zone(l, n)
 	if p.msg.Header.Response {
+		if p.src.Port() != mdnsPort {
+			return // §6: a response not from port 5353 is no mDNS response (and may be forged)
+		}
 		st.duplicateAnswers(p)
 		host, inst := conflicts(&p.msg, z, st.links.allAddrs(), st.phase == phaseProbing)
 		if !host && !inst {
@@ -400,6 +398,10 @@ func (st *run) handle(p packet) {
 			st.startProbing(tiebreakDelay)
 		}
 	case phaseAnnouncing, phaseRunning:
+		if len(p.msg.Questions) == 0 {
+			st.moreKnownAnswers(p)
+			return
+		}
 		st.answer(p, z)
 	}
 }

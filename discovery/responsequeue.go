@@ -2,8 +2,8 @@ package discovery
 
 import (
 	"encoding/hex"
+	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -49,7 +49,7 @@ type recordKey struct {
 
 func keyOf(rr dnsmessage.Resource) recordKey {
 	return recordKey{
-		name: strings.ToLower(rr.Header.Name.String()),
+		name: lowerName(rr.Header.Name.String()),
 		typ:  rr.Header.Type,
 		data: hex.EncodeToString(rdata(rr.Body)),
 	}
@@ -58,6 +58,8 @@ func keyOf(rr dnsmessage.Resource) recordKey {
 type pendingRecord struct {
 	rr  dnsmessage.Resource
 	due time.Time
+	// asker is the one querier that asked for it, or the zero Addr once several have.
+	asker netip.Addr
 }
 
 // responseQueue holds multicast answers until they may go. It remembers when
@@ -97,9 +99,10 @@ func (q *responseQueue) recent(r route, rr dnsmessage.Resource, now time.Time, d
 	return ok && now.Sub(at) < d
 }
 
-// add schedules rr on r for now+delay, or for limit after its last multicast
-// on r if that is later. A record already pending keeps the earlier time.
-func (q *responseQueue) add(r route, rr dnsmessage.Resource, now time.Time, delay, limit time.Duration) {
+// add schedules rr on r, asked for by asker, for now+delay, or for limit after
+// its last multicast on r if that is later. A record already pending keeps the
+// earlier time.
+func (q *responseQueue) add(r route, rr dnsmessage.Resource, asker netip.Addr, now time.Time, delay, limit time.Duration) {
 	k := keyOf(rr)
 	due := now.Add(delay)
 	if at, ok := q.lastSent[r][k]; ok && at.Add(limit).After(due) {
@@ -110,10 +113,30 @@ func (q *responseQueue) add(r route, rr dnsmessage.Resource, now time.Time, dela
 		m = map[recordKey]pendingRecord{}
 		q.pending[r] = m
 	}
-	if p, ok := m[k]; ok && !p.due.After(due) {
+	if p, ok := m[k]; ok {
+		if p.asker != asker {
+			p.asker = netip.Addr{}
+		}
+		p.due = minTime(p.due, due)
+		m[k] = p
 		return
 	}
-	m[k] = pendingRecord{rr: rr, due: due}
+	m[k] = pendingRecord{rr: rr, due: due, asker: asker}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// sentNow drops whatever of rrs is pending on r: it has just gone out (in an
+// announcement), which answers every question for it.
+func (q *responseQueue) sentNow(r route, rrs []dnsmessage.Resource) {
+	for _, rr := range rrs {
+		delete(q.pending[r], keyOf(rr))
+	}
 }
 
 // cancel drops rr if it is pending on r: another host has just multicast it
@@ -121,6 +144,16 @@ func (q *responseQueue) add(r route, rr dnsmessage.Resource, now time.Time, dela
 func (q *responseQueue) cancel(r route, rr dnsmessage.Resource) {
 	k := keyOf(rr)
 	if p, ok := q.pending[r][k]; ok && rr.Header.TTL >= p.rr.Header.TTL/2 {
+		delete(q.pending[r], k)
+	}
+}
+
+// cancelKnown drops rr if it is pending on r for asker alone, who has just
+// listed it among its known answers with at least half our TTL (RFC 6762
+// §7.2): it has the record. Someone else who asked for it still gets it.
+func (q *responseQueue) cancelKnown(r route, rr dnsmessage.Resource, asker netip.Addr) {
+	k := keyOf(rr)
+	if p, ok := q.pending[r][k]; ok && p.asker == asker && rr.Header.TTL >= p.rr.Header.TTL/2 {
 		delete(q.pending[r], k)
 	}
 }

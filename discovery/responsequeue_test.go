@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func TestResponseQueueFlood(t *testing.T) {
 	for at := time.Duration(0); at < 10*time.Second; at += time.Millisecond {
 		now := t0.Add(at)
 		if at%(10*time.Millisecond) == 0 {
-			q.add(r, a, now, 0, multicastLimit)
+			q.add(r, a, netip.Addr{}, now, 0, multicastLimit)
 			if lastAsked < 0 {
 				lastAsked = at
 			}
@@ -77,11 +78,11 @@ func TestResponseQueueLimits(t *testing.T) {
 		return at.Sub(t0)
 	}
 
-	q.add(v4, a, t0, 50*time.Millisecond, multicastLimit)
+	q.add(v4, a, netip.Addr{}, t0, 50*time.Millisecond, multicastLimit)
 	if d := due(); d != 50*time.Millisecond {
 		t.Errorf("due at %v, want the 50ms delay", d)
 	}
-	q.add(v4, a, t0, 10*time.Millisecond, multicastLimit)
+	q.add(v4, a, netip.Addr{}, t0, 10*time.Millisecond, multicastLimit)
 	if d := due(); d != 10*time.Millisecond {
 		t.Errorf("due at %v, want the earlier 10ms", d)
 	}
@@ -90,11 +91,11 @@ func TestResponseQueueLimits(t *testing.T) {
 		t.Fatal("still pending after it was sent")
 	}
 
-	q.add(v4, a, t0.Add(20*time.Millisecond), 0, multicastLimit)
+	q.add(v4, a, netip.Addr{}, t0.Add(20*time.Millisecond), 0, multicastLimit)
 	if d := due(); d != 1010*time.Millisecond {
 		t.Errorf("repeat due at %v, want a second after the last send (1.01s)", d)
 	}
-	q.add(v4, a, t0.Add(20*time.Millisecond), 0, probeDefenseLimit)
+	q.add(v4, a, netip.Addr{}, t0.Add(20*time.Millisecond), 0, probeDefenseLimit)
 	if d := due(); d != 260*time.Millisecond {
 		t.Errorf("probe defence due at %v, want 250ms after the last send", d)
 	}
@@ -104,7 +105,7 @@ func TestResponseQueueLimits(t *testing.T) {
 	drain(q, v4, t0.Add(time.Second))
 
 	for _, r := range []route{v6, other} {
-		q.add(r, a, t0.Add(20*time.Millisecond), 0, multicastLimit)
+		q.add(r, a, netip.Addr{}, t0.Add(20*time.Millisecond), 0, multicastLimit)
 		if d := due(); d != 20*time.Millisecond {
 			t.Errorf("route %+v: due at %v, want at once (nothing sent there yet)", r, d)
 		}
@@ -126,7 +127,7 @@ func TestResponseQueueCancel(t *testing.T) {
 		}
 		return rrs[0]
 	}
-	q.add(r, ptr(otherTTL), t0, 50*time.Millisecond, multicastLimit)
+	q.add(r, ptr(otherTTL), netip.Addr{}, t0, 50*time.Millisecond, multicastLimit)
 	q.cancel(r, ptr(otherTTL/2-1))
 	q.cancel(route{ifIndex: 3}, ptr(otherTTL))
 	if _, ok := q.next(); !ok {
@@ -135,5 +136,37 @@ func TestResponseQueueCancel(t *testing.T) {
 	q.cancel(r, ptr(otherTTL/2))
 	if _, ok := q.next(); ok {
 		t.Error("still pending after another host answered")
+	}
+}
+
+// TestResponseQueueKnownAnswers: known answers that follow a truncated query
+// drop a pending record only if their sender alone asked for it (RFC 6762
+// §7.2); a second querier that asked for it still gets it.
+func TestResponseQueueKnownAnswers(t *testing.T) {
+	q := newResponseQueue()
+	r := route{ifIndex: 2}
+	t0 := time.Unix(1000, 0)
+	a, b := netip.MustParseAddr("10.0.0.7"), netip.MustParseAddr("10.0.0.8")
+	ptr := func() dnsmessage.Resource {
+		rrs, err := testZone().sharedRecords(otherTTL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rrs[0]
+	}()
+	q.add(r, ptr, a, t0, truncatedDelayMin, multicastLimit)
+	q.cancelKnown(r, ptr, b)
+	if _, ok := q.next(); !ok {
+		t.Fatal("another querier's known answer dropped the record")
+	}
+	q.cancelKnown(r, ptr, a)
+	if _, ok := q.next(); ok {
+		t.Fatal("the asker's own known answer did not drop the record")
+	}
+	q.add(r, ptr, a, t0, truncatedDelayMin, multicastLimit)
+	q.add(r, ptr, b, t0, sharedDelayMin, multicastLimit)
+	q.cancelKnown(r, ptr, a)
+	if at, ok := q.next(); !ok || !at.Equal(t0.Add(sharedDelayMin)) {
+		t.Fatalf("asked for by two: next %v %v, want still pending at the earlier time", at, ok)
 	}
 }

@@ -23,6 +23,12 @@ type packet struct {
 	msg     dnsmessage.Message
 	ifIndex int
 	src     netip.AddrPort
+	// direct is set for a packet sent to one of our addresses rather than to the mDNS group.
+	direct bool
+	// linkLocal is set when the packet cannot have crossed a router: it was sent to the
+	// group (224.0.0.251 and ff02::fb are never forwarded) or arrived with TTL 255, which
+	// every hop lowers (RFC 6762 §11).
+	linkLocal bool
 }
 
 // wire is the responder's mDNS socket pair, one per address family. They
@@ -66,16 +72,16 @@ func openWire(ctx context.Context, links snapshot, log *slog.Logger) (*wire, err
 		w.closeConns()
 		return nil, errors.New("join mDNS group: no interface accepted it")
 	}
-	if err := v4.SetControlMessage(ipv4.FlagInterface, true); err != nil {
+	if err := v4.SetControlMessage(ipv4.FlagInterface|ipv4.FlagDst|ipv4.FlagTTL, true); err != nil {
 		w.closeConns()
-		return nil, fmt.Errorf("enable IP_PKTINFO: %w", err)
+		return nil, fmt.Errorf("enable IP_PKTINFO and IP_RECVTTL: %w", err)
 	}
 	w.wg.Add(1)
 	go w.read4()
 	if v6 != nil {
-		if err := v6.SetControlMessage(ipv6.FlagInterface, true); err != nil {
+		if err := v6.SetControlMessage(ipv6.FlagInterface|ipv6.FlagDst|ipv6.FlagHopLimit, true); err != nil {
 			w.close()
-			return nil, fmt.Errorf("enable IPV6_RECVPKTINFO: %w", err)
+			return nil, fmt.Errorf("enable IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT: %w", err)
 		}
 		w.wg.Add(1)
 		go w.read6()
@@ -94,11 +100,11 @@ func (w *wire) read4() {
 			}
 			return
 		}
-		ifIndex := 0
+		var to arrival
 		if cm != nil {
-			ifIndex = cm.IfIndex
+			to = arrival{ifIndex: cm.IfIndex, group: cm.Dst.IsMulticast(), ttl: cm.TTL}
 		}
-		w.deliver(buf[:n], ifIndex, src)
+		w.deliver(buf[:n], to, src)
 	}
 }
 
@@ -113,17 +119,24 @@ func (w *wire) read6() {
 			}
 			return
 		}
-		ifIndex := 0
+		var to arrival
 		if cm != nil {
-			ifIndex = cm.IfIndex
+			to = arrival{ifIndex: cm.IfIndex, group: cm.Dst.IsMulticast(), ttl: cm.HopLimit}
 		}
-		w.deliver(buf[:n], ifIndex, src)
+		w.deliver(buf[:n], to, src)
 	}
+}
+
+// arrival is what the kernel tells of how a datagram came in.
+type arrival struct {
+	ifIndex int
+	group   bool // sent to the mDNS group, not to one of our addresses
+	ttl     int  // its IP TTL or hop limit on arrival
 }
 
 // deliver parses b and hands it to the run loop. Malformed packets are
 // dropped: anything on the LAN can send to 5353.
-func (w *wire) deliver(b []byte, ifIndex int, src net.Addr) {
+func (w *wire) deliver(b []byte, to arrival, src net.Addr) {
 	ua, ok := src.(*net.UDPAddr)
 	if !ok {
 		return
@@ -133,8 +146,10 @@ func (w *wire) deliver(b []byte, ifIndex int, src net.Addr) {
 		w.log.Debug("mdns: drop malformed packet", "from", ua, "err", err)
 		return
 	}
-	p.ifIndex = ifIndex
+	p.ifIndex = to.ifIndex
 	p.src = ua.AddrPort()
+	p.direct = !to.group
+	p.linkLocal = to.group || to.ttl == 255
 	// The run loop drains this channel; if it is ever behind by 64 packets
 	// we drop rather than stall the socket, which mDNS tolerates (queries and
 	// announcements are repeated).
