@@ -247,6 +247,7 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		remote: c.remote,
 		lower:  spec.Lower,
 		state:  stateReady,
+		epoch:  time.Now(),
 		v: &viewer{
 			ssrc:     rand.Uint32(),
 			seq:      uint16(rand.Uint32()),

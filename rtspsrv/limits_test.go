@@ -264,7 +264,7 @@ func TestRTCPSilence(t *testing.T) {
 				t.Fatal("session ended while its viewer sent receiver reports")
 			}
 			waitUntil(t, "the silent viewer's stream held", func() bool { return ss.heldAt.Load() != 0 })
-			if waited := time.Unix(0, ss.heldAt.Load()).Sub(stopped); waited < rtcpTimeout {
+			if waited := time.Duration(ss.heldAt.Load() - ss.clock(stopped)); waited < rtcpTimeout {
 				t.Fatalf("held %v after the last report, before RTCPTimeout (%v)", waited, rtcpTimeout)
 			}
 			time.Sleep(50 * time.Millisecond) // a packet already on its way
@@ -293,6 +293,9 @@ func TestRTCPSilence(t *testing.T) {
 				t.Errorf("after %s: RTP time went back from %d to %d", wake.how, last.Timestamp, next.Timestamp)
 			}
 		}
+		// Resumed by a request and still silent: held again, not sent to for good.
+		ss := ts.srv.session(id)
+		waitUntil(t, "a viewer resumed by a request and still silent held again", func() bool { return ss.heldAt.Load() != 0 })
 	})
 
 	t.Run("held until the session timeout", func(t *testing.T) {
@@ -383,8 +386,8 @@ func TestUnreachableRuns(t *testing.T) {
 	cfg := &Config{SessionTimeout: time.Hour, RTCPTimeout: time.Hour}
 	t0 := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	newSession := func() *session {
-		ss := &session{lower: LowerUDP, state: statePlaying}
-		ss.lastSeen.Store(t0.Add(time.Hour).UnixNano()) // keep-alives are not the point here
+		ss := &session{lower: LowerUDP, state: statePlaying, epoch: t0}
+		ss.lastSeen.Store(ss.clock(t0.Add(time.Hour))) // keep-alives are not the point here
 		return ss
 	}
 	errorsFor := func(ss *session, from, length time.Duration) {

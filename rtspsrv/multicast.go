@@ -71,6 +71,7 @@ func newMulticastGroup(s *Server, udp *udpSender, addr netip.AddrPort) (*multica
 			remote: addr.String(),
 			lower:  LowerMulticast,
 			state:  stateReady,
+			epoch:  time.Now(),
 			dest: udpDest{
 				rtp:    rtpAddr,
 				rtcp:   &net.UDPAddr{IP: ip.AsSlice(), Port: int(addr.Port()) + 1},

@@ -389,8 +389,8 @@ func (s *Server) reapSessions(ctx context.Context) {
 				case keepAliveExpired:
 					v.ss.close(v.reason) // its "viewer left" line gives the reason
 				case keepAliveSilent:
-					if v.ss.hold(now) {
-						endsIn := s.cfg.SessionTimeout - now.Sub(time.Unix(0, v.ss.lastSeen.Load()))
+					if v.ss.hold(now, s.cfg.RTCPTimeout) {
+						endsIn := s.cfg.SessionTimeout - time.Duration(v.ss.clock(now)-v.ss.lastSeen.Load())
 						s.log.Info("viewer silent; holding its stream until it is heard from again",
 							"session", v.ss.id, "remote", v.ss.remote, "reason", v.reason, "ends_in", endsIn.Round(time.Second))
 					}

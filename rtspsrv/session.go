@@ -30,15 +30,18 @@ type session struct {
 	channels [2]int  // TCP: interleaved RTP and RTCP channels
 	dest     udpDest // UDP: where RTP and RTCP go
 
-	v        *viewer
-	lastSeen atomic.Int64 // UnixNano of the last keep-alive
-	lastRTCP atomic.Int64 // UDP: UnixNano of the last RTCP from the viewer since PLAY; 0 if none
+	v *viewer
+
+	// The keep-alive times below are clock readings (see clock): the session's age, in ns.
+	epoch    time.Time    // when the session was made, with its monotonic reading
+	lastSeen atomic.Int64 // the last keep-alive
+	lastRTCP atomic.Int64 // UDP: the last RTCP from the viewer since PLAY; 0 if none
 	// UDP: UnixNano of the first ICMP "unreachable" for the viewer's RTP port in the current
 	// run of them (since PLAY, its last RTCP, or a quiet spell of unreachableGap), and of the
 	// latest; 0 if none.
 	unreachableSince, unreachableLast atomic.Int64
-	// UDP: UnixNano of when its media was held for want of RTCP (see hold); 0 if it is not
-	// held. Changed under mu, read without it.
+	// UDP: when its media was held for want of RTCP (see hold); 0 if it is not held.
+	// Changed under mu, read without it.
 	heldAt atomic.Int64
 
 	mu    sync.Mutex
@@ -57,7 +60,13 @@ type session struct {
 	tcp tcpMedia
 }
 
-func (ss *session) touch() { ss.lastSeen.Store(time.Now().UnixNano()) }
+func (ss *session) touch() { ss.lastSeen.Store(ss.clock(time.Now())) }
+
+// clock reads t as the session's keep-alive clock: its age at t, from the monotonic clock,
+// plus one so that no reading is 0 ("never"). The wall clock may be stepped (NTP correcting
+// a camera that booted with an old time, by hours or days): a step forward would otherwise
+// end every UDP session at once, and one back would keep dead ones for as long.
+func (ss *session) clock(t time.Time) int64 { return int64(t.Sub(ss.epoch)) + 1 }
 
 // unreachableGrace is how long ICMP errors for a UDP viewer's RTP port must keep coming before
 // the viewer counts as gone: long enough that a blip on the network does not end anyone.
@@ -71,7 +80,7 @@ const unreachableGap = 10 * time.Second
 
 // unreachable records an ICMP error for the viewer's RTP port.
 func (ss *session) unreachable(now time.Time) {
-	ns := now.UnixNano()
+	ns := ss.clock(now)
 	if last := ss.unreachableLast.Load(); last == 0 || ns-last > int64(unreachableGap) {
 		ss.unreachableSince.Store(ns)
 	} else {
@@ -107,11 +116,12 @@ func (ss *session) expiry(now time.Time, cfg *Config) (keepAlive, string) {
 			return keepAliveOK, ""
 		}
 	}
-	if now.Sub(time.Unix(0, ss.lastSeen.Load())) > cfg.SessionTimeout {
+	at := ss.clock(now)
+	if at-ss.lastSeen.Load() > int64(cfg.SessionTimeout) {
 		return keepAliveExpired, "timeout"
 	}
-	if at := ss.heldAt.Load(); at != 0 {
-		if ss.lastSeen.Load() > at { // a receiver report or a request since the hold
+	if held := ss.heldAt.Load(); held != 0 {
+		if ss.lastSeen.Load() > held { // a receiver report or a request since the hold
 			return keepAliveHeardFrom, ""
 		}
 		return keepAliveOK, ""
@@ -122,7 +132,7 @@ func (ss *session) expiry(now time.Time, cfg *Config) (keepAlive, string) {
 	// uplink (RFC 8083 §4.2: a sender hearing nothing from its receiver stops); the session
 	// lives on to the session timeout, and sending resumes if the viewer is heard from first.
 	// Viewers that never send RTCP are left to the session timeout.
-	if last := ss.lastRTCP.Load(); last != 0 && now.Sub(time.Unix(0, last)) > cfg.RTCPTimeout && ss.playing() {
+	if last := ss.lastRTCP.Load(); last != 0 && at-last > int64(cfg.RTCPTimeout) && ss.playing() {
 		if ss.lower != LowerUDP {
 			return keepAliveExpired, "viewer's RTCP stopped"
 		}
@@ -134,7 +144,7 @@ func (ss *session) expiry(now time.Time, cfg *Config) (keepAlive, string) {
 	// from the viewer meanwhile, ends it within seconds instead of after the session timeout;
 	// a shorter run (a blip) does not, however many came before it.
 	if since, last := ss.unreachableSince.Load(), ss.unreachableLast.Load(); since != 0 && ss.playing() &&
-		last-since >= int64(unreachableGrace) && now.Sub(time.Unix(0, last)) < unreachableGrace {
+		last-since >= int64(unreachableGrace) && at-last < int64(unreachableGrace) {
 		return keepAliveExpired, "viewer unreachable"
 	}
 	return keepAliveOK, ""
@@ -151,45 +161,57 @@ func (ss *session) play() (seq uint16, rtptime uint32, ok bool) {
 		return 0, 0, true
 	}
 	ss.state = statePlaying
-	seq, rtptime = ss.startMediaLocked(time.Now())
+	now := time.Now()
+	if ss.lower == LowerMulticast {
+		seq, rtptime = ss.srv.multicast.join(now)
+	} else {
+		seq, rtptime = ss.v.nextRTPInfo(now)
+	}
+	ss.startMediaLocked(now)
 	return seq, rtptime, true
 }
 
-// hold stops sending to a playing UDP viewer that has fallen silent, keeping its session
-// playing (see expiry). It reports whether it did.
-func (ss *session) hold(now time.Time) bool {
+// hold stops sending to a playing UDP viewer that has fallen silent for rtcpTimeout,
+// keeping its session playing (see expiry). It reports whether it did: not if the viewer
+// reported since expiry looked.
+func (ss *session) hold(now time.Time, rtcpTimeout time.Duration) bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if ss.closed || ss.state != statePlaying || ss.lower != LowerUDP || ss.heldAt.Load() != 0 {
+	if ss.closed || ss.state != statePlaying || ss.lower != LowerUDP || ss.heldAt.Load() != 0 ||
+		ss.clock(now)-ss.lastRTCP.Load() <= int64(rtcpTimeout) {
 		return false
 	}
-	ss.heldAt.Store(now.UnixNano())
+	ss.heldAt.Store(ss.clock(now))
 	ss.haltMediaLocked()
 	return true
 }
 
 // resume sends to a held viewer again, as a PLAY after a PAUSE would: from a keyframe, with
-// a sender report first, on the same RTP clock and sequence. It reports whether it did.
+// a sender report first, on the same RTP clock and sequence. No RTP-Info announces it, so
+// the clock runs on untouched (nextRTPInfo is for a PLAY). It reports whether it did.
 func (ss *session) resume() bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.closed || ss.state != statePlaying || ss.heldAt.Load() == 0 {
 		return false
 	}
-	ss.startMediaLocked(time.Now())
+	now := time.Now()
+	ss.startMediaLocked(now)
+	// It had reported before it fell silent: a viewer that stays silent (a request resumed
+	// it) is held again after another RTCPTimeout, not sent to for good.
+	ss.lastRTCP.Store(ss.clock(now))
 	return true
 }
 
-// startMediaLocked starts sending to the viewer and returns the RTP-Info values of the first
-// packet.
-func (ss *session) startMediaLocked(now time.Time) (seq uint16, rtptime uint32) {
+// startMediaLocked starts sending to the viewer (a multicast one has joined its group
+// already).
+func (ss *session) startMediaLocked(now time.Time) {
 	ss.heldAt.Store(0)
 	ss.watching.Store(true)
 	defer ss.srv.stream.startPlaying() // after join below: the keyframe must find the viewer waiting
 	if ss.lower == LowerMulticast {
-		return ss.srv.multicast.join(now)
+		return
 	}
-	seq, rtptime = ss.v.nextRTPInfo(now)
 	// Reports sent while paused do not count against it; the next one re-arms the check.
 	ss.lastRTCP.Store(0)
 	ss.unreachableSince.Store(0)
@@ -202,7 +224,6 @@ func (ss *session) startMediaLocked(now time.Time) (seq uint16, rtptime uint32) 
 	case LowerUDP:
 		ss.srv.udp.add(ss)
 	}
-	return seq, rtptime
 }
 
 // pause stops media; the session stays set up.

@@ -529,7 +529,7 @@ func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isR
 		}
 		ss.touch()
 		if isRTCP {
-			ss.lastRTCP.Store(time.Now().UnixNano())
+			ss.lastRTCP.Store(ss.clock(time.Now()))
 			ss.unreachableSince.Store(0) // it reports, so it is there
 			handleReceiverReports(ss.v, buf[:n])
 		}

@@ -38,17 +38,38 @@ func logViewerStatus(ctx context.Context, viewers func() []rtspsrv.ViewerStats, 
 
 // viewerStatus turns snapshots of the viewers' counters into interval figures.
 type viewerStatus struct {
-	prev map[string]rtspsrv.ViewerStats // by session, from the last snapshot
+	// prev is each session's counters when last seen, and how many snapshots ago. A session
+	// missing from a snapshot may come back with the same counters (paused and played
+	// again, or held while its viewer was silent): they must not count twice.
+	prev map[string]seenStats
 	// The multicast group's bytes and dropped frames when last seen (they only grow).
 	prevGroup, prevGroupDropped uint64
 }
+
+type seenStats struct {
+	rtspsrv.ViewerStats
+	ago int
+}
+
+// forgetAfter is how many snapshots a missing session's counters are kept: longer than a
+// session can stay paused or held without keep-alives (the session timeout).
+const forgetAfter = 10
 
 // summarize compares a snapshot with the previous one, taken elapsed before, and returns the
 // status line's level and attributes; nil attributes when there is nobody to report on.
 // Frames skipped make it a warning: some viewer's link or player cannot keep up.
 func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duration) (slog.Level, []any) {
+	if s.prev == nil {
+		s.prev = map[string]seenStats{}
+	}
 	prev := s.prev
-	s.prev = make(map[string]rtspsrv.ViewerStats, len(now))
+	for id, p := range prev {
+		if p.ago++; p.ago > forgetAfter {
+			delete(prev, id)
+		} else {
+			prev[id] = p
+		}
+	}
 	if len(now) == 0 {
 		return slog.LevelInfo, nil
 	}
@@ -63,9 +84,9 @@ func (s *viewerStatus) summarize(now []rtspsrv.ViewerStats, elapsed time.Duratio
 		staleReportAge = 3 * elapsed
 	)
 	for _, v := range now {
-		s.prev[v.Session] = v
-		byLower[v.Transport]++
 		p := prev[v.Session] // zero for a viewer new since the last line
+		prev[v.Session] = seenStats{ViewerStats: v}
+		byLower[v.Transport]++
 		if v.Transport == rtspsrv.LowerMulticast {
 			group, groupDropped = max(group, v.Bytes), max(groupDropped, v.Dropped)
 		} else {

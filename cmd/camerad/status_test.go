@@ -113,6 +113,17 @@ func TestViewerStatusFigures(t *testing.T) {
 	if got := attrLine(attrs); got != want || level != slog.LevelInfo {
 		t.Errorf("got  %v %s\nwant INFO %s", level, got, want)
 	}
+
+	// A viewer missing from a few snapshots (paused, or held while it was silent) comes back
+	// with its counters: only what it was sent since it was last seen counts, and its old
+	// skipped frames are no new warning.
+	st.summarize(nil, 10*time.Second)
+	st.summarize(nil, 10*time.Second)
+	level, attrs = st.summarize([]rtspsrv.ViewerStats{{Session: "A", Transport: rtspsrv.LowerUDP, Bytes: 3_000_000, Dropped: 2}}, 10*time.Second)
+	want = "count=1 udp=1 sent_mbit_s=0.40 frames_skipped=0"
+	if got := attrLine(attrs); got != want || level != slog.LevelInfo {
+		t.Errorf("a viewer back after a hold: got  %v %s\nwant INFO %s", level, got, want)
+	}
 }
 
 func TestViewerStatusLogs(t *testing.T) {
