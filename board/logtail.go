@@ -41,6 +41,10 @@ func (t *LogTail) Write(p []byte) (int, error) {
 		t.addLine(t.partial[:i+1])
 		t.partial = t.partial[i+1:]
 	}
+	if t.Max > 0 && len(t.partial) > t.tailMax() { // a writer that never ends its line
+		t.addLine(append(t.partial, '\n'))
+		t.partial = nil
+	}
 	t.partial = bytes.Clone(t.partial) // do not pin a large write's array
 	t.dirty = true
 	return len(p), nil

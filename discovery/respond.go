@@ -8,7 +8,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// answer responds to a query that arrived on link z describes: at once by
+// answer responds to a query that arrived on the link z describes: at once by
 // unicast where the querier asked for that, and otherwise by queueing the
 // records for a multicast on the same link and address family.
 func (st *run) answer(p packet, z zone) {
