@@ -74,18 +74,7 @@ func TestNetnsQueryFlood(t *testing.T) {
 	}
 
 	// A legacy querier's answers come back by unicast, within the budget.
-	var conn *ipv4.PacketConn
-	if err := inNetns(n.nsB, func() error {
-		c, err := net.ListenPacket("udp4", n.addrB+":0")
-		if err != nil {
-			return err
-		}
-		conn = ipv4.NewPacketConn(c)
-		return conn.SetMulticastInterface(q.ifc)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := openSender(t, n.nsB, n.addrB+":0", q.ifc)
 	replies := make(chan int, 1)
 	go func() {
 		buf := make([]byte, maxPacket)
@@ -147,64 +136,32 @@ func TestNetnsOffLinkQuery(t *testing.T) {
 	q.waitAnnounced(start, host, inst)
 
 	// Multicast from the other subnet, from port 5353 like a full querier.
-	var mc *ipv4.PacketConn
-	if err := inNetns(n.nsB, func() error {
-		lc := net.ListenConfig{Control: reusePort}
-		c, err := lc.ListenPacket(context.Background(), "udp4", offLink+":5353")
-		if err != nil {
-			return err
-		}
-		mc = ipv4.NewPacketConn(c)
-		return mc.SetMulticastInterface(q.ifc)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer mc.Close()
-	send := func(m dnsmessage.Message, to *net.UDPAddr) {
+	mc := openSender(t, n.nsB, offLink+":5353", q.ifc)
+	send := func(conn *ipv4.PacketConn, m *dnsmessage.Message) {
 		t.Helper()
 		b, err := m.Pack()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := mc.WriteTo(b, nil, to); err != nil {
-			t.Fatalf("send from %s: %v", offLink, err)
+		if _, err := conn.WriteTo(b, nil, &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: mdnsPort}); err != nil {
+			t.Fatalf("send to the group: %v", err)
 		}
 	}
-	group := &net.UDPAddr{IP: net.IPv4(224, 0, 0, 251), Port: mdnsPort}
 	from := q.mark()
 	q.waitFor(from, "an answer to a query multicast from "+offLink, func() {
-		send(dnsmessage.Message{Questions: []dnsmessage.Question{{
+		send(mc, &dnsmessage.Message{Questions: []dnsmessage.Question{{
 			Name: dnsmessage.MustNewName(host + ".local."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET,
-		}}}, group)
+		}}})
 	}, func(p rxPacket) bool {
 		_, ok := hasA(p.msg.Answers, host+".local.", n.addrA)
 		return p.msg.Header.Response && ok
 	})
 
 	// A rival's answer, but from port 40000: ignored.
-	if err := inNetns(n.nsB, func() error {
-		c, err := net.ListenPacket("udp4", n.addrB+":40000")
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		pc := ipv4.NewPacketConn(c)
-		if err := pc.SetMulticastInterface(q.ifc); err != nil {
-			return err
-		}
-		b, err := response(aRecord(host+".local.", "10.77.0.99", hostTTL)).Pack()
-		if err != nil {
-			return err
-		}
-		for range 3 {
-			if _, err := pc.WriteTo(b, nil, group); err != nil {
-				return err
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	rival := openSender(t, n.nsB, n.addrB+":40000", q.ifc)
+	for range 3 {
+		send(rival, response(aRecord(host+".local.", "10.77.0.99", hostTTL)))
+		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(time.Second)
 	if out := proc.out.String(); strings.Contains(out, "probing again") || strings.Contains(out, "renaming") {
@@ -271,4 +228,24 @@ func processCPU(t *testing.T, pid int) time.Duration {
 		ticks += v
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// openSender opens a UDP socket in namespace ns, bound to addr (port 5353 may be shared),
+// that multicasts out of ifc. It is closed when the test ends.
+func openSender(t *testing.T, ns, addr string, ifc *net.Interface) *ipv4.PacketConn {
+	t.Helper()
+	var conn *ipv4.PacketConn
+	if err := inNetns(ns, func() error {
+		lc := net.ListenConfig{Control: reusePort}
+		c, err := lc.ListenPacket(context.Background(), "udp4", addr)
+		if err != nil {
+			return err
+		}
+		conn = ipv4.NewPacketConn(c)
+		return conn.SetMulticastInterface(ifc)
+	}); err != nil {
+		t.Fatalf("open a socket on %s in %s: %v", addr, ns, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
