@@ -340,7 +340,6 @@ func (st *run) announce() {
 		}
 		for _, r := range routes(l) {
 			st.answers.sent(r, msg.Answers, now)
-			st.answers.sentNow(r, msg.Answers)
 		}
 		ok = true
 	}

@@ -81,7 +81,9 @@ func newResponseQueue() *responseQueue {
 	}
 }
 
-// sent notes that rrs were multicast on r at now.
+// sent notes that rrs were multicast on r at now. Whatever of them was
+// pending there is answered by that, and dropped (an announcement carries
+// every record a question may be waiting for).
 func (q *responseQueue) sent(r route, rrs []dnsmessage.Resource, now time.Time) {
 	m := q.lastSent[r]
 	if m == nil {
@@ -89,7 +91,9 @@ func (q *responseQueue) sent(r route, rrs []dnsmessage.Resource, now time.Time) 
 		q.lastSent[r] = m
 	}
 	for _, rr := range rrs {
-		m[keyOf(rr)] = now
+		k := keyOf(rr)
+		m[k] = now
+		delete(q.pending[r], k)
 	}
 }
 
@@ -129,14 +133,6 @@ func minTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// sentNow drops whatever of rrs is pending on r: it has just gone out (in an
-// announcement), which answers every question for it.
-func (q *responseQueue) sentNow(r route, rrs []dnsmessage.Resource) {
-	for _, rr := range rrs {
-		delete(q.pending[r], keyOf(rr))
-	}
 }
 
 // cancel drops rr if it is pending on r: another host has just multicast it
