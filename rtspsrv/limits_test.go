@@ -337,6 +337,54 @@ func TestRTCPSilence(t *testing.T) {
 	})
 }
 
+// TestHeldViewerGivesUpItsPlace: at the viewer limit, a SETUP takes the place of a UDP viewer
+// held for silence, the one held longest first, which gets a BYE; with none held, it gets 503
+// as before.
+func TestHeldViewerGivesUpItsPlace(t *testing.T) {
+	const rtcpTimeout = 300 * time.Millisecond
+	ts := startServer(t, Config{MaxViewers: 2, RTCPTimeout: rtcpTimeout})
+	srvRTCP := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}
+	report := func(u *udpClient, ssrc uint32) {
+		rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: ssrc}}}).Marshal()
+		if _, err := u.rtcp.WriteToUDP(rr, srvRTCP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup := func(want int) {
+		t.Helper()
+		ts.dial(t).mustDo(want, "SETUP", ts.url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast")
+	}
+
+	_, first, firstID, firstSSRC := ts.playUDP(t)
+	_, second, secondID, secondSSRC := ts.playUDP(t)
+	report(first, firstSSRC)
+	// The second keeps reporting until the first is held, then falls silent too.
+	for ts.srv.session(firstID).heldSince().IsZero() {
+		report(second, secondSSRC)
+		time.Sleep(rtcpTimeout / 6)
+	}
+	waitUntil(t, "the second viewer held", func() bool { return !ts.srv.session(secondID).heldSince().IsZero() })
+
+	setup(StatusOK)
+	if ts.srv.session(firstID) != nil {
+		t.Fatal("the viewer held longest kept its place")
+	}
+	requireBye(t, first, firstSSRC)
+	if ts.srv.session(secondID) == nil {
+		t.Fatal("the viewer held more recently lost its place first")
+	}
+	setup(StatusOK)
+	if ts.srv.session(secondID) != nil {
+		t.Fatal("the second held viewer kept its place")
+	}
+	requireBye(t, second, secondSSRC)
+	// Two sessions that are not held: no place to give.
+	setup(StatusServiceUnavailable)
+	if n := ts.srv.SessionCount(); n != 2 {
+		t.Fatalf("%d sessions, want 2", n)
+	}
+}
+
 // udpRecorder keeps every RTP packet a UDP viewer receives.
 type udpRecorder struct {
 	mu      sync.Mutex

@@ -31,7 +31,8 @@ type Config struct {
 	// receive from; RTCP is the next port. The zero value offers no multicast: SETUP asking
 	// only for it gets 461.
 	Multicast netip.AddrPort
-	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503. 0 means 100. One
+	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503, unless a UDP viewer
+	// held for silence can give up its place (see addSession). 0 means 100. One
 	// address may also hold at most MaxViewers+hostConnSlack connections: more are closed at
 	// once, so that one host cannot use up the descriptors everyone else needs.
 	MaxViewers int
@@ -320,15 +321,44 @@ func (s *Server) newSessionID() string {
 	return strings.ToUpper(hex.EncodeToString(b[:]))
 }
 
-// addSession registers ss unless the viewer limit is reached.
+// addSession registers ss unless the viewer limit is reached. At the limit, a UDP viewer
+// held for silence (see session.hold) gives up its place, the one held longest first: it has
+// been gone for RTCPTimeout at least and would keep the place to the session timeout, while
+// someone is asking to watch now.
 func (s *Server) addSession(ss *session) bool {
+	// A few tries: the chosen one may be heard from, or end, before it is ended here.
+	for range 3 {
+		added, held := s.tryAddSession(ss)
+		if added {
+			return true
+		}
+		if held == nil {
+			return false
+		}
+		held.giveUpSlot() // outside s.mu: ending a session takes it
+	}
+	return false
+}
+
+// tryAddSession registers ss if there is room; if not, it returns the session held longest,
+// if any.
+func (s *Server) tryAddSession(ss *session) (added bool, held *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.sessions) >= s.cfg.MaxViewers || s.ctx.Err() != nil {
-		return false
+	if s.ctx.Err() != nil {
+		return false, nil
 	}
-	s.sessions[ss.id] = ss
-	return true
+	if len(s.sessions) < s.cfg.MaxViewers {
+		s.sessions[ss.id] = ss
+		return true, nil
+	}
+	var oldest time.Time
+	for _, other := range s.sessions {
+		if since := other.heldSince(); !since.IsZero() && (held == nil || since.Before(oldest)) {
+			held, oldest = other, since
+		}
+	}
+	return false, held
 }
 
 func (s *Server) session(id string) *session {

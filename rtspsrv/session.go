@@ -276,6 +276,33 @@ func (ss *session) end(reason string, bye bool) {
 		ss.mu.Unlock()
 		return
 	}
+	ss.endLocked(reason, bye)
+}
+
+// heldSince is when the session's media was held for want of RTCP, or zero if it is not
+// held or its viewer has been heard from since (it is about to resume).
+func (ss *session) heldSince() time.Time {
+	held := ss.heldAt.Load()
+	if held == 0 || ss.lastSeen.Load() > held {
+		return time.Time{}
+	}
+	return ss.epoch.Add(time.Duration(held - 1))
+}
+
+// giveUpSlot ends a held session so that a new viewer can have its place (see
+// Server.addSession). It reports whether it did: not if the session is no longer held.
+func (ss *session) giveUpSlot() bool {
+	ss.mu.Lock()
+	if ss.closed || ss.heldSince().IsZero() {
+		ss.mu.Unlock()
+		return false
+	}
+	ss.endLocked("its place went to a new viewer", true)
+	return true
+}
+
+// endLocked is end, called with ss.mu held on an open session; it releases ss.mu.
+func (ss *session) endLocked(reason string, bye bool) {
 	ss.closed = true
 	wasPlaying := ss.state == statePlaying
 	ss.stopMediaLocked()
