@@ -15,15 +15,6 @@ func PowerOff() error {
 	return nil
 }
 
-// Reboot flushes filesystems and restarts the machine.
-func Reboot() error {
-	unix.Sync()
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
-		return fmt.Errorf("reboot: %w", err)
-	}
-	return nil
-}
-
 // SetHostname sets the kernel's host name.
 func SetHostname(name string) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {

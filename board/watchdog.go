@@ -74,10 +74,3 @@ func (w *Watchdog) Run(ctx context.Context, interval time.Duration, alive func()
 		}
 	}
 }
-
-// Disarm stops the watchdog with the "magic close" ('V' then close) for an orderly power-off.
-// Drivers built with nowayout ignore it; then the reset after power-off is harmless.
-func (w *Watchdog) Disarm() error {
-	_, _ = w.f.Write([]byte("V"))
-	return w.f.Close()
-}

@@ -54,14 +54,6 @@ func (s snapshot) equal(o snapshot) bool {
 	})
 }
 
-func (s snapshot) interfaces() []net.Interface {
-	out := make([]net.Interface, len(s))
-	for i, l := range s {
-		out[i] = l.ifc
-	}
-	return out
-}
-
 func (s snapshot) byIndex(idx int) (link, bool) {
 	for _, l := range s {
 		if l.ifc.Index == idx {

@@ -231,8 +231,6 @@ func (c *rawUDPConn) Close() error {
 	return unix.Close(c.fd)
 }
 
-func (c *rawUDPConn) LocalAddr() net.Addr { return c.local }
-
 // sendmmsg sends what one call of w takes of ds; see mmsgWriter.send.
 func (c *rawUDPConn) sendmmsg(w *mmsgWriter, ds []datagram, wait bool) (int, error) {
 	var n int

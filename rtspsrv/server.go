@@ -245,15 +245,6 @@ func (s *Server) serve(ln net.Listener, tlsCfg *tls.Config) error {
 	}
 }
 
-// ListenAndServe listens on addr (":8554") and serves.
-func (s *Server) ListenAndServe(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
-	}
-	return s.Serve(ln)
-}
-
 // Close tears every session down (RTCP BYE to each viewer), closes all connections and the
 // UDP sockets, and waits for the server's goroutines. Calls after the first do nothing.
 func (s *Server) Close() error {

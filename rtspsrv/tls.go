@@ -34,15 +34,6 @@ func (s *Server) ServeTLS(ln net.Listener, cfg *tls.Config) error {
 	return s.serve(ln, cfg)
 }
 
-// ListenAndServeTLS listens on addr (":322") and serves RTSP over TLS.
-func (s *Server) ListenAndServeTLS(addr string, cfg *tls.Config) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
-	}
-	return s.ServeTLS(ln, cfg)
-}
-
 // handshake completes the TLS handshake within RequestTimeout, the time a plain connection
 // gets for its first request. Both directions are bounded: a client that never reads the
 // server's flight must not hold the goroutine either.

@@ -43,9 +43,6 @@ func (s *Seq) Push(seq uint16) (gap bool) {
 	return gap
 }
 
-// Received is the number of packets pushed.
-func (s *Seq) Received() uint64 { return s.received }
-
 // Expected is the number of packets between the first and the highest seen.
 func (s *Seq) Expected() uint64 {
 	if !s.started {
