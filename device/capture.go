@@ -16,8 +16,12 @@ type Config struct {
 	Path string
 	// Want is the format, size and rate to ask for (FPS 0 keeps the driver's rate).
 	Want Format
-	// Controls are applied after every open (bitrate, I-period, orientation...).
+	// Controls are camerad's own, applied after every open (bitrate, I-period...); one the
+	// camera lacks is not worth more than a debug line.
 	Controls []Control
+	// Settings are the user's (orientation, camera.yml's controls:), applied after Controls
+	// so that they can override them; one the camera cannot apply as asked is a warning.
+	Settings []Setting
 	// Buffers is the number of MMAP buffers (default 4).
 	Buffers int
 	// StallTimeout is how long the camera may send nothing before it is reopened (default 2s).
@@ -141,6 +145,9 @@ func (c *Capture) session(ctx context.Context, fn func(Frame) error) (err error)
 	if err := applyControls(sys, fd, c.cfg.Controls, func(ct Control, err error) {
 		log.Debug("camera control not applied", "id", fmt.Sprintf("%#x", ct.ID), "value", ct.Value, "err", err)
 	}); err != nil {
+		return err
+	}
+	if err := applySettings(sys, fd, c.cfg.Settings, log); err != nil {
 		return err
 	}
 	st, err := startStream(sys, fd, c.cfg.Buffers, format)

@@ -36,21 +36,6 @@ func EncoderControls(bitrate, iPeriod int, profile int32, levelIDC int) []Contro
 	return cs
 }
 
-// OrientationControls returns rotation (0, 90, 180, 270) and flip controls.
-func OrientationControls(rotation int, hflip, vflip bool) []Control {
-	var cs []Control
-	if rotation != 0 {
-		cs = append(cs, Control{uapi.CIDRotate, int32(rotation)})
-	}
-	if hflip {
-		cs = append(cs, Control{uapi.CIDHFlip, 1})
-	}
-	if vflip {
-		cs = append(cs, Control{uapi.CIDVFlip, 1})
-	}
-	return cs
-}
-
 // ErrNoControl means the device does not have the control.
 var ErrNoControl = errors.New("no such control")
 

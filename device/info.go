@@ -36,6 +36,7 @@ type SizeInfo struct {
 type ControlInfo struct {
 	ID                       uint32
 	Name                     string
+	Key                      string // camera.yml's name for it (ControlKey: "Horizontal Flip" is horizontal_flip)
 	Min, Max, Default, Value int32
 }
 
@@ -135,8 +136,11 @@ func (c CameraInfo) Print(w io.Writer) {
 			fmt.Fprintln(w)
 		}
 	}
+	if len(c.Controls) > 0 {
+		fmt.Fprintln(w, "  controls (set in camera.yml as controls: {<name>: <value>}):")
+	}
 	for _, ct := range c.Controls {
-		fmt.Fprintf(w, "  control %-32s %#08x = %d (min %d, max %d, default %d)\n", ct.Name, ct.ID, ct.Value, ct.Min, ct.Max, ct.Default)
+		fmt.Fprintf(w, "    %-32s = %d (min %d, max %d, default %d) %q %#08x\n", ct.Key, ct.Value, ct.Min, ct.Max, ct.Default, ct.Name, ct.ID)
 	}
 	if p, f := c.Choose(true); p != PathNone {
 		fmt.Fprintf(w, "  camerad would use: %s %s\n", uapi.FourCCString(f), p)

@@ -111,14 +111,23 @@ func frameRates(sys uapi.Sys, fd int, pixfmt uint32, w, h int) []float64 {
 // ctrlTypeClass marks the pseudo-controls that only name a control class.
 const ctrlTypeClass = 6
 
+// controls lists the node's controls for Inspect; a list cut short by an error is still
+// worth showing.
 func controls(sys uapi.Sys, fd int) []ControlInfo {
+	out, _ := queryControls(sys, fd)
+	return out
+}
+
+// queryControls lists the node's enabled controls with their current values. An error other
+// than the EINVAL that ends the list comes with the controls listed before it.
+func queryControls(sys uapi.Sys, fd int) ([]ControlInfo, error) {
 	var out []ControlInfo
 	id := uapi.CtrlFlagNextCtrl
 	for i := 0; i < 1024; i++ {
 		q := uapi.QueryCtrl{ID: id}
 		if err := uapi.Ioctl(sys, fd, uapi.VIDIOC_QUERYCTRL, &q); err != nil {
 			if !errors.Is(err, unix.EINVAL) {
-				return out
+				return out, err
 			}
 			break
 		}
@@ -126,11 +135,12 @@ func controls(sys uapi.Sys, fd int) []ControlInfo {
 		if q.Type == ctrlTypeClass || q.Flags&uapi.CtrlFlagDisabled != 0 {
 			continue
 		}
-		ci := ControlInfo{ID: q.ID, Name: uapi.CString(q.Name[:]), Min: q.Minimum, Max: q.Maximum, Default: q.DefaultValue}
+		name := uapi.CString(q.Name[:])
+		ci := ControlInfo{ID: q.ID, Name: name, Key: ControlKey(name), Min: q.Minimum, Max: q.Maximum, Default: q.DefaultValue}
 		if v, err := GetControl(sys, fd, q.ID); err == nil {
 			ci.Value = v
 		}
 		out = append(out, ci)
 	}
-	return out
+	return out, nil
 }

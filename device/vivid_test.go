@@ -143,6 +143,128 @@ func TestVividControls(t *testing.T) {
 	}
 }
 
+// TestVividSettings applies an orientation and named controls through Capture, as camerad
+// does for camera.yml's hflip, vflip and controls:, and reads them back while the camera
+// streams. It also checks the picture: with vivid's colour bars and its text turned off, the
+// flipped picture's bars come in the plain picture's order reversed.
+func TestVividSettings(t *testing.T) {
+	path := vividPath(t)
+	// The same pattern both times, with nothing drawn over it and nothing moving.
+	picture := []Setting{
+		{Field: "controls.test_pattern", Key: "test_pattern", Value: 0},   // 75% colour bars
+		{Field: "controls.osd_text_mode", Key: "osd_text_mode", Value: 2}, // no text
+		{Field: "controls.horizontal_movement", Key: "horizontal_movement", Value: 3},
+		{Field: "controls.brightness", Key: "brightness", Value: 100},
+	}
+	plain, _ := vividRow(t, path, append(Orientation(0, false, false), picture...))
+
+	// Values other than the ones asked for, so that reading them back proves something.
+	setVivid(t, path, Control{uapi.CIDBrightness, 128}, Control{uapi.CIDHFlip, 0}, Control{uapi.CIDVFlip, 0})
+	flipped, got := vividRow(t, path, append(Orientation(0, true, true), picture...))
+	for id, want := range map[uint32]int32{uapi.CIDHFlip: 1, uapi.CIDVFlip: 1, uapi.CIDBrightness: 100} {
+		if got[id] != want {
+			t.Errorf("control %#x = %d while streaming, want %d", id, got[id], want)
+		}
+	}
+
+	// vivid's colour bars are eight, white to black; mirrored, their order is reversed. Bars
+	// are compared by the middle of each (vivid mirrors YUYV in pixel pairs, so edges may
+	// move a pixel or two).
+	p, f := bars(plain), bars(flipped)
+	if p[0] < p[7]+60 {
+		t.Fatalf("plain row's bars %.0f; want vivid's colour bars, white to black", p)
+	}
+	for k := range p {
+		if d := f[k] - p[7-k]; d < -4 || d > 4 {
+			t.Errorf("flipped row's bars %.0f, want the plain row's %.0f reversed", f, p)
+			break
+		}
+	}
+	t.Logf("luma of the bars: plain %.0f, flipped %.0f", p, f)
+}
+
+// bars returns the mean luma of the middle half of each of eight bars across row.
+func bars(row []byte) [8]float64 {
+	var out [8]float64
+	w := len(row) / 8
+	for k := range out {
+		sum := 0
+		for _, v := range row[k*w+w/4 : k*w+3*w/4] {
+			sum += int(v)
+		}
+		out[k] = float64(sum) / float64(w/2)
+	}
+	return out
+}
+
+// vividRow streams vivid with the settings and returns the luma of a row below vivid's text
+// area from the tenth frame, and the flips and brightness read back (from another handle)
+// while it streamed. Every setting must apply without a warning.
+func vividRow(t *testing.T, path string, settings []Setting) ([]byte, map[uint32]int32) {
+	t.Helper()
+	var logs strings.Builder // written by Run, on this goroutine
+	c := NewCapture(Config{
+		Path:     path,
+		Want:     Format{PixelFormat: uapi.PixFmtYUYV, Width: 640, Height: 360, FPS: 30},
+		Settings: settings,
+		Log:      slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	defer func() {
+		t.Log(strings.TrimSpace(logs.String()))
+		if strings.Contains(logs.String(), "level=WARN") {
+			t.Errorf("vivid did not take every setting as asked")
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var row []byte
+	values := map[uint32]int32{}
+	n := 0
+	err := c.Run(ctx, func(f Frame) error {
+		if n++; n < 10 {
+			return nil
+		}
+		cancel()
+		y := f.Format.Height * 5 / 6
+		line := f.Data[y*f.Format.BytesPerLine:]
+		for x := range f.Format.Width {
+			row = append(row, line[2*x]) // YUYV: Y0 U Y1 V
+		}
+		sys := uapi.Kernel{}
+		fd, err := sys.Open(path)
+		if err != nil {
+			return err
+		}
+		defer sys.Close(fd)
+		for _, id := range []uint32{uapi.CIDHFlip, uapi.CIDVFlip, uapi.CIDBrightness} {
+			if values[id], err = GetControl(sys, fd, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return row, values
+}
+
+// setVivid sets controls directly, outside Capture.
+func setVivid(t *testing.T, path string, cs ...Control) {
+	t.Helper()
+	sys := uapi.Kernel{}
+	fd, err := sys.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close(fd)
+	for _, c := range cs {
+		if _, err := SetControl(sys, fd, c.ID, c.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestVividReopenAfterDriverReload unplugs the camera (vivid's Disconnect control: ioctls
 // then fail with ENODEV, like an unplugged UVC camera), removes the driver, loads it again,
 // and checks that the same Capture streams again.

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/camerad/camerad/device"
 	"github.com/camerad/camerad/device/uapi"
@@ -21,6 +23,19 @@ import (
 type CameraConfig struct {
 	Device                           string // "" = auto-detect
 	Width, Height, FPS, Bitrate, GOP int
+	HFlip, VFlip                     bool
+	Rotation                         int              // 0 or 180
+	Controls                         map[string]int64 // by device.ControlKey; validated to fit int32
+}
+
+// settings are the user's settings for the camera: the orientation, then the controls in name
+// order (a map has none, and the log should read the same at every open).
+func (c CameraConfig) settings() []device.Setting {
+	ss := device.Orientation(c.Rotation, c.HFlip, c.VFlip)
+	for _, k := range slices.Sorted(maps.Keys(c.Controls)) {
+		ss = append(ss, device.Setting{Field: "controls." + k, Key: k, Value: int32(c.Controls[k])})
+	}
+	return ss
 }
 
 // listCameras prints every V4L2 node with its formats, sizes, rates and controls, and the
@@ -113,13 +128,20 @@ func whyUnusable(info device.CameraInfo, encPath string) string {
 	}
 }
 
+// deviceConfig is how the camera is opened on either path. The user's settings go to the
+// camera itself: with raw+M2M, the encoder's controls are camerad's own.
+func deviceConfig(cfg CameraConfig, info device.CameraInfo, pixfmt uint32, log *slog.Logger) device.Config {
+	return device.Config{
+		Path:     info.Path,
+		Want:     device.Format{PixelFormat: pixfmt, Width: cfg.Width, Height: cfg.Height, FPS: float64(cfg.FPS)},
+		Settings: cfg.settings(),
+		Log:      log.With("source", "camera"),
+	}
+}
+
 func buildCamera(cfg CameraConfig, info device.CameraInfo, path device.Path, pixfmt uint32, encPath string,
 	pool *encoder.Pool, log *slog.Logger) (encoder.Source, string, error) {
-	dcfg := device.Config{
-		Path: info.Path,
-		Want: device.Format{PixelFormat: pixfmt, Width: cfg.Width, Height: cfg.Height, FPS: float64(cfg.FPS)},
-		Log:  log.With("source", "camera"),
-	}
+	dcfg := deviceConfig(cfg, info, pixfmt, log)
 	desc := fmt.Sprintf("%s (%s) %s %dx%d@%d", info.Path, info.Card, uapi.FourCCString(pixfmt), cfg.Width, cfg.Height, cfg.FPS)
 	switch path {
 	case device.PathPassthrough:

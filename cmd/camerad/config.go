@@ -3,12 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/camerad/camerad/device"
 )
 
 // Config is camerad's configuration: camera.yml on the image's boot partition, or any file
@@ -31,6 +36,14 @@ type Config struct {
 	MDNS       *bool      `yaml:"mdns"`        // announce on the LAN (default true)
 	WiFi       WiFiConfig `yaml:"wifi"`        // used by the image's init
 	LogLevel   string     `yaml:"log_level"`   // debug | info | warn | error
+
+	// The picture, for cameras (other sources ignore these, with a warning): flips and a half
+	// turn with V4L2_CID_HFLIP/VFLIP, and any control of the camera's own, by its name as
+	// `camerad -list-cameras` prints it (device.ControlKey), applied last.
+	HFlip    bool             `yaml:"hflip"`    // mirror left-right
+	VFlip    bool             `yaml:"vflip"`    // upside down
+	Rotation int              `yaml:"rotation"` // 0 or 180 (both flips); combines with hflip/vflip by XOR
+	Controls map[string]int64 `yaml:"controls"` // e.g. {brightness: 60}; int64, so Validate sees what int32 cannot hold
 
 	// RTSP over TLS (rtsps://), off while rtsps_listen is empty. Relative certificate and
 	// key paths in a config file are relative to its directory (on the image: beside
@@ -215,6 +228,17 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseLogLevel(c.LogLevel); err != nil {
 		bad("log_level", "%v", err)
+	}
+	if c.Rotation != 0 && c.Rotation != 180 {
+		bad("rotation", "%d must be 0 or 180 (a quarter turn would need the picture transposed, which cameras do not do)", c.Rotation)
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Controls)) {
+		if name == "" || device.ControlKey(name) != name {
+			bad("controls."+name, "%q is not a control name as camerad -list-cameras prints it: lowercase letters and digits, words joined by single _ (e.g. brightness, auto_exposure)", name)
+		}
+		if v := c.Controls[name]; v < math.MinInt32 || v > math.MaxInt32 {
+			bad("controls."+name, "%d is out of range: a V4L2 control holds a 32-bit value (-2147483648 to 2147483647)", v)
+		}
 	}
 	switch {
 	case c.RTSPSListen == "":

@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -42,6 +44,13 @@ wifi:
   psk: "correct horse"
   country: DE
 log_level: debug
+hflip: true
+vflip: false
+rotation: 180
+controls:
+  brightness: 60
+  auto_exposure: 1
+  exposure_time_absolute: 2e3
 `)
 	got, err := LoadConfig(p)
 	if err != nil {
@@ -54,13 +63,15 @@ log_level: debug
 		MaxViewers: 4, Hostname: "garden-cam", MDNS: &f,
 		WiFi:     WiFiConfig{SSID: "Home Net", PSK: "correct horse", Country: "DE"},
 		LogLevel: "debug",
+		HFlip:    true, Rotation: 180,
+		Controls: map[string]int64{"brightness": 60, "auto_exposure": 1, "exposure_time_absolute": 2000},
 		dir:      filepath.Dir(p),
 	}
 	if got.MDNS == nil || *got.MDNS != false {
 		t.Errorf("mdns = %v, want false", got.MDNS)
 	}
 	got.MDNS, want.MDNS = nil, nil
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("LoadConfig:\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -76,7 +87,7 @@ func TestLoadConfigPartial(t *testing.T) {
 	want.dir = filepath.Dir(p) // where a self-signed certificate is kept
 	want.FPS = 15
 	want.WiFi.SSID = "cafe"
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 	if !got.MDNSEnabled() {
@@ -198,7 +209,7 @@ func TestLoadConfigCommentsOnly(t *testing.T) {
 	}
 	want := DefaultConfig()
 	want.dir = filepath.Dir(p)
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want the defaults", got)
 	}
 }
@@ -266,6 +277,19 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"cert without key", "rtsps_listen: \":8322\"\ntls_cert: cam.crt\n", []string{"tls_key"}},
 		{"key without cert", "rtsps_listen: \":8322\"\ntls_key: cam.key\n", []string{"tls_cert"}},
 		{"cert without rtsps", "tls_cert: cam.crt\ntls_key: cam.key\n", []string{"rtsps_listen"}},
+		{"rotation quarter turn", "rotation: 90\n", []string{"rotation: 90 must be 0 or 180"}},
+		{"rotation fraction", "rotation: 180.5\n", []string{"rotation: want a whole number, got 180.5"}},
+		{"hflip word", "hflip: yes\n", []string{"hflip: want true or false, got yes"}},
+		{"controls not a mapping", "controls: 5\n", []string{"controls"}},
+		{"control name capitals", "controls:\n  Brightness: 60\n", []string{"controls.Brightness", "-list-cameras"}},
+		{"control name spaces", "controls:\n  \"white balance\": 1\n", []string{"controls.white balance"}},
+		{"control name double _", "controls:\n  auto__exposure: 1\n", []string{"controls.auto__exposure"}},
+		{"control value too big", "controls:\n  brightness: 2147483648\n", []string{"controls.brightness", "2147483648"}},
+		{"control value too small", "controls:\n  gain: -2147483649\n", []string{"controls.gain", "-2147483649"}},
+		{"control value fraction", "controls:\n  brightness: 60.5\n", []string{"[2:15] controls.brightness: want a whole number, got 60.5"}},
+		{"control value fraction, flow", "controls: {gain: 0.5}\n", []string{"controls.gain: want a whole number, got 0.5"}},
+		{"control value missing", "controls:\n  brightness:\n", []string{"controls.brightness: want a whole number, got nothing"}},
+		{"control value word", "controls:\n  brightness: high\n", []string{"brightness: want a whole number, got high"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeConfig(t, tc.yml)
@@ -307,6 +331,52 @@ func TestValidateDefaults(t *testing.T) {
 	}
 }
 
+// TestValidateCameraSettings: rotation is a half turn or none, and each control is a name as
+// -list-cameras prints it with a 32-bit value; each error names the setting.
+func TestValidateCameraSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		rotation int
+		controls map[string]int64
+		want     []string // settings named in the error; nil: valid
+	}{
+		{"defaults", 0, nil, nil},
+		{"half turn", 180, map[string]int64{"brightness": 60, "white_balance_automatic": 0, "h264_i_frame_period": 30}, nil},
+		{"int32 range", 0, map[string]int64{"a": math.MaxInt32, "b": math.MinInt32}, nil},
+		{"quarter turn", 90, nil, []string{"rotation: 90"}},
+		{"three quarters", 270, nil, []string{"rotation: 270"}},
+		{"negative half turn", -180, nil, []string{"rotation: -180"}},
+		{"empty name", 0, map[string]int64{"": 1}, []string{`controls.: ""`}},
+		{"driver's name", 0, map[string]int64{"Horizontal Flip": 1}, []string{"controls.Horizontal Flip"}},
+		{"leading _", 0, map[string]int64{"_gain": 1}, []string{"controls._gain"}},
+		{"trailing _", 0, map[string]int64{"gain_": 1}, []string{"controls.gain_"}},
+		{"dash", 0, map[string]int64{"auto-exposure": 1}, []string{"controls.auto-exposure"}},
+		{"over int32", 0, map[string]int64{"x": math.MaxInt32 + 1}, []string{"controls.x: 2147483648"}},
+		{"under int32", 0, map[string]int64{"y": math.MinInt32 - 1}, []string{"controls.y: -2147483649"}},
+		{"all named", 270, map[string]int64{"Bad": 1, "ok": 1 << 40}, []string{"rotation", "controls.Bad", "controls.ok"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Rotation, c.Controls = tc.rotation, tc.controls
+			err := c.Validate()
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Validate accepted it")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+		})
+	}
+}
+
 // TestFlagsOverrideFile: a flag given on the command line wins over the file, even when it
 // repeats the default; what no flag sets keeps the file's value.
 func TestFlagsOverrideFile(t *testing.T) {
@@ -342,6 +412,17 @@ func TestFlagsOverrideFile(t *testing.T) {
 				t.Errorf("fps=%d mdns=%v, want 30 and true from the flags", c.FPS, c.MDNSEnabled())
 			}
 		}},
+		{"orientation flags", []string{"-config", p, "-hflip", "-rotation", "180"}, func(t *testing.T, c Config) {
+			if !c.HFlip || c.VFlip || c.Rotation != 180 {
+				t.Errorf("hflip %v vflip %v rotation %d, want true, false, 180", c.HFlip, c.VFlip, c.Rotation)
+			}
+		}},
+		{"orientation flags over the file", []string{"-config", writeConfig(t, "hflip: true\nvflip: true\nrotation: 180\n"),
+			"-vflip=false", "-rotation", "0"}, func(t *testing.T, c Config) {
+			if !c.HFlip || c.VFlip || c.Rotation != 0 {
+				t.Errorf("hflip %v vflip %v rotation %d, want the file's true and the flags' false and 0", c.HFlip, c.VFlip, c.Rotation)
+			}
+		}},
 		{"no file", []string{"-listen", "127.0.0.1:9000", "-mdns=false"}, func(t *testing.T, c Config) {
 			want := DefaultConfig()
 			want.Listen = "127.0.0.1:9000"
@@ -349,7 +430,7 @@ func TestFlagsOverrideFile(t *testing.T) {
 				t.Errorf("-mdns=false ignored")
 			}
 			c.MDNS = nil
-			if c != want {
+			if !reflect.DeepEqual(c, want) {
 				t.Errorf("got %+v\nwant %+v", c, want)
 			}
 		}},
@@ -375,6 +456,10 @@ func TestFlagsValidated(t *testing.T) {
 	_, _, err = parseArgs([]string{"-config", bad, "-fps", "30"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "fps") {
 		t.Errorf("bad file with fixing flag: err = %v, want the file's fps error", err)
+	}
+	_, _, err = parseArgs([]string{"-rotation", "90"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "rotation") {
+		t.Errorf("-rotation 90: err = %v, want one naming rotation", err)
 	}
 	_, _, err = parseArgs([]string{"stray"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "stray") {
@@ -481,6 +566,7 @@ func FuzzLoadConfig(f *testing.F) {
 		"fps: 30\nwidth: 640\n", "mdns: yes\n", "wifi:\n  ssid: home\n  psk: [1]\n", "wifi: 5\n",
 		"- a\n- b\n", "listen: \":8554\"\nusername: a\npassword: b\n", "{a: [}", "width: &x 5\nheight: *x\n",
 		"source: \"file:\"\n", "tls_cert: !!binary abc\n", "\t- : :\n",
+		"controls:\n  x:\n", "controls: {a: 1.5, : 2}\n", "controls:\n  ? [a]\n  : 1\n",
 	} {
 		f.Add(seed)
 	}

@@ -106,7 +106,8 @@ func describeYAMLError(err error, data []byte) string {
 
 // checkWholeNumbers rejects a number with a fraction for a field that takes a whole number:
 // the YAML decoder would cut "width: 640.5" down to 640 without a word. (2e6 for the bitrate
-// is a whole number, and fine.)
+// is a whole number, and fine.) The values under controls: are whole numbers too, and one
+// left out ("brightness:") is an error there rather than the 0 the decoder would make of it.
 func checkWholeNumbers(data []byte) error {
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
@@ -125,15 +126,52 @@ func checkWholeNumbers(data []byte) error {
 			continue
 		}
 		for _, kv := range m.Values {
-			f, ok := kv.Value.(*ast.FloatNode)
-			if !ok || kv.Key == nil || !wholeNumber[kv.Key.String()] || f.Value == math.Trunc(f.Value) {
+			if kv.Key == nil {
 				continue
 			}
-			pos := f.GetToken().Position
-			var p printer.Printer
-			return fmt.Errorf("[%d:%d] %s: want a whole number, got %s\n%s", pos.Line, pos.Column,
-				kv.Key.String(), f.GetToken().Value, p.PrintErrorToken(f.GetToken(), false))
+			if controls, ok := kv.Value.(*ast.MappingNode); ok && kv.Key.String() == "controls" {
+				for _, c := range controls.Values {
+					if c.Key == nil {
+						continue
+					}
+					if err := wholeNumberValue("controls."+c.Key.String(), c.Value, true); err != nil {
+						return err
+					}
+				}
+			}
+			if wholeNumber[kv.Key.String()] {
+				if err := wholeNumberValue(kv.Key.String(), kv.Value, false); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
+}
+
+// wholeNumberValue is checkWholeNumbers for one value: a fraction is an error, and so is
+// nothing at all where required.
+func wholeNumberValue(key string, v ast.Node, required bool) error {
+	got := ""
+	switch n := v.(type) {
+	case *ast.FloatNode:
+		if n.Value == math.Trunc(n.Value) {
+			return nil
+		}
+		got = n.GetToken().Value
+	case *ast.NullNode:
+		if !required {
+			return nil
+		}
+		got = "nothing"
+	default:
+		return nil
+	}
+	tok := v.GetToken()
+	if tok == nil || tok.Position == nil {
+		return fmt.Errorf("%s: want a whole number, got %s", key, got)
+	}
+	var p printer.Printer
+	return fmt.Errorf("[%d:%d] %s: want a whole number, got %s\n%s", tok.Position.Line, tok.Position.Column, key, got,
+		p.PrintErrorToken(tok, false))
 }

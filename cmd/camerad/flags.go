@@ -36,6 +36,9 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 	fs.IntVar(&flags.FPS, "fps", def.FPS, "frames per second")
 	fs.IntVar(&flags.Bitrate, "bitrate", def.Bitrate, "hardware encoder bitrate in bit/s (0: the encoder's default)")
 	fs.IntVar(&flags.GOP, "gop", def.GOP, "frames between keyframes (0 = one second)")
+	fs.BoolVar(&flags.HFlip, "hflip", def.HFlip, "mirror the picture left-right (cameras)")
+	fs.BoolVar(&flags.VFlip, "vflip", def.VFlip, "turn the picture upside down (cameras)")
+	fs.IntVar(&flags.Rotation, "rotation", def.Rotation, "0 or 180, a half turn: both flips, combined with -hflip and -vflip (cameras)")
 	fs.IntVar(&flags.UDPPort, "udp-port", def.UDPPort, "server RTP port for UDP viewers, even (0 = any free pair)")
 	fs.StringVar(&flags.Multicast, "multicast", def.Multicast, "group for multicast viewers: auto | off | <group>:<even port>")
 	fs.StringVar(&flags.Username, "username", def.Username, "require this user (Digest auth; Basic too over RTSPS)")
@@ -83,6 +86,12 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 			cfg.Bitrate = flags.Bitrate
 		case "gop":
 			cfg.GOP = flags.GOP
+		case "hflip":
+			cfg.HFlip = flags.HFlip
+		case "vflip":
+			cfg.VFlip = flags.VFlip
+		case "rotation":
+			cfg.Rotation = flags.Rotation
 		case "udp-port":
 			cfg.UDPPort = flags.UDPPort
 		case "multicast":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,30 @@ func TestImageCameraYMLUserEdits(t *testing.T) {
 	if cfg.Hostname != "garden-camera" || cfg.WiFi.SSID != "MyHomeNetwork" || cfg.WiFi.PSK != "my wifi password" ||
 		cfg.WiFi.Country != "GB" || cfg.Username != "viewer" || cfg.Password != "change me" || cfg.MaxViewers != 10 {
 		t.Fatalf("edited config %+v", cfg)
+	}
+}
+
+// TestImageCameraYMLPicture uncomments the template's orientation and controls examples:
+// as shown they are the defaults; edited, they turn the picture and set the controls.
+func TestImageCameraYMLPicture(t *testing.T) {
+	lines := []string{"#hflip: ", "#vflip: ", "#rotation: ", "#controls:", "#  brightness: ", "#  contrast: ",
+		"#  auto_exposure: ", "#  exposure_time_absolute: "}
+	cfg, err := cameraYMLViaFAT(t, uncomment(t, template(t), lines...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"brightness": 60, "contrast": 10, "auto_exposure": 1, "exposure_time_absolute": 300}
+	if cfg.HFlip || cfg.VFlip || cfg.Rotation != 0 || !maps.Equal(cfg.Controls, want) {
+		t.Fatalf("uncommented: hflip %v vflip %v rotation %d controls %v; want the defaults and %v",
+			cfg.HFlip, cfg.VFlip, cfg.Rotation, cfg.Controls, want)
+	}
+	s := strings.NewReplacer("#hflip: false", "hflip: true", "#rotation: 0", "rotation: 180").Replace(template(t))
+	if cfg, err = cameraYMLViaFAT(t, s); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.HFlip || cfg.VFlip || cfg.Rotation != 180 || cfg.Controls != nil {
+		t.Fatalf("edited: hflip %v vflip %v rotation %d controls %v; want true, false, 180 and none",
+			cfg.HFlip, cfg.VFlip, cfg.Rotation, cfg.Controls)
 	}
 }
 

@@ -67,9 +67,14 @@ func openSource(cfg Config, pool *encoder.Pool, log *slog.Logger) (encoder.Sourc
 		}
 	}
 	switch spec.kind {
+	case sourceTestsrc, sourceClip, sourceFile, sourcePipe, sourceStdin:
+		warnCameraSettingsIgnored(cfg, spec.kind, log)
+	}
+	switch spec.kind {
 	case sourceAuto, sourceDevice:
 		camCfg := CameraConfig{
 			Device: spec.arg, Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: cfg.Bitrate, GOP: cfg.GOP,
+			HFlip: cfg.HFlip, VFlip: cfg.VFlip, Rotation: cfg.Rotation, Controls: cfg.Controls,
 		}
 		src, desc, err := openCamera(camCfg, pool, log)
 		if spec.kind == sourceDevice && cameraAbsent(err) {
@@ -84,6 +89,7 @@ func openSource(cfg Config, pool *encoder.Pool, log *slog.Logger) (encoder.Sourc
 			return src, desc, nil
 		}
 		log.Info("no camera found; serving the built-in test source")
+		warnCameraSettingsIgnored(cfg, spec.kind, log)
 		fallthrough
 	case sourceTestsrc:
 		src, err := testsrc.New(testsrc.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, GOP: cfg.GOP, Logger: log.With("source", "testsrc")}, pool)
@@ -127,4 +133,30 @@ func openSource(cfg Config, pool *encoder.Pool, log *slog.Logger) (encoder.Sourc
 		return src, "Annex-B H.264 from: " + spec.arg, nil
 	}
 	return nil, "", errors.New("source: unhandled kind")
+}
+
+// warnCameraSettingsIgnored says once, at start, that the orientation and controls set are
+// for cameras and this source is none: otherwise the user looks in vain for their effect.
+func warnCameraSettingsIgnored(cfg Config, kind sourceKind, log *slog.Logger) {
+	var set []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"hflip", cfg.HFlip}, {"vflip", cfg.VFlip}, {"rotation", cfg.Rotation != 0}, {"controls", len(cfg.Controls) > 0}} {
+		if f.set {
+			set = append(set, f.name)
+		}
+	}
+	if len(set) == 0 {
+		return
+	}
+	msg := "camera settings are ignored: this source is not a camera"
+	args := []any{"settings", strings.Join(set, ","), "source", cfg.Source}
+	switch kind {
+	case sourceAuto:
+		msg = "camera settings are ignored: no camera found, the test source serves instead"
+	case sourcePipe:
+		args = append(args, "hint", "pass --hflip, --vflip or --rotation 180 (and --brightness, --contrast ...) to rpicam-vid")
+	}
+	log.Warn(msg, args...)
 }

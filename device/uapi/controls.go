@@ -10,7 +10,6 @@ const (
 	CIDBrightness = cidUserBase + 0
 	CIDHFlip      = cidUserBase + 20
 	CIDVFlip      = cidUserBase + 21
-	CIDRotate     = cidUserBase + 34
 
 	CIDVideoGOPSize            = cidCodecBase + 203
 	CIDVideoBitrateMode        = cidCodecBase + 206

@@ -2,7 +2,9 @@
 # Real-kernel test of the device package: boots Debian's amd64 kernel in qemu with a busybox initramfs that loads the vivid test
 # driver and runs the device package's tests (vivid_test.go) against /dev/video0: formats
 # listed, a format negotiated, frames at the asked rate with monotonic timestamps, controls
-# set and read back, and a reopen after vivid is unplugged, removed and loaded again.
+# set and read back, orientation and named controls applied as camerad applies them (read back
+# while streaming, the picture mirrored), and a reopen after vivid is unplugged, removed and
+# loaded again.
 # Prints "V4L2TEST: PASS" or "V4L2TEST: FAIL"; exits 0 on PASS or when qemu is missing (skip).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

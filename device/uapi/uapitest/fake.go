@@ -6,6 +6,7 @@ package uapitest
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,11 @@ type Node struct {
 	// Gone makes Open fail with ENOENT and every ioctl on open fds with ENODEV.
 	Gone bool
 
+	// ControlDescs describe Controls (the node's controls and their values) for
+	// VIDIOC_QUERYCTRL, which lists Controls in ID order (one without a description as
+	// "Control <id>", with the whole int32 range).
+	ControlDescs map[uint32]ControlDesc
+
 	Controls map[uint32]int32
 	fmts     map[uint32]uapi.Format
 	parm     uapi.Fract
@@ -66,6 +72,14 @@ type done struct {
 	flags uint32
 	ts    time.Duration
 	seq   uint32
+}
+
+// ControlDesc is what VIDIOC_QUERYCTRL says about a control. S_CTRL clamps a value to
+// [Min, Max], as the kernel does for integer controls.
+type ControlDesc struct {
+	Name              string
+	Min, Max, Default int32
+	Flags             uint32
 }
 
 // Fake is the fake kernel; it implements uapi.Sys.
@@ -298,6 +312,9 @@ func (f *Fake) ioctl(n *Node, req uint, arg unsafe.Pointer) (string, error) {
 		if _, ok := n.Controls[c.ID]; !ok {
 			return fmt.Sprintf("id=%#x value=%d", c.ID, c.Value), unix.EINVAL
 		}
+		if d, ok := n.ControlDescs[c.ID]; ok {
+			c.Value = max(d.Min, min(d.Max, c.Value))
+		}
 		n.Controls[c.ID] = c.Value
 		if c.ID == uapi.CIDVideoForceKeyFrame {
 			f.forced = true
@@ -311,6 +328,8 @@ func (f *Fake) ioctl(n *Node, req uint, arg unsafe.Pointer) (string, error) {
 		}
 		c.Value = v
 		return fmt.Sprintf("id=%#x", c.ID), nil
+	case uapi.VIDIOC_QUERYCTRL:
+		return queryctrl(n, (*uapi.QueryCtrl)(arg))
 	case uapi.VIDIOC_REQBUFS:
 		return f.reqbufs(n, (*uapi.RequestBuffers)(arg))
 	case uapi.VIDIOC_QUERYBUF, uapi.VIDIOC_QBUF, uapi.VIDIOC_DQBUF:
@@ -329,6 +348,33 @@ func (f *Fake) ioctl(n *Node, req uint, arg unsafe.Pointer) (string, error) {
 		return fmt.Sprintf("type=%d", typ), nil
 	}
 	return "", unix.ENOTTY
+}
+
+// queryctrl describes the control q.ID, or with CtrlFlagNextCtrl the one after it.
+func queryctrl(n *Node, q *uapi.QueryCtrl) (string, error) {
+	line := fmt.Sprintf("id=%#x", q.ID)
+	id, found := q.ID, false
+	if next := q.ID&uapi.CtrlFlagNextCtrl != 0; next {
+		after := q.ID &^ uapi.CtrlFlagNextCtrl
+		for c := range n.Controls {
+			if c > after && (!found || c < id) {
+				id, found = c, true
+			}
+		}
+	} else {
+		_, found = n.Controls[id]
+	}
+	if !found {
+		return line, unix.EINVAL
+	}
+	d, ok := n.ControlDescs[id]
+	if !ok {
+		d = ControlDesc{Name: fmt.Sprintf("Control %#x", id), Min: math.MinInt32, Max: math.MaxInt32}
+	}
+	*q = uapi.QueryCtrl{ID: id, Type: 1 /* V4L2_CTRL_TYPE_INTEGER */, Minimum: d.Min, Maximum: d.Max, Step: 1,
+		DefaultValue: d.Default, Flags: d.Flags}
+	copy(q.Name[:len(q.Name)-1], d.Name)
+	return line, nil
 }
 
 func (f *Fake) sFmt(n *Node, fm *uapi.Format) (string, error) {
