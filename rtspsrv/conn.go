@@ -374,12 +374,8 @@ func (c *conn) playingOverTCP() bool {
 	return false
 }
 
-// close ends the connection and the sessions bound to it, but for UDP and multicast ones that
-// are playing: those live on until TEARDOWN or timeout, as RFC 2326 allows clients to
-// reconnect to control them, and their media keeps flowing meanwhile. A session that was set
-// up but is not playing has nothing to live on for: kept, it would hold a viewer slot for a
-// whole session timeout, and a hundred SETUPs on connections closed at once would lock every
-// viewer out of the camera for a minute.
+// close ends the connection and the sessions that end with it (see session.endsWithConn):
+// UDP and multicast ones that play to a viewer heard from live on.
 func (c *conn) close() { c.closeBecause("connection closed") }
 
 // closeBecause is close, with the reason its sessions' "viewer left" lines give.
@@ -397,7 +393,7 @@ func (c *conn) closeBecause(reason string) {
 		c.mu.Lock()
 		var ending []*session
 		for ss := range c.sessions {
-			if ss.lower == LowerTCP || !ss.playing() {
+			if ss.endsWithConn() {
 				ending = append(ending, ss)
 			}
 		}

@@ -385,6 +385,32 @@ func TestHeldViewerGivesUpItsPlace(t *testing.T) {
 	}
 }
 
+// TestUnheardUDPViewerEndsWithItsConnection: a UDP session lives on after its connection
+// closes only if its viewer has been heard from over UDP (players send receiver reports);
+// sessions played to ports that never answer, their connections closed, would otherwise hold
+// every viewer slot for the session timeout.
+func TestUnheardUDPViewerEndsWithItsConnection(t *testing.T) {
+	ts := startServer(t, Config{MaxViewers: 2})
+	srvRTCP := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}
+
+	reporting, u, reportingID, ssrc := ts.playUDP(t)
+	rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: ssrc}}}).Marshal()
+	if _, err := u.rtcp.WriteToUDP(rr, srvRTCP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the receiver report heard", func() bool { return ts.srv.session(reportingID).heardOverUDP.Load() })
+	silent, _, silentID, _ := ts.playUDP(t)
+
+	reporting.nc.Close()
+	silent.nc.Close()
+	waitUntil(t, "the silent viewer's session ended with its connection", func() bool { return ts.srv.session(silentID) == nil })
+	if ts.srv.session(reportingID) == nil {
+		t.Fatal("a viewer that reported lost its session with its connection")
+	}
+	// Its slot is free again.
+	ts.dial(t).mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast")
+}
+
 // udpRecorder keeps every RTP packet a UDP viewer receives.
 type udpRecorder struct {
 	mu      sync.Mutex

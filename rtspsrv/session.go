@@ -40,6 +40,9 @@ type session struct {
 	// run of them (since PLAY, its last RTCP, or a quiet spell of unreachableGap), and of the
 	// latest; 0 if none.
 	unreachableSince, unreachableLast atomic.Int64
+	// UDP: set at the first datagram from the viewer's ports (RTCP, mostly): its player is
+	// there, whatever becomes of the connection that set it up (see endsWithConn).
+	heardOverUDP atomic.Bool
 	// UDP: when its media was held for want of RTCP (see hold); 0 if it is not held.
 	// Changed under mu, read without it.
 	heldAt atomic.Int64
@@ -87,6 +90,17 @@ func (ss *session) unreachable(now time.Time) {
 		ss.unreachableSince.CompareAndSwap(0, ns)
 	}
 	ss.unreachableLast.Store(ns)
+}
+
+// endsWithConn reports whether the session ends when the connection that set it up closes.
+// A TCP one does: its media flows over that connection. A UDP or multicast one that plays to a
+// viewer heard from over UDP lives on, as RFC 2326 lets a client reconnect to control it,
+// until TEARDOWN or timeout. Any other has nothing to live on for: kept, it would hold a
+// viewer slot for a whole session timeout, and a host that set up a hundred sessions and
+// closed their connections at once (played or not, to ports that never answer) would lock
+// every viewer out of the camera for a minute. Real players all send receiver reports.
+func (ss *session) endsWithConn() bool {
+	return ss.lower == LowerTCP || !ss.playing() || !ss.heardOverUDP.Load()
 }
 
 func (ss *session) playing() bool {

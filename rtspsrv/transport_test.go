@@ -549,7 +549,13 @@ func TestUDPSessionSupersededByPortReuse(t *testing.T) {
 	idA := sessionID(setupA.Header.Get("Session"))
 	dead.mustDo(StatusOK, "PLAY", ts.url, "Session: "+idA)
 	first, _ := u.readRTP(t)
-	dead.nc.Close() // killed: a UDP session outlives its control connection
+	// It reported, as players do, so its session outlives its control connection.
+	rr, _ := (&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{SSRC: first.SSRC}}}).Marshal()
+	if _, err := u.rtcp.WriteToUDP(rr, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.srv.UDPPorts()[1]}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the receiver report heard", func() bool { return ts.srv.session(idA).heardOverUDP.Load() })
+	dead.nc.Close() // killed
 
 	next := ts.dial(t)
 	setupB := next.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", transport)

@@ -528,6 +528,7 @@ func (u *udpSender) readLoop(read func([]byte) (int, netip.AddrPort, error), isR
 			continue
 		}
 		ss.touch()
+		ss.heardOverUDP.Store(true)
 		if isRTCP {
 			ss.lastRTCP.Store(ss.clock(time.Now()))
 			ss.unreachableSince.Store(0) // it reports, so it is there
