@@ -93,12 +93,13 @@ func (ss *session) unreachable(now time.Time) {
 }
 
 // endsWithConn reports whether the session ends when the connection that set it up closes.
-// A TCP one does: its media flows over that connection. A UDP or multicast one that plays to a
-// viewer heard from over UDP lives on, as RFC 2326 lets a client reconnect to control it,
-// until TEARDOWN or timeout. Any other has nothing to live on for: kept, it would hold a
-// viewer slot for a whole session timeout, and a host that set up a hundred sessions and
-// closed their connections at once (played or not, to ports that never answer) would lock
-// every viewer out of the camera for a minute. Real players all send receiver reports.
+// A TCP one does: its media flows over that connection. A UDP one that plays to a viewer
+// heard from over UDP lives on, as RFC 2326 lets a client reconnect to control it, until
+// TEARDOWN or timeout. Any other has nothing to live on for: kept, it would hold a viewer
+// slot for a whole session timeout, and a host that set up a hundred sessions and closed
+// their connections at once (played or not, to ports that never answer) would lock every
+// viewer out of the camera for a minute. Real players all send receiver reports. A multicast
+// one is never heard from this way (its viewers report to the group), so it ends too.
 func (ss *session) endsWithConn() bool {
 	return ss.lower == LowerTCP || !ss.playing() || !ss.heardOverUDP.Load()
 }
@@ -200,6 +201,16 @@ func (ss *session) hold(now time.Time, rtcpTimeout time.Duration) bool {
 	return true
 }
 
+// heldSince is when the session's media was held for want of RTCP, or zero if it is not
+// held or its viewer has been heard from since (it is about to resume).
+func (ss *session) heldSince() time.Time {
+	held := ss.heldAt.Load()
+	if held == 0 || ss.lastSeen.Load() > held {
+		return time.Time{}
+	}
+	return ss.epoch.Add(time.Duration(held - 1))
+}
+
 // resume sends to a held viewer again, as a PLAY after a PAUSE would: from a keyframe, with
 // a sender report first, on the same RTP clock and sequence. No RTP-Info announces it, so
 // the clock runs on untouched (nextRTPInfo is for a PLAY). It reports whether it did.
@@ -291,16 +302,6 @@ func (ss *session) end(reason string, bye bool) {
 		return
 	}
 	ss.endLocked(reason, bye)
-}
-
-// heldSince is when the session's media was held for want of RTCP, or zero if it is not
-// held or its viewer has been heard from since (it is about to resume).
-func (ss *session) heldSince() time.Time {
-	held := ss.heldAt.Load()
-	if held == 0 || ss.lastSeen.Load() > held {
-		return time.Time{}
-	}
-	return ss.epoch.Add(time.Duration(held - 1))
 }
 
 // giveUpSlot ends a held session so that a new viewer can have its place (see
