@@ -43,11 +43,18 @@ var piModules = []Module{
 	// Legacy camera stack through the VideoCore firmware (start_x.elf): it can hand out H.264.
 	{Name: "vchiq"}, {Name: "bcm2835_mmal_vchiq"}, {Name: "bcm2835_v4l2"},
 	// USB: dwc2 (Pi 3, Zero 2 W), the VL805 xHCI behind PCIe (Pi 4, whose firmware load needs
-	// reset-raspberrypi), UVC webcams.
-	{Name: "dwc2"}, {Name: "reset_raspberrypi"}, {Name: "xhci_pci"}, {Name: "uvcvideo"},
+	// reset-raspberrypi), UVC webcams. dwc2's device tree node names a usb-nop-xceiv PHY
+	// (phy-generic): without it dwc2 waits out the kernel's 10 s deferred-probe timeout, and
+	// with it USB, hence the Pi 3 B's Ethernet, which hangs off USB.
+	{Name: "phy_generic"}, {Name: "dwc2"}, {Name: "reset_raspberrypi"}, {Name: "xhci_pci"}, {Name: "uvcvideo"},
 	// Ethernet: smsc95xx (Pi 3 B), lan78xx (Pi 3 B+), GENET with its PHY (Pi 4).
 	{Name: "smsc95xx"}, {Name: "lan78xx"},
 	{Name: "mdio_bcm_unimac"}, {Name: "broadcom"}, {Name: "genet"},
+	// USB Ethernet adapters, the wired network of a Zero 2 W or a 3 A+ (which have no port):
+	// Realtek RTL8152/8153, ASIX AX88772/AX88179, and the class drivers (CDC ECM/NCM, RNDIS)
+	// that most others, phones sharing their connection and qemu's usb-net speak.
+	{Name: "r8152"}, {Name: "asix"}, {Name: "ax88179_178a"},
+	{Name: "cdc_ether"}, {Name: "cdc_ncm"}, {Name: "rndis_host"},
 	// Wi-Fi (CYW43430/43455); the firmware does the WPA2 handshake (offload). After the boot
 	// partition, whose firmware folder may hold the radio's firmware (the Zero 2 W's).
 	{Name: "brcmfmac", AfterBoot: true},

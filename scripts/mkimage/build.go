@@ -26,6 +26,8 @@ const defaultEpoch = 1704067200
 const (
 	kernelName    = "vmlinuz"
 	initramfsName = "initrd.img"
+	// pi3bDeviceTree is the Raspberry Pi 3 B's, which qemu's raspi3b model boots with.
+	pi3bDeviceTree = "bcm2837-rpi-3-b.dtb"
 )
 
 // firmwareBoot are the Pi firmware files: bootcode.bin (Pi 3 / Zero 2 W second stage), and
