@@ -38,6 +38,7 @@ type ControlInfo struct {
 	Name                     string
 	Key                      string // camera.yml's name for it (ControlKey: "Horizontal Flip" is horizontal_flip)
 	Min, Max, Default, Value int32
+	Type, Flags              uint32 // as QUERYCTRL says (uapi.CtrlType*, uapi.CtrlFlag*): whether camera.yml can set it
 }
 
 // IsCamera reports whether the node captures video (single-planar streaming).
@@ -139,8 +140,20 @@ func (c CameraInfo) Print(w io.Writer) {
 	if len(c.Controls) > 0 {
 		fmt.Fprintln(w, "  controls (set in camera.yml as controls: {<name>: <value>}):")
 	}
+	// A control camera.yml cannot set is listed all the same, marked with the reason in place
+	// of its range: a read-only one reports the camera's state (its value is shown), and one
+	// that v4l2-ctl lists but camerad left out would look like a misspelling. The mark is on
+	// the control's own line, so that it survives a grep.
 	for _, ct := range c.Controls {
-		fmt.Fprintf(w, "    %-32s = %d (min %d, max %d, default %d) %q %#08x\n", ct.Key, ct.Value, ct.Min, ct.Max, ct.Default, ct.Name, ct.ID)
+		label, _ := ct.cannotSet()
+		switch {
+		case label == "":
+			fmt.Fprintf(w, "    %-32s = %d (min %d, max %d, default %d) %q %#08x\n", ct.Key, ct.Value, ct.Min, ct.Max, ct.Default, ct.Name, ct.ID)
+		case ct.hasValue():
+			fmt.Fprintf(w, "    %-32s = %d (%s: cannot be set from camera.yml) %q %#08x\n", ct.Key, ct.Value, label, ct.Name, ct.ID)
+		default:
+			fmt.Fprintf(w, "    %-32s (%s: cannot be set from camera.yml) %q %#08x\n", ct.Key, label, ct.Name, ct.ID)
+		}
 	}
 	if p, f := c.Choose(true); p != PathNone {
 		fmt.Fprintf(w, "  camerad would use: %s %s\n", uapi.FourCCString(f), p)

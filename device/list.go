@@ -108,17 +108,23 @@ func frameRates(sys uapi.Sys, fd int, pixfmt uint32, w, h int) []float64 {
 	return out
 }
 
-// ctrlTypeClass marks the pseudo-controls that only name a control class.
-const ctrlTypeClass = 6
-
 // controls lists the node's controls for Inspect; a list cut short by an error is still
-// worth showing.
+// worth showing. Control classes are left out (they only head a group in v4l2-ctl's list, and
+// their IDs tell the class anyway), and so are disabled controls, which V4L2 says an
+// application should ignore.
 func controls(sys uapi.Sys, fd int) []ControlInfo {
-	out, _ := queryControls(sys, fd)
+	all, _ := queryControls(sys, fd)
+	var out []ControlInfo
+	for _, c := range all {
+		if c.Type != uapi.CtrlTypeClass && c.Flags&uapi.CtrlFlagDisabled == 0 {
+			out = append(out, c)
+		}
+	}
 	return out
 }
 
-// queryControls lists the node's enabled controls with their current values. An error other
+// queryControls lists all the node's controls with their type, flags and current values:
+// those camera.yml cannot set too, so that a setting naming one is told why. An error other
 // than the EINVAL that ends the list comes with the controls listed before it.
 func queryControls(sys uapi.Sys, fd int) ([]ControlInfo, error) {
 	var out []ControlInfo
@@ -132,13 +138,13 @@ func queryControls(sys uapi.Sys, fd int) ([]ControlInfo, error) {
 			break
 		}
 		id = q.ID | uapi.CtrlFlagNextCtrl
-		if q.Type == ctrlTypeClass || q.Flags&uapi.CtrlFlagDisabled != 0 {
-			continue
-		}
 		name := uapi.CString(q.Name[:])
-		ci := ControlInfo{ID: q.ID, Name: name, Key: ControlKey(name), Min: q.Minimum, Max: q.Maximum, Default: q.DefaultValue}
-		if v, err := GetControl(sys, fd, q.ID); err == nil {
-			ci.Value = v
+		ci := ControlInfo{ID: q.ID, Name: name, Key: ControlKey(name), Min: q.Minimum, Max: q.Maximum, Default: q.DefaultValue,
+			Type: q.Type, Flags: q.Flags}
+		if ci.hasValue() {
+			if v, err := GetControl(sys, fd, q.ID); err == nil {
+				ci.Value = v
+			}
 		}
 		out = append(out, ci)
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/camerad/camerad/device/uapi"
 )
 
@@ -78,8 +80,9 @@ func ControlKey(name string) string {
 }
 
 // applySettings sets the user's settings in order, looking named controls up among the
-// camera's own. A setting the camera lacks, refuses or changes is logged (naming its config
-// field) and the rest go on; a device fault aborts, as for Controls.
+// camera's own. A setting the camera lacks, cannot take (a read-only control, a button...),
+// refuses or changes is logged (naming its config field) and the rest go on; a device fault
+// aborts, as for Controls.
 func applySettings(sys uapi.Sys, fd int, ss []Setting, log *slog.Logger) error {
 	var have []ControlInfo // the camera's controls, queried when a name first needs them
 	queried := false
@@ -101,6 +104,12 @@ func applySettings(sys uapi.Sys, fd int, ss []Setting, log *slog.Logger) error {
 			}
 			info = &have[i]
 			id = info.ID
+			// One that S_CTRL cannot set is not tried: the driver's errno (EACCES, EINVAL)
+			// would not say which of the reasons it is.
+			if _, reason := info.cannotSet(); reason != "" {
+				cannot(log, s, errors.New(reason))
+				continue
+			}
 		}
 		kept, err := SetControl(sys, fd, id, s.Value)
 		switch {
@@ -110,6 +119,10 @@ func applySettings(sys uapi.Sys, fd int, ss []Setting, log *slog.Logger) error {
 			// The control is there (QUERYCTRL listed it): EINVAL is about the value, e.g. a
 			// menu item the driver skips.
 			cannot(log, s, fmt.Errorf("the camera refused the value (min %d, max %d): %w", info.Min, info.Max, err))
+		case err != nil && errors.Is(err, unix.EACCES):
+			// What S_CTRL says of a read-only control; a flip set by its ID, without
+			// QUERYCTRL, meets it here.
+			cannot(log, s, fmt.Errorf("the control is read-only: %w", err))
 		case err != nil:
 			cannot(log, s, err)
 		case kept != s.Value:
@@ -133,11 +146,14 @@ func cannot(log *slog.Logger, s Setting, err error, args ...any) {
 		append([]any{"setting", s.Field, "control", s.Key, "value", s.Value, "err", err}, args...)...)
 }
 
-// keys lists the camera's control keys, for a user who misspelt one.
+// keys lists the keys of the camera's controls that camera.yml can set, for a user who
+// misspelt one: the others would only be refused next.
 func keys(cs []ControlInfo) string {
 	var ks []string
 	for _, c := range cs {
-		ks = append(ks, c.Key)
+		if label, _ := c.cannotSet(); label == "" {
+			ks = append(ks, c.Key)
+		}
 	}
 	return strings.Join(ks, " ")
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -214,7 +216,9 @@ func TestCaptureSettingsDeviceFault(t *testing.T) {
 	}{
 		{"gone in S_CTRL", "VIDIOC_S_CTRL", unix.ENODEV, true, ""},
 		{"gone in QUERYCTRL", "VIDIOC_QUERYCTRL", unix.ENODEV, true, ""},
-		{"read-only", "VIDIOC_S_CTRL", unix.EACCES, false, "permission denied"},
+		// A driver that refuses a control QUERYCTRL did not mark read-only (EACCES is what
+		// S_CTRL says of a read-only one).
+		{"read-only", "VIDIOC_S_CTRL", unix.EACCES, false, "the control is read-only: set control 0x980900=60: VIDIOC_S_CTRL: permission denied"},
 		// EINVAL for a control QUERYCTRL listed is about the value (a menu item the driver
 		// skips), not a missing control.
 		{"value refused", "VIDIOC_S_CTRL", unix.EINVAL, false, "the camera refused the value (min 0, max 100)"},
@@ -281,4 +285,136 @@ func TestInspectPrintsControlKeys(t *testing.T) {
 			t.Errorf("-list-cameras lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// Controls camera.yml cannot set, numbered after vivid's test controls
+// (V4L2_CID_USER_BASE | 0xf000...), which have all these kinds.
+const (
+	cidUserClass = 0x00980001 // V4L2_CID_USER_CLASS
+	cidButton    = 0x0098f000
+	cidInteger64 = 0x0098f002
+	cidString    = 0x0098f005
+	cidReadOnly  = 0x0098f00a
+	cidArea      = 0x0098f00b
+	cidDisabled  = 0x0098f00c
+)
+
+// unsettableNode is settingsNode with a control of each kind camera.yml cannot set.
+func unsettableNode() *uapitest.Node {
+	n := settingsNode()
+	for id, d := range map[uint32]uapitest.ControlDesc{
+		// The kernel marks a class read-only and write-only.
+		cidUserClass: {Name: "User Controls", Type: uapi.CtrlTypeClass, Flags: uapi.CtrlFlagReadOnly | uapi.CtrlFlagWriteOnly},
+		cidButton:    {Name: "Button", Type: uapi.CtrlTypeButton, Flags: uapi.CtrlFlagWriteOnly},
+		cidInteger64: {Name: "Integer 64 Bits", Type: uapi.CtrlTypeInteger64, Min: math.MinInt32, Max: math.MaxInt32},
+		cidString:    {Name: "String", Type: uapi.CtrlTypeString, Max: 32},
+		cidReadOnly:  {Name: "Read-Only Integer 32 Bits", Max: 255, Flags: uapi.CtrlFlagReadOnly},
+		cidArea:      {Name: "Area", Type: uapi.CtrlTypeCompound + 6 /* V4L2_CTRL_TYPE_AREA */},
+		cidDisabled:  {Name: "Disabled Control", Max: 10, Flags: uapi.CtrlFlagDisabled},
+	} {
+		n.ControlDescs[id] = d
+		n.Controls[id] = 0
+	}
+	n.Controls[cidReadOnly] = 7
+	return n
+}
+
+// TestInspectMarksControlsCameraYMLCannotSet: -list-cameras leaves out control classes and
+// disabled controls, and marks on its line each control camera.yml cannot set, with why
+// (and the value of a read-only one, which is the camera's state).
+func TestInspectMarksControlsCameraYMLCannotSet(t *testing.T) {
+	fake := uapitest.New(map[string]*uapitest.Node{cam: unsettableNode()})
+	info, err := Inspect(fake, cam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	info.Print(&b)
+	out := b.String()
+	for _, want := range []string{
+		"    brightness                       = 50 (min 0, max 100, default 50) \"Brightness\" 0x00980900\n",
+		"    button                           (button: cannot be set from camera.yml) \"Button\" 0x0098f000\n",
+		"    integer_64_bits                  (64-bit: cannot be set from camera.yml) \"Integer 64 Bits\" 0x0098f002\n",
+		"    string                           (text: cannot be set from camera.yml) \"String\" 0x0098f005\n",
+		"    read_only_integer_32_bits        = 7 (read-only: cannot be set from camera.yml) \"Read-Only Integer 32 Bits\" 0x0098f00a\n",
+		"    area                             (compound: cannot be set from camera.yml) \"Area\" 0x0098f00b\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-list-cameras lacks %q:\n%s", want, out)
+		}
+	}
+	for _, gone := range []string{"user_controls", "User Controls", "disabled_control"} {
+		if strings.Contains(out, gone) {
+			t.Errorf("-list-cameras shows %s:\n%s", gone, out)
+		}
+	}
+	// Only controls with a value are read: G_CTRL would fail for the others.
+	for _, id := range []uint32{cidButton, cidInteger64, cidString, cidArea} {
+		if n := fake.Count(fmt.Sprintf("VIDIOC_G_CTRL id=%#x", id)); n != 0 {
+			t.Errorf("G_CTRL for control %#x, which has no value to read", id)
+		}
+	}
+}
+
+// TestCaptureSettingsCameraYMLCannotSet: a setting that names a control S_CTRL cannot set is
+// not tried; its warning says why, and the camera streams with the settings that can be set.
+// A misspelt name is answered with the controls camera.yml can set, not the others.
+func TestCaptureSettingsCameraYMLCannotSet(t *testing.T) {
+	fake := uapitest.New(map[string]*uapitest.Node{cam: unsettableNode()})
+	cfg := testConfig(fake)
+	var logs bytes.Buffer
+	cfg.Log = logTo(&logs)
+	want := map[string]string{ // setting key: the warning's reason
+		"read_only_integer_32_bits": `err="the control is read-only"`,
+		"button":                    `err="the control is a button, an action with no value: camerad does not press buttons"`,
+		"integer_64_bits":           `err="the control holds a 64-bit value: camerad sets 32-bit controls only"`,
+		"string":                    `err="the control holds text: camerad sets numeric controls only"`,
+		"area":                      `err="the control is a compound one (an array or a structure): camerad sets single values only"`,
+		"disabled_control":          `err="the driver has disabled the control"`,
+		"user_controls":             `err="it names a class of controls, not a control"`,
+	}
+	for _, key := range []string{"read_only_integer_32_bits", "button", "integer_64_bits", "string", "area",
+		"disabled_control", "user_controls", "brightnes"} {
+		cfg.Settings = append(cfg.Settings, Setting{Field: "controls." + key, Key: key, Value: 1})
+	}
+	cfg.Settings = append(cfg.Settings, Setting{Field: "controls.brightness", Key: "brightness", Value: 60})
+	if out := collect(t, NewCapture(cfg), fake, func(g []got) bool { return len(g) == 3 }); len(out) != 3 {
+		t.Fatalf("%d frames, want 3", len(out))
+	}
+
+	warns := warnings(logs.String())
+	if len(warns) != len(want)+1 {
+		t.Fatalf("%d warnings, want %d (one per control that cannot be set, one for the misspelt name):\n%s",
+			len(warns), len(want)+1, logs.String())
+	}
+	for key, reason := range want {
+		w := fmt.Sprintf(`msg="camera cannot apply a setting" camera=/dev/video0 setting=controls.%s control=%s value=1 %s`, key, key, reason)
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("log lacks %s:\n%s", w, logs.String())
+		}
+	}
+	for _, id := range []uint32{cidUserClass, cidButton, cidInteger64, cidString, cidReadOnly, cidArea, cidDisabled} {
+		if n := fake.Count(fmt.Sprintf("VIDIOC_S_CTRL id=%#x ", id)); n != 0 {
+			t.Errorf("S_CTRL tried %d times for control %#x, which cannot be set", n, id)
+		}
+	}
+	if v := fake.Node(cam).Controls[uapi.CIDBrightness]; v != 60 {
+		t.Errorf("brightness = %d, want 60: the settings after those refused are applied", v)
+	}
+
+	var offered []string
+	for _, w := range warns {
+		if _, list, ok := strings.Cut(w, `camera_controls="`); ok {
+			offered = strings.Fields(strings.TrimSuffix(list, `"`))
+		}
+	}
+	if !slices.Contains(offered, "brightness") || !slices.Contains(offered, "horizontal_flip") {
+		t.Errorf("misspelt name answered with %q; want the controls camera.yml can set", offered)
+	}
+	for key := range want {
+		if slices.Contains(offered, key) {
+			t.Errorf("misspelt name answered with %q, which camera.yml cannot set: %q", key, offered)
+		}
+	}
+	assertNoLeaks(t, fake)
 }

@@ -237,7 +237,7 @@ func (c Config) Validate() error {
 			bad("controls."+name, "%q is not a control name as camerad -list-cameras prints it: lowercase letters and digits, words joined by single _ (e.g. brightness, auto_exposure)", name)
 		}
 		if v := c.Controls[name]; v < math.MinInt32 || v > math.MaxInt32 {
-			bad("controls."+name, "%d is out of range: a V4L2 control holds a 32-bit value (-2147483648 to 2147483647)", v)
+			bad("controls."+name, "%d is out of range: %s", v, controlRange)
 		}
 	}
 	switch {
@@ -260,6 +260,10 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// controlRange is what a value under controls: may be (the decoder's refusal of a number
+// beyond int64 says it too).
+const controlRange = "a V4L2 control holds a 32-bit value (-2147483648 to 2147483647)"
 
 func validHostname(h string) bool {
 	if len(h) == 0 || len(h) > 63 || h[0] == '-' || h[len(h)-1] == '-' {

@@ -230,11 +230,20 @@ func TestLoadConfigRejects(t *testing.T) {
 		want      []string // substrings the error must contain
 	}{
 		{"unknown field", "fps: 30\nwidht: 640\n", []string{"widht"}},
-		{"unknown nested field", "wifi:\n  ssid: x\n  pks: secret99\n", []string{"pks"}},
+		{"unknown nested field", "wifi:\n  ssid: x\n  pks: secret99\n", []string{`[3:3] unknown field "wifi.pks"`}},
+		{"unknown nested field, flow", "wifi: {ssid: x, pks: secret99}\n", []string{`unknown field "wifi.pks"`}},
 		{"wrong type", "width: wide\n", []string{"width: want a whole number, got wide"}},
 		{"wrong type bool", "mdns: yes\n", []string{"mdns: want true or false, got yes"}},
-		{"wrong type nested", "wifi:\n  ssid: home\n  psk: [1]\n", []string{"[3:", "psk: want text", "got a list"}},
-		{"wrong type struct", "wifi: 5\n", []string{"wifi: 5", "mapping"}},
+		{"wrong type nested", "wifi:\n  ssid: home\n  psk: [1]\n", []string{"[3:8] wifi.psk: want text", "got a list"}},
+		{"wrong type struct", "wifi: 5\n", []string{"[1:7] wifi: want a mapping (name: value pairs), got 5"}},
+		// A value under wifi: is named by its full field, whether the value is on the key's
+		// line, on lines of its own or in {braces} (where the decoder would name the parent).
+		{"wifi ssid list", "wifi:\n  ssid: [home, work]\n", []string{
+			"[2:9] wifi.ssid: want text (quote it if it looks like something else), got a list"}},
+		{"wifi ssid list, block", "wifi:\n  ssid:\n    - home\n", []string{"[3:5] wifi.ssid: want text", "got a list"}},
+		{"wifi ssid mapping", "wifi:\n  ssid:\n    name: home\n", []string{"[3:9] wifi.ssid: want text", "got a mapping"}},
+		{"wifi ssid mapping, flow", "wifi: {ssid: {name: home}}\n", []string{"[1:14] wifi.ssid: want text", "got a mapping"}},
+		{"wifi psk given twice", "wifi:\n  psk: secret99\n  psk: secret98\n", []string{`[3:3] wifi.psk: mapping key "psk" already defined`}},
 		{"duplicate key", "fps: 30\nfps: 25\n", []string{"fps"}},
 		{"not a mapping", "- a\n- b\n", nil},
 		{"listen empty", "listen: \"\"\n", []string{"listen"}},
@@ -280,7 +289,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"rotation quarter turn", "rotation: 90\n", []string{"rotation: 90 must be 0 or 180"}},
 		{"rotation fraction", "rotation: 180.5\n", []string{"rotation: want a whole number, got 180.5"}},
 		{"hflip word", "hflip: yes\n", []string{"hflip: want true or false, got yes"}},
-		{"controls not a mapping", "controls: 5\n", []string{"controls"}},
+		{"controls not a mapping", "controls: 5\n", []string{"[1:11] controls: want a mapping (name: value pairs), got 5"}},
+		{"controls a list", "controls: [brightness]\n", []string{"controls: want a mapping (name: value pairs), got a list"}},
 		{"control name capitals", "controls:\n  Brightness: 60\n", []string{"controls.Brightness", "-list-cameras"}},
 		{"control name spaces", "controls:\n  \"white balance\": 1\n", []string{"controls.white balance"}},
 		{"control name double _", "controls:\n  auto__exposure: 1\n", []string{"controls.auto__exposure"}},
@@ -289,7 +299,24 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"control value fraction", "controls:\n  brightness: 60.5\n", []string{"[2:15] controls.brightness: want a whole number, got 60.5"}},
 		{"control value fraction, flow", "controls: {gain: 0.5}\n", []string{"controls.gain: want a whole number, got 0.5"}},
 		{"control value missing", "controls:\n  brightness:\n", []string{"controls.brightness: want a whole number, got nothing"}},
-		{"control value word", "controls:\n  brightness: high\n", []string{"brightness: want a whole number, got high"}},
+		// Every error about a value under controls: names it as controls.<name>, with what the
+		// field takes and what it got; the decoder's own would name the key alone, the parent
+		// (flow style) or nothing (a value on lines of its own).
+		{"control value word", "controls:\n  brightness: high\n", []string{"[2:15] controls.brightness: want a whole number, got high"}},
+		{"control value word, flow", "controls: {brightness: high}\n", []string{"[1:24] controls.brightness: want a whole number, got high"}},
+		{"control value quoted word", "controls:\n  gain: \"max\"\n", []string{"[2:9] controls.gain: want a whole number, got max"}},
+		{"control value boolean", "controls:\n  horizontal_flip: true\n", []string{"controls.horizontal_flip: want a whole number, got true"}},
+		{"control value list", "controls:\n  brightness: [1, 2]\n", []string{"[2:15] controls.brightness: want a whole number, got a list"}},
+		{"control value list, block", "controls:\n  brightness:\n    - 1\n", []string{"[3:5] controls.brightness: want a whole number, got a list"}},
+		{"control value list, flow", "controls: {brightness: [1]}\n", []string{"[1:24] controls.brightness: want a whole number, got a list"}},
+		{"control value mapping", "controls:\n  brightness: {auto: 1}\n", []string{"[2:15] controls.brightness: want a whole number, got a mapping"}},
+		{"control value mapping, block", "controls:\n  brightness:\n    auto: 1\n", []string{"[3:9] controls.brightness: want a whole number, got a mapping"}},
+		{"control value anchored list", "controls:\n  brightness: &b [1]\n", []string{"controls.brightness: want a whole number, got a list"}},
+		{"control value beyond int64", "controls:\n  gain: 99999999999999999999\n", []string{
+			"[2:9] controls.gain: 99999999999999999999 is out of range: a V4L2 control holds a 32-bit value (-2147483648 to 2147483647)"}},
+		{"control value nan", "controls:\n  gain: .nan\n", []string{"controls.gain: want a whole number, got .nan"}},
+		{"control given twice", "controls:\n  gain: 1\n  gain: 2\n", []string{`[3:3] controls.gain: mapping key "gain" already defined at [2:3]`}},
+		{"control value fraction, quoted name", "controls:\n  \"gain\": 1.5\n", []string{"controls.gain: want a whole number, got 1.5"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeConfig(t, tc.yml)
@@ -567,6 +594,8 @@ func FuzzLoadConfig(f *testing.F) {
 		"- a\n- b\n", "listen: \":8554\"\nusername: a\npassword: b\n", "{a: [}", "width: &x 5\nheight: *x\n",
 		"source: \"file:\"\n", "tls_cert: !!binary abc\n", "\t- : :\n",
 		"controls:\n  x:\n", "controls: {a: 1.5, : 2}\n", "controls:\n  ? [a]\n  : 1\n",
+		"controls: {brightness: [1]}\n", "controls:\n  b:\n    - &x 1\n", "wifi: {ssid: !!map {a: 1}}\n",
+		"controls:\n  b: 99999999999999999999\n", "wifi:\n  psk: a\n  psk: b\n",
 	} {
 		f.Add(seed)
 	}

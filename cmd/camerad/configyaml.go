@@ -12,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/printer"
+	"github.com/goccy/go-yaml/token"
 )
 
 // How camera.yml's text is read, beyond what the YAML decoder does: the file is often edited
@@ -67,41 +68,165 @@ func literalTextInto(m *ast.MappingNode, v reflect.Value) {
 	}
 }
 
-// describeYAMLError says what is wrong with camera.yml, with the offending line. A value of
-// the wrong type is described by its key and what the key takes ("mdns: want true or false,
-// got yes"): the parser's own words name Go types and struct fields, and for a nested key
-// (wifi.psk) the parent's.
+// describeYAMLError says what is wrong with camera.yml, with the offending line. An error
+// about a value names it by its full field ("controls.brightness: want a whole number, got
+// high", "wifi.ssid: want text..., got a list") and says what the field takes: the decoder's
+// own words name Go types and struct fields, and the key it names is the innermost one alone
+// (or, for a value in a {flow: mapping} or on a line of its own, the parent's or none).
 func describeYAMLError(err error, data []byte) string {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) || te.Token == nil || te.Token.Position == nil || te.DstType == nil {
+	var ye yaml.Error
+	if !errors.As(err, &ye) || ye.GetToken() == nil || ye.GetToken().Position == nil {
 		return yaml.FormatError(err, false, true)
 	}
-	pos := te.Token.Position
-	key := "value"
-	if lines := strings.Split(string(data), "\n"); pos.Line >= 1 && pos.Line <= len(lines) {
-		if k, _, ok := strings.Cut(lines[pos.Line-1], ":"); ok {
-			key = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(k), "- "))
+	tok := ye.GetToken()
+	field, found := fieldAt(data, tok.Position)
+	if !found {
+		field = "value"
+	}
+	var (
+		te  *yaml.TypeError
+		oe  *yaml.OverflowError
+		ne  *yaml.UnexpectedNodeTypeError
+		ue  *yaml.UnknownFieldError
+		msg string
+	)
+	switch {
+	case errors.As(err, &te) && te.DstType != nil:
+		msg = fmt.Sprintf("%s: want %s, got %s", field, wantType(te.DstType), gotValue(tok))
+	case errors.As(err, &oe) && oe.SrcNum == "NaN":
+		msg = fmt.Sprintf("%s: want a whole number, got %s", field, tok.Value)
+	case errors.As(err, &oe) && strings.HasPrefix(field, "controls."):
+		msg = fmt.Sprintf("%s: %s is out of range: %s", field, tok.Value, controlRange)
+	case errors.As(err, &oe):
+		msg = fmt.Sprintf("%s: %s is out of range", field, tok.Value)
+	case errors.As(err, &ne) && found:
+		want := "a mapping (name: value pairs)"
+		if ne.Expected == ast.SequenceType {
+			want = "a list"
 		}
-	}
-	want := "a " + te.DstType.String()
-	switch te.DstType.Kind() {
-	case reflect.Bool:
-		want = "true or false"
-	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		want = "a whole number"
-	case reflect.String:
-		want = "text (quote it if it looks like something else)"
-	}
-	got := strings.TrimSpace(te.Token.Value)
-	switch got {
-	case "[", "-":
-		got = "a list"
-	case "{":
-		got = "a mapping"
+		msg = fmt.Sprintf("%s: want %s, got %s", field, want, gotValue(tok))
+	case errors.As(err, &ue) && found:
+		msg = fmt.Sprintf("unknown field %q", field)
+	case strings.Contains(field, "."):
+		// Another error about a nested key (one given twice): the decoder names the key alone.
+		msg = field + ": " + ye.GetMessage()
+	default:
+		return yaml.FormatError(err, false, true)
 	}
 	var p printer.Printer
-	return fmt.Sprintf("[%d:%d] %s: want %s, got %s\n%s", pos.Line, pos.Column, key, want, got,
-		p.PrintErrorToken(te.Token, false))
+	return fmt.Sprintf("[%d:%d] %s\n%s", tok.Position.Line, tok.Position.Column, msg, p.PrintErrorToken(tok, false))
+}
+
+// wantType says what a field of type t takes, in camera.yml's terms.
+func wantType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.String:
+		return "text (quote it if it looks like something else)"
+	case reflect.Map, reflect.Struct:
+		return "a mapping (name: value pairs)"
+	}
+	return "a " + t.String()
+}
+
+// gotValue says what the value at tok is: the text as written, or the kind of a collection
+// (whose token is only its first character).
+func gotValue(tok *token.Token) string {
+	switch tok.Type {
+	case token.SequenceStartType, token.SequenceEntryType:
+		return "a list"
+	case token.MappingStartType, token.MappingValueType:
+		return "a mapping"
+	}
+	return strings.TrimSpace(tok.Value)
+}
+
+// fieldAt names the field whose key or value is at pos, the keys from the top joined by dots
+// ("wifi.ssid", "controls.brightness"). found is false where no key or value starts there
+// (the whole document, a key that is no name).
+func fieldAt(data []byte, pos *token.Position) (field string, found bool) {
+	// Duplicates allowed: a key given twice is one of the errors to place.
+	file, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey())
+	if err != nil {
+		return "", false
+	}
+	for _, doc := range file.Docs {
+		if field, found = fieldIn(doc.Body, "", pos); found {
+			return field, true
+		}
+	}
+	return "", false
+}
+
+// fieldIn is fieldAt within node n, the value of field path ("" for the document).
+func fieldIn(n ast.Node, path string, pos *token.Position) (string, bool) {
+	switch n := n.(type) {
+	case *ast.MappingNode:
+		for _, kv := range n.Values {
+			if f, ok := fieldIn(kv, path, pos); ok {
+				return f, true
+			}
+		}
+	case *ast.MappingValueNode:
+		if n.Key == nil {
+			return "", false
+		}
+		name := keyText(n.Key)
+		if path != "" {
+			name = path + "." + name
+		}
+		// The key itself (unknown, given twice), or its value: a collection's error is about
+		// the whole of it rather than a key inside, so the outer field is the one to name.
+		if startsAt(n.Key, pos) || startsAt(n.Value, pos) {
+			return name, true
+		}
+		return fieldIn(n.Value, name, pos)
+	case *ast.SequenceNode:
+		for _, v := range n.Values {
+			if f, ok := fieldIn(v, path, pos); ok {
+				return f, true
+			}
+		}
+	case *ast.AnchorNode:
+		return fieldIn(n.Value, path, pos)
+	case *ast.TagNode:
+		return fieldIn(n.Value, path, pos)
+	}
+	return "", false
+}
+
+// startsAt reports whether node n (or the value an anchor or a tag in front of it marks)
+// begins at pos: the decoder's errors point at the value's own first token.
+func startsAt(n ast.Node, pos *token.Position) bool {
+	for n != nil {
+		if tok := n.GetToken(); tok != nil && tok.Position != nil && tok.Position.Line == pos.Line &&
+			tok.Position.Column == pos.Column {
+			return true
+		}
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			n = v.Value
+		case *ast.TagNode:
+			n = v.Value
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// keyText is a key as the decoder reads it: unquoted.
+func keyText(k ast.MapKeyNode) string {
+	if s, ok := k.(*ast.StringNode); ok {
+		return s.Value
+	}
+	if tok := k.GetToken(); tok != nil {
+		return tok.Value
+	}
+	return k.String()
 }
 
 // checkWholeNumbers rejects a number with a fraction for a field that takes a whole number:
@@ -134,7 +259,7 @@ func checkWholeNumbers(data []byte) error {
 					if c.Key == nil {
 						continue
 					}
-					if err := wholeNumberValue("controls."+c.Key.String(), c.Value, true); err != nil {
+					if err := wholeNumberValue("controls."+keyText(c.Key), c.Value, true); err != nil {
 						return err
 					}
 				}

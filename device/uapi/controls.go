@@ -25,6 +25,26 @@ const (
 	CtrlFlagNextCtrl uint32 = 0x80000000
 	// CtrlFlagDisabled marks a control that is not available.
 	CtrlFlagDisabled uint32 = 0x0001
+	// CtrlFlagReadOnly marks a control that can be read but not set (S_CTRL: EACCES).
+	CtrlFlagReadOnly uint32 = 0x0004
+	// CtrlFlagWriteOnly marks a control that can be set but not read (G_CTRL: EACCES).
+	CtrlFlagWriteOnly uint32 = 0x0040
+)
+
+// Control types (enum v4l2_ctrl_type), as VIDIOC_QUERYCTRL reports them.
+const (
+	CtrlTypeInteger     uint32 = 1
+	CtrlTypeBoolean     uint32 = 2
+	CtrlTypeMenu        uint32 = 3
+	CtrlTypeButton      uint32 = 4
+	CtrlTypeInteger64   uint32 = 5
+	CtrlTypeClass       uint32 = 6 // a pseudo-control naming a class of controls
+	CtrlTypeString      uint32 = 7
+	CtrlTypeBitmask     uint32 = 8
+	CtrlTypeIntegerMenu uint32 = 9
+	// CtrlTypeCompound is the first of the compound types (arrays and structures: U8,
+	// U16, U32, AREA, the codecs' parameter sets...).
+	CtrlTypeCompound uint32 = 0x0100
 )
 
 // Values of the H.264 profile menu (enum v4l2_mpeg_video_h264_profile).

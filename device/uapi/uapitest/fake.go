@@ -75,11 +75,33 @@ type done struct {
 }
 
 // ControlDesc is what VIDIOC_QUERYCTRL says about a control. S_CTRL clamps a value to
-// [Min, Max], as the kernel does for integer controls.
+// [Min, Max], as the kernel does for integer controls, and refuses what the kernel refuses:
+// a read-only control or a control class (EACCES), a disabled one or one whose value is not
+// a single 32-bit number (EINVAL). G_CTRL refuses a button or a class (EACCES: the kernel
+// makes them write-only) and the non-32-bit ones (EINVAL).
 type ControlDesc struct {
 	Name              string
+	Type              uint32 // uapi.CtrlType*; 0 is uapi.CtrlTypeInteger
 	Min, Max, Default int32
 	Flags             uint32
+}
+
+// typ is the control's type as QUERYCTRL reports it.
+func (d ControlDesc) typ() uint32 {
+	if d.Type == 0 {
+		return uapi.CtrlTypeInteger
+	}
+	return d.Type
+}
+
+// isInt reports whether the control's value is a single 32-bit number, which S_CTRL and
+// G_CTRL handle (the kernel's ctrl->is_int).
+func (d ControlDesc) isInt() bool {
+	switch d.typ() {
+	case uapi.CtrlTypeInteger64, uapi.CtrlTypeString:
+		return false
+	}
+	return d.typ() < uapi.CtrlTypeCompound
 }
 
 // Fake is the fake kernel; it implements uapi.Sys.
@@ -309,10 +331,17 @@ func (f *Fake) ioctl(n *Node, req uint, arg unsafe.Pointer) (string, error) {
 		return fmt.Sprintf("type=%d timeperframe=%d/%d", p.Type, n.parm.Numerator, n.parm.Denominator), nil
 	case uapi.VIDIOC_S_CTRL:
 		c := (*uapi.Control)(arg)
+		line := fmt.Sprintf("id=%#x value=%d", c.ID, c.Value)
 		if _, ok := n.Controls[c.ID]; !ok {
-			return fmt.Sprintf("id=%#x value=%d", c.ID, c.Value), unix.EINVAL
+			return line, unix.EINVAL
 		}
 		if d, ok := n.ControlDescs[c.ID]; ok {
+			switch {
+			case !d.isInt() || d.Flags&uapi.CtrlFlagDisabled != 0:
+				return line, unix.EINVAL
+			case d.typ() == uapi.CtrlTypeClass || d.Flags&uapi.CtrlFlagReadOnly != 0:
+				return line, unix.EACCES
+			}
 			c.Value = max(d.Min, min(d.Max, c.Value))
 		}
 		n.Controls[c.ID] = c.Value
@@ -325,6 +354,14 @@ func (f *Fake) ioctl(n *Node, req uint, arg unsafe.Pointer) (string, error) {
 		v, ok := n.Controls[c.ID]
 		if !ok {
 			return fmt.Sprintf("id=%#x", c.ID), unix.EINVAL
+		}
+		if d, ok := n.ControlDescs[c.ID]; ok {
+			switch {
+			case !d.isInt():
+				return fmt.Sprintf("id=%#x", c.ID), unix.EINVAL
+			case d.typ() == uapi.CtrlTypeButton || d.typ() == uapi.CtrlTypeClass || d.Flags&uapi.CtrlFlagWriteOnly != 0:
+				return fmt.Sprintf("id=%#x", c.ID), unix.EACCES
+			}
 		}
 		c.Value = v
 		return fmt.Sprintf("id=%#x", c.ID), nil
@@ -371,7 +408,7 @@ func queryctrl(n *Node, q *uapi.QueryCtrl) (string, error) {
 	if !ok {
 		d = ControlDesc{Name: fmt.Sprintf("Control %#x", id), Min: math.MinInt32, Max: math.MaxInt32}
 	}
-	*q = uapi.QueryCtrl{ID: id, Type: 1 /* V4L2_CTRL_TYPE_INTEGER */, Minimum: d.Min, Maximum: d.Max, Step: 1,
+	*q = uapi.QueryCtrl{ID: id, Type: d.typ(), Minimum: d.Min, Maximum: d.Max, Step: 1,
 		DefaultValue: d.Default, Flags: d.Flags}
 	copy(q.Name[:len(q.Name)-1], d.Name)
 	return line, nil
