@@ -5,6 +5,8 @@
 #         card, the card on the Pi's SD controller, the serial console on the mini UART (ttyS1,
 #         as the card's cmdline.txt names it) and qemu's usb-net on the Pi's USB (dwc2) as
 #         its network adapter. Nothing is emulated that a Pi lacks.
+#   pi02w the same model booted with the Raspberry Pi Zero 2 W's device tree: its SoC is the
+#         Pi 3's, and its one USB port (OTG) takes a USB Ethernet adapter.
 #   virt  qemu's generic arm64 board: the card as a virtio disk, virtio-net, an i6300esb
 #         watchdog that qemu really counts down. Faster, and its watchdog works (see below).
 #
@@ -17,13 +19,19 @@
 # holds more than the image anyway).
 qemu_disk() {
 	cp --sparse=always "$2" "$3"
-	if [ "$1" = pi3b ]; then
-		truncate -s 256M "$3"
-	fi
+	case "$1" in pi3b | pi02w) truncate -s 256M "$3" ;; esac
+}
+
+# qemu_device_tree <machine>: the device tree on the card that the machine boots with.
+qemu_device_tree() {
+	case "$1" in
+	pi3b) echo bcm2837-rpi-3-b.dtb ;;
+	pi02w) echo bcm2837-rpi-zero-2-w.dtb ;;
+	esac
 }
 
 # qemu_cmdline <machine> <boot dir>: the kernel command line, from the card's cmdline.txt.
-#   pi3b: as on a Pi, and module_blacklist=bcm2835_wdt. qemu 7.2's BCM2835 power manager
+#   pi3b, pi02w: as on a Pi, and module_blacklist=bcm2835_wdt. qemu 7.2's BCM2835 power manager
 #         resets the board the moment a driver arms the watchdog (it does not count down), so
 #         with the watchdog the emulated Pi would reboot as soon as camerad's PID 1 armed it.
 #         On a real Pi the watchdog counts 15 s and PID 1 feeds it.
@@ -32,7 +40,7 @@ qemu_cmdline() {
 	local card
 	card="$(tr -s ' \n' ' ' <"$2/cmdline.txt")"
 	case "$1" in
-	pi3b) echo "${card% } module_blacklist=bcm2835_wdt" ;;
+	pi3b | pi02w) echo "${card% } module_blacklist=bcm2835_wdt" ;;
 	virt) echo "console=ttyAMA0 $(sed -e 's/console=[^ ]*//g' <<<"$card" | tr -s ' ')" ;;
 	*) return 1 ;;
 	esac
@@ -47,10 +55,10 @@ qemu_args() {
 	QEMU_ARGS=(-display none -monitor none -no-reboot
 		-kernel "$boot/vmlinuz" -initrd "$boot/initrd.img" -append "$cmdline" -rtc "$rtc")
 	case "$machine" in
-	pi3b)
+	pi3b | pi02w)
 		# The first serial port is the PL011 (Bluetooth on a Pi 3), the second the mini UART
 		# on GPIO 14/15, the Pi's serial console.
-		QEMU_ARGS+=(-M raspi3b -dtb "$boot/bcm2837-rpi-3-b.dtb"
+		QEMU_ARGS+=(-M raspi3b -dtb "$boot/$(qemu_device_tree "$machine")"
 			-serial null -serial "$console"
 			-drive if=sd,file="$disk",format=raw
 			-netdev "$net" -device usb-net,netdev=net0)
@@ -62,7 +70,7 @@ qemu_args() {
 			-device i6300esb -action watchdog=poweroff)
 		;;
 	*)
-		echo "qemu_args: unknown machine $machine (pi3b or virt)" >&2
+		echo "qemu_args: unknown machine $machine (pi3b, pi02w or virt)" >&2
 		return 1
 		;;
 	esac

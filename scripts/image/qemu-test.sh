@@ -14,9 +14,9 @@
 #  5. boots again and pulls the plug (kill -9 of qemu) just after PID 1's first log save:
 #     the partition must be fsck-clean with no dirty bit, camerad.log the second boot's and
 #     camerad-previous.log the first's;
-#  6. boots it on qemu's model of the Raspberry Pi 3 B: the Pi's own device tree, the card on
-#     the Pi's SD controller, the serial console on the mini UART, qemu's usb-net on the Pi's
-#     USB as its network; plays the stream again and powers off.
+#  6. boots it on qemu's model of the Raspberry Pi 3 B, with the Pi 3 B's device tree and then
+#     the Zero 2 W's: the card on the Pi's SD controller, the serial console on the mini UART,
+#     qemu's usb-net on the Pi's USB as its network; plays the stream again and powers off.
 # The machines are defined in qemu-machine.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -199,30 +199,39 @@ grep -q 'saving log and powering off' "$work/camerad-previous.log" || fail "came
 mdir -b -i "$work/disk.img@@$offset" ::/ | grep -qi '\.new$' && fail "a temporary .new file was left on the card"
 say "power cut $((SECONDS - cut_start)) s into the second boot, after its first log save: fsck clean, no dirty bit; camerad.log has $(wc -l <"$work/camerad-cut.log") lines of it, camerad-previous.log the first boot's"
 
-# 6. The Raspberry Pi 3 B model: the same card (camera.yml as edited in 3), booted the way the
-# Pi's drivers see it. It must find itself a Pi, mount the card from the Pi's SD controller,
-# bring up the USB network adapter with DHCP, serve, and play.
+# 6. The Raspberry Pi models: the same card (camera.yml as edited in 3) booted the way the
+# Pi's drivers see it, with the Pi 3 B's device tree and then the Zero 2 W's. Each must find
+# itself that Pi, mount the card from the Pi's SD controller, bring up the USB network adapter
+# with DHCP, serve, play, and power off with the card clean.
 exec 3>&-
-pi_start=$SECONDS
-qemu_disk pi3b "$img" "$work/pi.img"
-mcopy -o -i "$work/pi.img@@$offset" "$work/camera.yml" ::/camera.yml
-start_vm pi pi3b "$work/pi.img" ",hostfwd=tcp:127.0.0.1:$port-:554"
-wait_for 'service started' "$boot_timeout"
-play
-for s in 'boot: machine.*model="Raspberry Pi 3 Model B" kind=raspberrypi' 'modules loaded.*dwc2.*cdc_ether' \
-	'boot partition mounted.*dev=/dev/mmcblk0p1' 'network up.*if=usb0' 'camera reachable.*url=rtsp://10.0.2.15:554/stream' \
-	'no hardware watchdog'; do
-	grep -q -- "$s" "$console" || fail "Pi 3 B console log lacks \"$s\""
+for machine in pi3b pi02w; do
+	pi_start=$SECONDS
+	case $machine in
+	pi3b) model="Raspberry Pi 3 Model B" ;;
+	pi02w) model="Raspberry Pi Zero 2 W" ;;
+	esac
+	qemu_disk "$machine" "$img" "$work/$machine.img"
+	mcopy -o -i "$work/$machine.img@@$offset" "$work/camera.yml" ::/camera.yml
+	start_vm "$machine" "$machine" "$work/$machine.img" ",hostfwd=tcp:127.0.0.1:$port-:554"
+	wait_for 'service started' "$boot_timeout"
+	play
+	for s in "boot: machine.*model=\"$model\" kind=raspberrypi" 'modules loaded.*dwc2.*cdc_ether' \
+		'boot partition mounted.*dev=/dev/mmcblk0p1' 'network up.*if=usb0' 'camera reachable.*url=rtsp://10.0.2.15:554/stream' \
+		'no hardware watchdog'; do
+		grep -q -- "$s" "$console" || fail "$model console log lacks \"$s\""
+	done
+	# Without the watchdog driver (see qemu-machine.sh) the kernel can only halt the board, not
+	# power it off: once it says so, the card is safe and the plug is pulled.
+	echo poweroff >&3
+	wait_for 'reboot: System halted\|reboot: Power down' 60
+	kill -9 "$qemu_pid"
+	wait "$qemu_pid" 2>/dev/null || true
+	qemu_pid=""
+	wait "$cat_pid" 2>/dev/null || true
+	exec 3>&-
+	grep -q 'boot: power off' "$console" || fail "no orderly power-off on the $model console"
+	fsck_boot "after the $model's power-off" "$work/$machine.img"
+	rm -f "$work/$machine.img"
+	say "qemu's $model: booted from its SD controller, USB network up, stream played, halted clean in $((SECONDS - pi_start)) s"
 done
-# Without the watchdog driver (see qemu-machine.sh) the kernel can only halt, not power off
-# the board: once it says so, the card is safe and the plug is pulled.
-echo poweroff >&3
-wait_for 'reboot: System halted\|reboot: Power down' 60
-kill -9 "$qemu_pid"
-wait "$qemu_pid" 2>/dev/null || true
-qemu_pid=""
-wait "$cat_pid" 2>/dev/null || true
-grep -q 'boot: power off' "$console" || fail "no orderly power-off on the Pi 3 B console"
-fsck_boot "after the Pi 3 B's power-off" "$work/pi.img"
-say "Pi 3 B model: booted from its SD controller, USB network up, stream played, halted clean in $((SECONDS - pi_start)) s"
-say "PASS in $((SECONDS - start)) s: booted, streamed, powered off ($boot1_lines lines of camerad.log), survived a power cut, booted on the Pi 3 B model"
+say "PASS in $((SECONDS - start)) s: booted, streamed, powered off ($boot1_lines lines of camerad.log), survived a power cut, booted on the Pi 3 B and Zero 2 W models"

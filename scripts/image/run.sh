@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh [pi3b|virt]: boots the SD-card image in qemu with its console on this terminal and
+# run.sh [pi3b|pi02w|virt]: boots the SD-card image in qemu with its console on this terminal and
 # the camera's RTSP port (554) forwarded to 127.0.0.1:$PORT (default 8554), so that its stream
 # can be watched from here as from a LAN: make image-run. The machines (qemu's Raspberry Pi 3 B
 # model by default) are described in qemu-machine.sh.
@@ -14,7 +14,7 @@ machine="${1:-pi3b}"
 img="${IMAGE:-bin/camerad-arm64.img}"
 port="${PORT:-8554}"
 fail() { echo "image-run: $*" >&2; exit 1; }
-case "$machine" in pi3b | virt) ;; *) fail "unknown machine \"$machine\": pi3b or virt" ;; esac
+case "$machine" in pi3b | pi02w | virt) ;; *) fail "unknown machine \"$machine\": pi3b, pi02w or virt" ;; esac
 command -v qemu-system-aarch64 >/dev/null || fail "qemu-system-aarch64 not installed (apt-get install qemu-system-arm)"
 [ -f "$img" ] || fail "$img missing: run GOARCH=arm64 make image"
 

@@ -26,8 +26,10 @@ const defaultEpoch = 1704067200
 const (
 	kernelName    = "vmlinuz"
 	initramfsName = "initrd.img"
-	// pi3bDeviceTree is the Raspberry Pi 3 B's, which qemu's raspi3b model boots with.
-	pi3bDeviceTree = "bcm2837-rpi-3-b.dtb"
+	// The device trees qemu's raspi3b model boots with (scripts/image/qemu-machine.sh): the
+	// Raspberry Pi 3 B's and the Zero 2 W's, which has the same SoC.
+	pi3bDeviceTree  = "bcm2837-rpi-3-b.dtb"
+	pi02wDeviceTree = "bcm2837-rpi-zero-2-w.dtb"
 )
 
 // firmwareBoot are the Pi firmware files: bootcode.bin (Pi 3 / Zero 2 W second stage), and

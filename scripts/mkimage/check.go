@@ -13,12 +13,12 @@ import (
 )
 
 // runCheck verifies an image's layout the way the Pi firmware will read it, and optionally
-// extracts the files qemu boots it with (the image's own kernel, initramfs and Pi 3 B device
-// tree).
+// extracts the files qemu boots it with (the image's own kernel, initramfs and the Pi 3 B and
+// Zero 2 W device trees).
 func runCheck(log *slog.Logger, args []string) error {
 	fl := flag.NewFlagSet("check", flag.ContinueOnError)
 	image := fl.String("image", "bin/camerad-arm64.img", "image to check")
-	extract := fl.String("extract", "", "directory to copy vmlinuz, initrd.img, the Pi 3 B device tree, cmdline.txt, camera.yml and camerad.log into")
+	extract := fl.String("extract", "", "directory to copy vmlinuz, initrd.img, the Pi 3 B and Zero 2 W device trees, cmdline.txt, camera.yml and camerad.log into")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func runCheck(log *slog.Logger, args []string) error {
 	if err := os.MkdirAll(*extract, 0o755); err != nil {
 		return fmt.Errorf("extract: %w", err)
 	}
-	for _, name := range []string{kernelName, initramfsName, pi3bDeviceTree, "cmdline.txt", "camera.yml", "camerad.log"} {
+	for _, name := range []string{kernelName, initramfsName, pi3bDeviceTree, pi02wDeviceTree, "cmdline.txt", "camera.yml", "camerad.log"} {
 		b, err := im.ReadFile(name)
 		if err != nil {
 			if name == "camerad.log" {
