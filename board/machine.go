@@ -40,6 +40,11 @@ var piModules = []Module{
 	{Name: "bcm2835"}, {Name: "sdhci_iproc"},
 	{Name: "bcm2835_wdt"},
 	{Name: "bcm2835_rng"}, {Name: "iproc_rng200"},
+	// CPU frequency scaling. The firmware starts the ARM cores at their lowest clock (600 MHz
+	// on a Pi 3 or 4, half or less of their top speed) and raises it only when the kernel's
+	// cpufreq driver asks: without these the test source and many viewers would run on half a
+	// CPU. raspberrypi-cpufreq registers the cores' operating points for cpufreq-dt.
+	{Name: "cpufreq_dt"}, {Name: "raspberrypi_cpufreq"},
 	// Legacy camera stack through the VideoCore firmware (start_x.elf): it can hand out H.264.
 	{Name: "vchiq"}, {Name: "bcm2835_mmal_vchiq"}, {Name: "bcm2835_v4l2"},
 	// USB: dwc2 (Pi 3, Zero 2 W), the VL805 xHCI behind PCIe (Pi 4, whose firmware load needs

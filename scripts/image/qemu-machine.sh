@@ -31,16 +31,21 @@ qemu_device_tree() {
 }
 
 # qemu_cmdline <machine> <boot dir>: the kernel command line, from the card's cmdline.txt.
-#   pi3b, pi02w: as on a Pi, and module_blacklist=bcm2835_wdt. qemu 7.2's BCM2835 power manager
-#         resets the board the moment a driver arms the watchdog (it does not count down), so
-#         with the watchdog the emulated Pi would reboot as soon as camerad's PID 1 armed it.
-#         On a real Pi the watchdog counts 15 s and PID 1 feeds it.
+#   pi3b, pi02w: as on a Pi, with two of the Pi's drivers kept out (module_blacklist), which
+#         qemu's model cannot serve:
+#         - bcm2835_wdt: qemu 7.2's BCM2835 power manager resets the board the moment a driver
+#           arms the watchdog (it does not count down), so the emulated Pi would reboot as soon
+#           as camerad's PID 1 armed it. On a real Pi the watchdog counts 15 s and PID 1 feeds
+#           it.
+#         - vchiq and the camera drivers over it: the VCHIQ service is the GPU firmware's, which
+#           qemu does not run, and the (staging) vchiq driver, finding no firmware to answer,
+#           may oops in one of its threads on its way out.
 #   virt: the console on its PL011 (ttyAMA0).
 qemu_cmdline() {
 	local card
 	card="$(tr -s ' \n' ' ' <"$2/cmdline.txt")"
 	case "$1" in
-	pi3b | pi02w) echo "${card% } module_blacklist=bcm2835_wdt" ;;
+	pi3b | pi02w) echo "${card% } module_blacklist=bcm2835_wdt,vchiq,bcm2835_mmal_vchiq,bcm2835_v4l2" ;;
 	virt) echo "console=ttyAMA0 $(sed -e 's/console=[^ ]*//g' <<<"$card" | tr -s ' ')" ;;
 	*) return 1 ;;
 	esac

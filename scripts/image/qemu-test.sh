@@ -127,6 +127,14 @@ fsck_boot() {
 	fsck.fat -n "$work/part.img" >"$work/fsck.log" 2>&1 || { cat "$work/fsck.log" >&2; fail "fsck.fat: boot partition not clean $1"; }
 	rm -f "$work/part.img"
 }
+# no_oops <board>: the kernel met no bug on the way (a driver the image loads, or one of
+# camerad's ioctls, crashing in the kernel would otherwise go unseen while the stream played).
+no_oops() {
+	if grep -a -q 'Internal error: Oops\|BUG: \|Kernel panic\|WARNING: CPU: .* at ' "$console"; then
+		grep -a -A20 'Internal error: Oops\|BUG: \|Kernel panic\|WARNING: CPU: .* at ' "$console" | head -40 >&2
+		fail "the kernel reported a bug on the $1 console"
+	fi
+}
 wait_for 'boot: start service' "$boot_timeout"
 wait_for 'service started' 30
 say "camerad is PID 1 and started the service $((SECONDS - boot_start)) s after power-on"
@@ -153,6 +161,7 @@ for s in 'boot: mount /proc' 'boot: load kernel modules' 'modules loaded' 'boot 
 	'service started' 'boot partition mounted read-only' 'camera reachable.*url=rtsp://10.0.2.15:554/stream'; do
 	grep -q -- "$s" "$console" || fail "console log lacks boot step \"$s\""
 done
+no_oops virt
 
 echo poweroff >&3
 deadline=$((SECONDS + 60))
@@ -220,6 +229,7 @@ for machine in pi3b pi02w; do
 		'no hardware watchdog'; do
 		grep -q -- "$s" "$console" || fail "$model console log lacks \"$s\""
 	done
+	no_oops "$model"
 	# Without the watchdog driver (see qemu-machine.sh) the kernel can only halt the board, not
 	# power it off: once it says so, the card is safe and the plug is pulled.
 	echo poweroff >&3
