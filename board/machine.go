@@ -50,7 +50,7 @@ var piModules = []Module{
 	// USB: dwc2 (Pi 3, Zero 2 W), the VL805 xHCI behind PCIe (Pi 4, whose firmware load needs
 	// reset-raspberrypi), UVC webcams. dwc2's device tree node names a usb-nop-xceiv PHY
 	// (phy-generic): without it dwc2 waits out the kernel's 10 s deferred-probe timeout, and
-	// with it USB, hence the Pi 3 B's Ethernet, which hangs off USB.
+	// all of USB with it, the Pi 3 B's Ethernet (on USB) included.
 	{Name: "phy_generic"}, {Name: "dwc2"}, {Name: "reset_raspberrypi"}, {Name: "xhci_pci"}, {Name: "uvcvideo"},
 	// Ethernet: smsc95xx (Pi 3 B), lan78xx (Pi 3 B+), GENET with its PHY (Pi 4).
 	{Name: "smsc95xx"}, {Name: "lan78xx"},

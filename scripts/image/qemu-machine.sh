@@ -31,8 +31,8 @@ qemu_device_tree() {
 }
 
 # qemu_cmdline <machine> <boot dir>: the kernel command line, from the card's cmdline.txt.
-#   pi3b, pi02w: as on a Pi, with two of the Pi's drivers kept out (module_blacklist), which
-#         qemu's model cannot serve:
+#   pi3b, pi02w: as on a Pi, with the drivers kept out (module_blacklist) that qemu's model
+#         cannot serve:
 #         - bcm2835_wdt: qemu 7.2's BCM2835 power manager resets the board the moment a driver
 #           arms the watchdog (it does not count down), so the emulated Pi would reboot as soon
 #           as camerad's PID 1 armed it. On a real Pi the watchdog counts 15 s and PID 1 feeds
