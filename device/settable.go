@@ -25,9 +25,10 @@ func (c ControlInfo) cannotSet() (label, reason string) {
 	case c.Flags&uapi.CtrlFlagReadOnly != 0:
 		return "read-only", "the control is read-only"
 	}
-	switch c.Type {
-	case uapi.CtrlTypeInteger, uapi.CtrlTypeBoolean, uapi.CtrlTypeMenu, uapi.CtrlTypeIntegerMenu, uapi.CtrlTypeBitmask:
+	if c.holdsOneNumber() {
 		return "", ""
+	}
+	switch c.Type {
 	case uapi.CtrlTypeButton:
 		return "button", "the control is a button, an action with no value: camerad does not press buttons"
 	case uapi.CtrlTypeInteger64:
@@ -44,9 +45,15 @@ func (c ControlInfo) cannotSet() (label, reason string) {
 // hasValue reports whether VIDIOC_G_CTRL reads the control's value: a single 32-bit number
 // that is not write-only (a button has none).
 func (c ControlInfo) hasValue() bool {
+	return c.holdsOneNumber() && c.Flags&uapi.CtrlFlagWriteOnly == 0
+}
+
+// holdsOneNumber reports whether the control's type is one whose value is a single 32-bit
+// number, which VIDIOC_S_CTRL and VIDIOC_G_CTRL take.
+func (c ControlInfo) holdsOneNumber() bool {
 	switch c.Type {
 	case uapi.CtrlTypeInteger, uapi.CtrlTypeBoolean, uapi.CtrlTypeMenu, uapi.CtrlTypeIntegerMenu, uapi.CtrlTypeBitmask:
-		return c.Flags&uapi.CtrlFlagWriteOnly == 0
+		return true
 	}
 	return false
 }

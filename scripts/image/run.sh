@@ -21,7 +21,7 @@ command -v qemu-system-aarch64 >/dev/null || fail "qemu-system-aarch64 not insta
 work=.cache/image-run
 rm -rf "$work"
 mkdir -p "$work"
-GOOS= GOARCH= go run ./scripts/mkimage check -image "$img" -extract "$work/boot" 2>/dev/null
+GOOS= GOARCH= go run ./scripts/mkimage check -image "$img" -extract "$work/boot"
 qemu_disk "$machine" "$img" "$work/card.img"
 qemu_args "$machine" "$work/boot" "$work/card.img" mon:stdio "$(qemu_cmdline "$machine" "$work/boot")" \
 	",hostfwd=tcp:127.0.0.1:$port-:554"
