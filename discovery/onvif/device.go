@@ -57,3 +57,7 @@ func (d Device) Scopes() []string {
 func scopeItem(s string) string {
 	return url.PathEscape(s)
 }
+
+// DevicePath is where the device service answers over HTTP; WS-Discovery's XAddrs point
+// there (the path ONVIF's examples use, and what clients try first when given only an IP).
+const DevicePath = "/onvif/device_service"
