@@ -48,7 +48,7 @@ type authenticator struct {
 	user, pass string
 
 	mu     sync.Mutex
-	seen   map[string]time.Time // nonce as sent -> when it was accepted
+	seen   map[string]time.Time // nonce and Created as sent -> when they were accepted
 	order  []string             // the nonces of seen, oldest first
 	oldest int                  // index in order of the oldest nonce still in seen
 }
@@ -102,13 +102,18 @@ func (a *authenticator) check(tok *usernameToken, now time.Time) string {
 	case created.Sub(now) > maxCreatedSkew || now.Sub(created) > maxCreatedSkew:
 		return "Created is more than a day away from the camera's clock"
 	}
-	if tok.nonce != "" && !a.remember(tok.nonce, now) {
+	// A replay is the same nonce with the same Created. The nonce alone is not enough:
+	// libonvif seeds rand() with the second it runs in, so its nonces repeat within a second
+	// while Created (in milliseconds), and so the digest, changes; an attacker cannot pair an
+	// old nonce with a new Created without the password.
+	if tok.nonce != "" && !a.remember(tok.nonce+" "+tok.created, now) {
 		return "replayed nonce"
 	}
 	return ""
 }
 
-// remember records nonce as used at now; false when it was already used within nonceWindow.
+// remember records a token's nonce (with its Created) as used at now; false when it was
+// already used within nonceWindow.
 func (a *authenticator) remember(nonce string, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -44,6 +44,9 @@ func TestAuth(t *testing.T) {
 	// The same token again: a replay.
 	soapPost(t, url, soapEnvelope12(soapDigestHeader("admin", "secret", []byte("nonce-1-0123456789"), created), profiles)).
 		wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
+	// The same nonce with a new Created is a new token (libonvif repeats nonces within a
+	// second), not a replay.
+	soapPost(t, url, soapEnvelope12(soapDigestHeader("admin", "secret", []byte("nonce-1-0123456789"), "2026-03-04T05:06:07.124Z"), profiles)).wantOK(t, "GetProfiles")
 	// Wrong password, wrong user, no token at all.
 	soapPost(t, url, soapEnvelope12(soapDigestHeader("admin", "wrong", []byte("nonce-2"), created), profiles)).
 		wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
