@@ -258,6 +258,11 @@ func TestRefusedOperations(t *testing.T) {
 		!strings.Contains(a.env.body.text("detail", "Subcode"), "ActionNotSupported") || a.header.Get("Content-Type") != "text/xml; charset=utf-8" {
 		t.Errorf("SOAP 1.1 fault: %d %s", a.status, a.raw)
 	}
+	// A Sender fault too goes with 500 in SOAP 1.1, as s:Client.
+	a = soapPost(t, base+MediaPath, soapEnvelope11("", `<GetProfile xmlns="http://www.onvif.org/ver10/media/wsdl"><ProfileToken>x</ProfileToken></GetProfile>`))
+	if a.status != 500 || a.env == nil || a.env.body.text("faultcode") != "s:Client" {
+		t.Errorf("SOAP 1.1 Sender fault: %d %s", a.status, a.raw)
+	}
 }
 
 func TestDispatchByNamespaceNotPath(t *testing.T) {
