@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -416,7 +418,9 @@ func joinGroup(c *net.UDPConn, ifc *net.Interface) error {
 		return err
 	}
 	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptIPMreqn(int(fd), unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq) }); err != nil {
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptIPMreqn(int(fd), unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq)
+	}); err != nil {
 		return err
 	}
 	return serr
@@ -509,5 +513,68 @@ func TestNetnsGarbage(t *testing.T) {
 	a := p.waitAnswer(nsSOAP12, nil)
 	if a.xaddrs() != xaddr(camAddr2) {
 		t.Errorf("after the garbage: XAddrs %q", a.xaddrs())
+	}
+}
+
+// TestNetnsOnvifUtil: the real client, libonvif's `onvif-util -a`, run in a viewer
+// namespace, lists the camera by the address on its side. After discovery it asks the
+// device service for GetHostname; that service is not part of this package, so a stub
+// stands in for it below.
+func TestNetnsOnvifUtil(t *testing.T) {
+	bin, err := exec.LookPath("onvif-util")
+	if err != nil {
+		t.Skip("onvif-util not installed (apt-get install onvif-tools)")
+	}
+	n := newWSDNet(t)
+	startWSD(t, n.cam)
+	// Below-the-interface stand-in for the device service (written elsewhere): it answers
+	// GetHostname, which onvif-util -a prints, and faults anything else.
+	var ln net.Listener
+	if err := inNS(n.cam, func() error {
+		var err error
+		ln, err = net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", testHTTPPort))
+		return err
+	}); err != nil {
+		t.Fatalf("listen for the stub device service: %v", err)
+	}
+	var asked atomic.Int32
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
+		if r.URL.Path != DevicePath || !bytes.Contains(body, []byte("GetHostname")) {
+			// onvif-util also asks GetSystemDateAndTime first, and goes on without it.
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `<s:Envelope xmlns:s="`+nsSOAP12+`" xmlns:ter="`+nsError+`"><s:Body><s:Fault><s:Code><s:Value>s:Receiver</s:Value>`+
+				`<s:Subcode><s:Value>ter:ActionNotSupported</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en">stub: GetHostname only</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>`)
+			return
+		}
+		asked.Add(1)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="`+nsSOAP12+`" xmlns:tds="`+nsDevice+`" xmlns:tt="`+nsSchema+`"><s:Body>`+
+			`<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP><tt:Name>stub-hostname</tt:Name></tds:HostnameInformation></tds:GetHostnameResponse></s:Body></s:Envelope>`)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	// The responder needs a moment to start; onvif-util listens 500 ms per interface.
+	p := openProbe(t, n.view2, viewAddr2)
+	p.waitAnswer(nsSOAP12, nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.view2, bin, "-a").CombinedOutput()
+	if err != nil {
+		t.Fatalf("onvif-util -a: %v\n%s", err, out)
+	}
+	t.Logf("onvif-util -a:\n%s", out)
+	// It prints "<host> <hostname>(<name scope> <hardware scope>)" for each camera found.
+	want := camAddr2 + " stub-hostname(camera-abcd Raspberry Pi 4)"
+	if !strings.Contains(string(out), "Found 1 cameras") || !strings.Contains(string(out), want) {
+		t.Errorf("onvif-util -a did not list the camera as %q", want)
+	}
+	if strings.Contains(string(out), camAddr1) {
+		t.Errorf("onvif-util -a was given the camera's address on the other link, %s", camAddr1)
+	}
+	if asked.Load() == 0 {
+		t.Error("onvif-util did not reach the device service at the XAddrs it was given")
 	}
 }
