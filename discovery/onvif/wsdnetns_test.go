@@ -366,6 +366,14 @@ func TestNetnsProbeXAddrs(t *testing.T) {
 		got[0].xaddrs() != xaddr(camAddr2) || got[0].epr() != testDevice.EndpointReference() {
 		t.Errorf("resolve answers: %+v", got)
 	}
+
+	// Clients repeat a multicast probe (SOAP-over-UDP §3.2); one answer is enough.
+	for range 3 {
+		p.probe("urn:uuid:repeated", nsSOAP12, nil)
+	}
+	if got := p.answers(time.Second); len(got) != 1 {
+		t.Errorf("a probe sent 3 times got %d answers, want 1", len(got))
+	}
 }
 
 // TestNetnsHelloBye: Hello on start, Hello again when the camera gets another address (as
