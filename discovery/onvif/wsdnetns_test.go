@@ -127,31 +127,21 @@ func TestWSDHelper(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startWSD runs the responder helper in ns; stop sends SIGTERM and waits for a clean exit.
 func startWSD(t *testing.T, ns string) (stop func()) {
 	t.Helper()
 	spec, _ := json.Marshal(DiscoveryConfig{Device: testDevice, HTTPPort: testHTTPPort})
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestWSDHelper$", "-test.count=1")
 	cmd.Env = append(os.Environ(), wsdHelperEnv+"="+string(spec))
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
+	// The helper logs to a file, read back when a test fails.
+	logPath := t.TempDir() + "/responder.log"
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close() // the child keeps its own descriptor
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	out := func() string { b, _ := os.ReadFile(logPath); return string(b) }
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start responder: %v", err)
 	}
@@ -173,7 +163,7 @@ func startWSD(t *testing.T, ns string) (stop func()) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		wait()
 		if t.Failed() {
-			t.Logf("responder output:\n%s", out.String())
+			t.Logf("responder output:\n%s", out())
 		}
 	})
 	return func() {
@@ -183,7 +173,7 @@ func startWSD(t *testing.T, ns string) (stop func()) {
 		}
 		wait()
 		if exitErr != nil {
-			t.Fatalf("responder: %v\n%s", exitErr, out.String())
+			t.Fatalf("responder: %v\n%s", exitErr, out())
 		}
 	}
 }
@@ -214,32 +204,21 @@ type wsdAnswer struct {
 }
 
 // epr and xaddrs are those of whichever message it is.
-func (a wsdAnswer) epr() string {
-	if len(a.Body.Inner) == 0 {
-		return ""
-	}
-	in := a.Body.Inner[0]
-	switch {
-	case in.Match != nil:
-		return in.Match.EPR
-	case in.Resolved != nil:
-		return in.Resolved.EPR
-	}
-	return in.EPR
-}
+func (a wsdAnswer) epr() string    { e, _ := a.endpoint(); return e }
+func (a wsdAnswer) xaddrs() string { _, x := a.endpoint(); return x }
 
-func (a wsdAnswer) xaddrs() string {
+func (a wsdAnswer) endpoint() (epr, xaddrs string) {
 	if len(a.Body.Inner) == 0 {
-		return ""
+		return "", ""
 	}
 	in := a.Body.Inner[0]
 	switch {
 	case in.Match != nil:
-		return in.Match.XAddrs
+		return in.Match.EPR, in.Match.XAddrs
 	case in.Resolved != nil:
-		return in.Resolved.XAddrs
+		return in.Resolved.EPR, in.Resolved.XAddrs
 	}
-	return in.XAddrs
+	return in.EPR, in.XAddrs
 }
 
 // probeConn is a client socket in a viewer namespace.
