@@ -8,6 +8,9 @@ BIN     := bin/$(GOOS)_$(GOARCH)
 LISTEN  ?= :8554
 # MDNS: make run announces on the LAN only when asked (MDNS=true); the camera image always does.
 MDNS    ?= false
+# ONVIF_LISTEN: make run answers ONVIF NVRs (HTTP there, WS-Discovery on the LAN) only when
+# asked, e.g. ONVIF_LISTEN=:8899; camerad itself and the image have it on.
+ONVIF_LISTEN ?=
 
 export GOOS GOARCH
 
@@ -25,7 +28,7 @@ build:
 run:
 	GOOS= GOARCH= $(GO) build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" \
 		-o bin/camerad-run ./cmd/camerad
-	exec bin/camerad-run -listen $(LISTEN) -mdns=$(MDNS)
+	exec bin/camerad-run -listen $(LISTEN) -mdns=$(MDNS) -onvif-listen='$(ONVIF_LISTEN)'
 
 # unit: unit, in-process end-to-end and interop tests (interop skips when a player is missing).
 unit:

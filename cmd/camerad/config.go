@@ -52,6 +52,10 @@ type Config struct {
 	TLSCert     string `yaml:"tls_cert"`     // PEM certificate (chain); with tls_key empty too: self-signed
 	TLSKey      string `yaml:"tls_key"`      // PEM private key of tls_cert
 
+	// ONVIF (device and media services over HTTP, WS-Discovery on the LAN), off while
+	// onvif_listen is empty: NVRs and Home Assistant find the camera and its RTSP URL.
+	ONVIFListen string `yaml:"onvif_listen"` // e.g. ":8899" (":80", ONVIF's usual port, in the image)
+
 	// dir is the config file's directory ("" without a file): where a self-signed RTSPS
 	// certificate is kept between starts (see selfSignedPath).
 	dir string
@@ -67,16 +71,17 @@ type WiFiConfig struct {
 // DefaultConfig is what camerad runs with when nothing is configured.
 func DefaultConfig() Config {
 	return Config{
-		Listen:     ":8554",
-		Path:       "/stream",
-		Source:     "auto",
-		Width:      1280,
-		Height:     720,
-		FPS:        30,
-		Bitrate:    2_000_000,
-		Multicast:  "auto",
-		MaxViewers: 100,
-		LogLevel:   "info",
+		Listen:      ":8554",
+		Path:        "/stream",
+		Source:      "auto",
+		Width:       1280,
+		Height:      720,
+		FPS:         30,
+		Bitrate:     2_000_000,
+		Multicast:   "auto",
+		MaxViewers:  100,
+		LogLevel:    "info",
+		ONVIFListen: ":8899",
 	}
 }
 
@@ -101,6 +106,7 @@ func (d Defaults) Config() (Config, error) {
 	case StandardDefaults, "":
 	case ImageDefaults:
 		cfg.Listen = ":554"
+		cfg.ONVIFListen = ":80"
 	default:
 		return cfg, fmt.Errorf("defaults %q: want %s or %s", string(d), StandardDefaults, ImageDefaults)
 	}
@@ -251,6 +257,16 @@ func (c Config) Validate() error {
 		bad("rtsps_listen", "%q is not host:port with a port from 0 to 65535 (e.g. \":8322\")", c.RTSPSListen)
 	case c.RTSPSListen == c.Listen && !strings.HasSuffix(c.Listen, ":0"): // port 0: any free one each
 		bad("rtsps_listen", "%q is the listen address too; RTSP and RTSPS need a port each", c.RTSPSListen)
+	}
+	switch {
+	case c.ONVIFListen == "":
+	case strings.LastIndexByte(c.ONVIFListen, ':') < 0:
+		bad("onvif_listen", "%q has no port (e.g. \":8899\"; \"\" turns ONVIF off)", c.ONVIFListen)
+	case !validPort(c.ONVIFListen):
+		bad("onvif_listen", "%q is not host:port with a port from 0 to 65535 (e.g. \":8899\")", c.ONVIFListen)
+	case strings.HasSuffix(c.ONVIFListen, ":0"): // any free port each: no clash
+	case c.ONVIFListen == c.Listen || c.ONVIFListen == c.RTSPSListen:
+		bad("onvif_listen", "%q is an RTSP address too; ONVIF's HTTP needs a port of its own", c.ONVIFListen)
 	}
 	if c.TLSCert != "" && c.TLSKey == "" {
 		bad("tls_key", "must be set when tls_cert is (the certificate's private key, PEM)")

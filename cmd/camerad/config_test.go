@@ -39,6 +39,7 @@ password: s3cret
 max_viewers: 4
 hostname: garden-cam
 mdns: false
+onvif_listen: ":8080"
 wifi:
   ssid: "Home Net"
   psk: "correct horse"
@@ -60,7 +61,7 @@ controls:
 	want := Config{
 		Listen: ":554", Path: "/cam1", Source: "clip", Width: 1920, Height: 1080, FPS: 25,
 		Bitrate: 4_000_000, GOP: 50, UDPPort: 6970, Multicast: "239.255.0.7:5008", Username: "admin", Password: "s3cret",
-		MaxViewers: 4, Hostname: "garden-cam", MDNS: &f,
+		MaxViewers: 4, Hostname: "garden-cam", MDNS: &f, ONVIFListen: ":8080",
 		WiFi:     WiFiConfig{SSID: "Home Net", PSK: "correct horse", Country: "DE"},
 		LogLevel: "debug",
 		HFlip:    true, Rotation: 180,
@@ -286,6 +287,10 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"cert without key", "rtsps_listen: \":8322\"\ntls_cert: cam.crt\n", []string{"tls_key"}},
 		{"key without cert", "rtsps_listen: \":8322\"\ntls_key: cam.key\n", []string{"tls_cert"}},
 		{"cert without rtsps", "tls_cert: cam.crt\ntls_key: cam.key\n", []string{"rtsps_listen"}},
+		{"onvif no port", "onvif_listen: camera\n", []string{"onvif_listen", "camera"}},
+		{"onvif port range", "onvif_listen: \":99999\"\n", []string{"onvif_listen", "99999"}},
+		{"onvif on listen", "listen: \":8554\"\nonvif_listen: \":8554\"\n", []string{"onvif_listen", "port of its own"}},
+		{"onvif on rtsps", "rtsps_listen: \":8322\"\nonvif_listen: \":8322\"\n", []string{"onvif_listen"}},
 		{"rotation quarter turn", "rotation: 90\n", []string{"rotation: 90 must be 0 or 180"}},
 		{"rotation fraction", "rotation: 180.5\n", []string{"rotation: want a whole number, got 180.5"}},
 		{"hflip word", "hflip: yes\n", []string{"hflip: want true or false, got yes"}},

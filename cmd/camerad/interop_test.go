@@ -186,7 +186,7 @@ func interopTryStart(t *testing.T, bin, ns string, args []string) (*interopCamer
 	addr := ln.Addr().String()
 	ln.Close()
 
-	full := append([]string{"-listen", addr, "-mdns=false", "-log-level", "debug"}, args...)
+	full := append([]string{"-listen", addr, "-mdns=false", "-onvif-listen=", "-log-level", "debug"}, args...)
 	if ns != "" { // ip execs camerad in the namespace: the process is camerad's own
 		full = append([]string{"netns", "exec", ns, bin}, full...)
 		bin = "ip"
@@ -626,7 +626,7 @@ func TestInteropStdinEndsCleanly(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), interopWait)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-source", "stdin", "-listen", "127.0.0.1:0", "-mdns=false")
+	cmd := exec.CommandContext(ctx, bin, "-source", "stdin", "-listen", "127.0.0.1:0", "-mdns=false", "-onvif-listen=")
 	cmd.Stdin = bytes.NewReader(clip)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/camerad/camerad/board"
+	"github.com/camerad/camerad/discovery/onvif"
 	"github.com/camerad/camerad/encoder"
 	"github.com/camerad/camerad/rtspsrv"
 )
@@ -79,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// serve wires source → stream → RTSP server → discovery and runs them until ctx ends. With
+// serve wires source → stream → RTSP server → discovery (mDNS, ONVIF) and runs them until ctx ends. With
 // tlsCfg the server also speaks RTSPS on cfg.RTSPSListen.
 func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger) error {
 	// The ports first: if one is taken, say so before a camera is opened for nothing.
@@ -94,6 +95,13 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 			return err
 		}
 		defer tlsLn.Close()
+	}
+	var onvifLn net.Listener // nil: ONVIF off
+	if cfg.ONVIFListen != "" {
+		if onvifLn, err = listen(cfg.ONVIFListen, "onvif_listen"); err != nil {
+			return err
+		}
+		defer onvifLn.Close()
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 
@@ -141,7 +149,11 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 		go func() { tlsDone <- srv.ServeTLS(tlsLn, tlsCfg) }()
 		serving = append(serving, "rtsps_url", streamURL("rtsps", tlsLn.Addr(), cfg.Path))
 	}
+	if onvifLn != nil {
+		serving = append(serving, "onvif_url", streamURL("http", onvifLn.Addr(), onvif.DevicePath))
+	}
 	discDone := startDiscovery(ctx, cfg, port, log)
+	onvifDone := startONVIF(ctx, cfg, onvifLn, port, stream, srv.MulticastGroup().IsValid(), log)
 	statusDone := make(chan struct{})
 	go func() {
 		defer close(statusDone)
@@ -192,6 +204,7 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 		log.Warn("source did not stop within 5 s")
 	}
 	<-discDone
+	<-onvifDone
 	<-statusDone
 	return runErr
 }

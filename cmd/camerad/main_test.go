@@ -116,7 +116,7 @@ func TestRunPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	code, _, stderr := runCapture("-listen", ln.Addr().String(), "-source", "testsrc", "-mdns=false")
+	code, _, stderr := runCapture("-listen", ln.Addr().String(), "-source", "testsrc", "-mdns=false", "-onvif-listen=")
 	if code != exitFailure {
 		t.Errorf("exit %d, want %d", code, exitFailure)
 	}

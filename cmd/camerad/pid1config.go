@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/camerad/camerad/board"
+	"github.com/camerad/camerad/discovery/onvif"
 )
 
 // initConfig is camera.yml as PID 1 reads it for its own duties (the network, the RTSPS
@@ -186,6 +187,9 @@ func (r *reachability) lease(l board.Lease) {
 	}
 	if cfg.RTSPSListen != "" {
 		args = append(args, "rtsps_url", reachableURL("rtsps", cfg.RTSPSListen, l.Addr.IP.String(), cfg.Path))
+	}
+	if cfg.ONVIFListen != "" {
+		args = append(args, "onvif_url", reachableURL("http", cfg.ONVIFListen, l.Addr.IP.String(), onvif.DevicePath))
 	}
 	r.log.Info("camera reachable", append(args, "if", l.Interface)...)
 }

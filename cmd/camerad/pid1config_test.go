@@ -62,11 +62,14 @@ func TestImageServiceListensOn554(t *testing.T) {
 			if cfg.Listen != tc.want || ic.Config.Listen != tc.want {
 				t.Fatalf("service listens on %q (PID 1 thinks %q), want %q; args %q", cfg.Listen, ic.Config.Listen, tc.want, args)
 			}
+			if cfg.ONVIFListen != ":80" { // ONVIF's usual port, where NVRs look first
+				t.Fatalf("ONVIF on %q, want :80", cfg.ONVIFListen)
+			}
 		})
 	}
 	// Outside the image nothing changes, and a flag beats the image's default and the file.
-	if cfg, _, err := parseArgs(nil, io.Discard); err != nil || cfg.Listen != ":8554" {
-		t.Fatalf("standard defaults: %q, %v", cfg.Listen, err)
+	if cfg, _, err := parseArgs(nil, io.Discard); err != nil || cfg.Listen != ":8554" || cfg.ONVIFListen != ":8899" {
+		t.Fatalf("standard defaults: %q %q, %v", cfg.Listen, cfg.ONVIFListen, err)
 	}
 	p := writeCameraYML(t, ptr("path: /cam\n"))
 	if cfg, _, err := parseArgs([]string{"-defaults", "image", "-config", p, "-listen", ":9000"}, io.Discard); err != nil ||
@@ -167,7 +170,7 @@ func TestReachableLine(t *testing.T) {
 	r.lease(lease("eth0", net.IPv4(192, 168, 1, 30))) // new address
 	got := logs.String()
 	for _, want := range []string{
-		`msg="camera reachable" url=rtsp://192.168.1.23:554/live mdns_url=rtsp://garden-camera.local:554/live rtsps_url=rtsps://192.168.1.23:322/live if=eth0`,
+		`msg="camera reachable" url=rtsp://192.168.1.23:554/live mdns_url=rtsp://garden-camera.local:554/live rtsps_url=rtsps://192.168.1.23:322/live onvif_url=http://192.168.1.23:80/onvif/device_service if=eth0`,
 		`url=rtsp://192.168.1.24:554/live`, `url=rtsp://192.168.1.30:554/live`,
 	} {
 		if !strings.Contains(got, want) {

@@ -33,6 +33,16 @@ type sourceSpec struct {
 	arg  string // path, command or device
 }
 
+// encodesToSettings reports whether the source's bitrate and GOP are the settings': the test
+// source and cameras encode to them; the clip, files, pipes and stdin bring their own.
+func (s sourceSpec) encodesToSettings() bool {
+	switch s.kind {
+	case sourceAuto, sourceTestsrc, sourceDevice:
+		return true
+	}
+	return false
+}
+
 func parseSourceSpec(s string) (sourceSpec, error) {
 	switch {
 	case s == "auto":

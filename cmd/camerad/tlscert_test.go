@@ -77,7 +77,7 @@ func TestRTSPSCertErrors(t *testing.T) {
 				t.Errorf("error %q does not start with %s:", err, tc.field)
 			}
 			// And through run, as a user sees it: a usage error, before serving.
-			code, _, stderr := runCapture("-mdns=false", "-listen", "127.0.0.1:0", "-rtsps-listen", "127.0.0.1:0",
+			code, _, stderr := runCapture("-mdns=false", "-onvif-listen=", "-listen", "127.0.0.1:0", "-rtsps-listen", "127.0.0.1:0",
 				"-tls-cert", tc.cert, "-tls-key", tc.key)
 			if code != exitUsage || !strings.Contains(stderr, tc.field) {
 				t.Errorf("run: exit %d, want %d and %s named; stderr:\n%s", code, exitUsage, tc.field, stderr)

@@ -32,6 +32,12 @@ const (
 	// nonceWindow is how long a nonce is remembered; past maxCreatedSkew a replayed token is
 	// refused for its Created anyway.
 	nonceWindow = maxCreatedSkew
+	// tokenReuse is how long the client that first sent a token may send it again.
+	// libonvif makes a token per request from rand() seeded with the current second and
+	// Created to the millisecond, so requests it sends within one millisecond (GetProfile
+	// then GetStreamUri, say) carry the very same token; refusing that would lock out a
+	// common client. From another address, or later, the same token is a replay.
+	tokenReuse = 5 * time.Second
 	// maxNonces bounds the replay cache (a nonce is at most a few dozen bytes). Only nonces
 	// of requests with the right password are kept, so strangers cannot fill it; when a
 	// busy client does, the oldest go first.
@@ -48,18 +54,24 @@ type authenticator struct {
 	user, pass string
 
 	mu     sync.Mutex
-	seen   map[string]time.Time // nonce and Created as sent -> when they were accepted
-	order  []string             // the nonces of seen, oldest first
-	oldest int                  // index in order of the oldest nonce still in seen
+	seen   map[string]acceptedToken // nonce and Created as sent -> their first acceptance
+	order  []string                 // the nonces of seen, oldest first
+	oldest int                      // index in order of the oldest nonce still in seen
+}
+
+// acceptedToken is when, and from which host, a token was first accepted.
+type acceptedToken struct {
+	at   time.Time
+	host string
 }
 
 func newAuthenticator(user, pass string) *authenticator {
-	return &authenticator{user: user, pass: pass, seen: make(map[string]time.Time)}
+	return &authenticator{user: user, pass: pass, seen: make(map[string]acceptedToken)}
 }
 
-// check judges tok at now. It returns "" when the token is good, or why it is not, in words
-// for the log that hold nothing secret.
-func (a *authenticator) check(tok *usernameToken, now time.Time) string {
+// check judges tok, sent by host at now. It returns "" when the token is good, or why it is
+// not, in words for the log that hold nothing secret.
+func (a *authenticator) check(tok *usernameToken, host string, now time.Time) string {
 	if tok == nil {
 		return "no UsernameToken"
 	}
@@ -105,23 +117,23 @@ func (a *authenticator) check(tok *usernameToken, now time.Time) string {
 	// A replay is the same nonce with the same Created. The nonce alone is not enough:
 	// libonvif seeds rand() with the second it runs in, so its nonces repeat within a second
 	// while Created (in milliseconds), and so the digest, changes; an attacker cannot pair an
-	// old nonce with a new Created without the password.
-	if tok.nonce != "" && !a.remember(tok.nonce+" "+tok.created, now) {
+	// old nonce with a new Created without the password. See also tokenReuse.
+	if tok.nonce != "" && !a.remember(tok.nonce+" "+tok.created, host, now) {
 		return "replayed nonce"
 	}
 	return ""
 }
 
-// remember records a token's nonce (with its Created) as used at now; false when it was
-// already used within nonceWindow.
-func (a *authenticator) remember(nonce string, now time.Time) bool {
+// remember records a token's nonce (with its Created) as used by host at now; false when it
+// is a replay: used within nonceWindow, other than by the same host within tokenReuse.
+func (a *authenticator) remember(nonce, host string, now time.Time) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// Drop what has aged out (and, when full, the oldest), front first: order is the order
 	// of acceptance, so the oldest are at the front.
 	for a.oldest < len(a.order) {
 		n := a.order[a.oldest]
-		if t, ok := a.seen[n]; ok && now.Sub(t) <= nonceWindow && len(a.seen) < maxNonces {
+		if t, ok := a.seen[n]; ok && now.Sub(t.at) <= nonceWindow && len(a.seen) < maxNonces {
 			break
 		}
 		delete(a.seen, n)
@@ -132,10 +144,10 @@ func (a *authenticator) remember(nonce string, now time.Time) bool {
 		a.order = append(a.order[:0], a.order[a.oldest:]...)
 		a.oldest = 0
 	}
-	if t, ok := a.seen[nonce]; ok && now.Sub(t) <= nonceWindow {
-		return false
+	if t, ok := a.seen[nonce]; ok && now.Sub(t.at) <= nonceWindow {
+		return t.host == host && now.Sub(t.at) <= tokenReuse
 	}
-	a.seen[nonce] = now
+	a.seen[nonce] = acceptedToken{at: now, host: host}
 	a.order = append(a.order, nonce)
 	return true
 }

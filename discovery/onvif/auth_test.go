@@ -41,7 +41,10 @@ func TestAuth(t *testing.T) {
 
 	// The right digest.
 	soapPost(t, url, soapEnvelope12(soapDigestHeader("admin", "secret", []byte("nonce-1-0123456789"), created), profiles)).wantOK(t, "GetProfiles")
-	// The same token again: a replay.
+	// The same token again from the same client at once: libonvif does that (see
+	// tokenReuse). Later, a replay.
+	soapPost(t, url, soapEnvelope12(soapDigestHeader("admin", "secret", []byte("nonce-1-0123456789"), created), profiles)).wantOK(t, "GetProfiles")
+	clock.add(tokenReuse + time.Millisecond)
 	soapPost(t, url, soapEnvelope12(soapDigestHeader("admin", "secret", []byte("nonce-1-0123456789"), created), profiles)).
 		wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
 	// The same nonce with a new Created is a new token (libonvif repeats nonces within a
@@ -125,20 +128,27 @@ func TestNonceCacheIsBounded(t *testing.T) {
 	a := newAuthenticator("admin", "secret")
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 3 * maxNonces {
-		if !a.remember(fmt.Sprint("n", i), now) {
+		if !a.remember(fmt.Sprint("n", i), "10.0.0.1", now) {
 			t.Fatalf("nonce %d refused", i)
 		}
 		if len(a.seen) > maxNonces || len(a.order)-a.oldest > maxNonces || len(a.order) > 2*maxNonces+1 {
 			t.Fatalf("after %d nonces: %d seen, order %d (oldest %d)", i+1, len(a.seen), len(a.order), a.oldest)
 		}
 	}
-	// Recent ones are still known...
-	if a.remember(fmt.Sprint("n", 3*maxNonces-1), now) {
-		t.Error("recent nonce accepted twice")
+	// Recent ones are still known: refused from another host at once, and from any host
+	// after tokenReuse...
+	if a.remember(fmt.Sprint("n", 3*maxNonces-1), "10.0.0.2", now) {
+		t.Error("recent nonce accepted again from another host")
+	}
+	if !a.remember(fmt.Sprint("n", 3*maxNonces-1), "10.0.0.1", now.Add(tokenReuse)) {
+		t.Error("recent nonce refused to its own host within tokenReuse")
+	}
+	if a.remember(fmt.Sprint("n", 3*maxNonces-1), "10.0.0.1", now.Add(tokenReuse+time.Millisecond)) {
+		t.Error("recent nonce accepted again after tokenReuse")
 	}
 	// ...and forgotten once the window has passed.
 	later := now.Add(nonceWindow + time.Second)
-	if !a.remember(fmt.Sprint("n", 3*maxNonces-1), later) {
+	if !a.remember(fmt.Sprint("n", 3*maxNonces-1), "10.0.0.2", later) {
 		t.Error("nonce still refused after the window")
 	}
 	if len(a.seen) != 1 {

@@ -187,7 +187,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := env.body.XMLName.Local
 	op := s.lookup(env.body.XMLName.Space, name, isMedia)
 	if s.auth != nil && !preAuth(name) {
-		if why := s.auth.check(env.token, s.now()); why != "" {
+		if why := s.auth.check(env.token, remoteHost(r), s.now()); why != "" {
 			if ok, skipped := s.authWarn.allow(s.now()); ok {
 				s.log.Warn("onvif: refused credentials", "remote", r.RemoteAddr, "operation", truncate(name, 64),
 					"user", truncate(tokenUser(env.token), 64), "reason", why, "held_back", skipped)
@@ -315,4 +315,13 @@ func urlHost(ip net.IP, zone string) string {
 func (c *call) xaddr(path string) string {
 	host, port := c.localHostPort()
 	return "http://" + host + ":" + strconv.Itoa(port) + path
+}
+
+// remoteHost is the address of the request's client, without its port: a client opens a new
+// connection, from a new port, for each request.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }

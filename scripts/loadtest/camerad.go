@@ -39,7 +39,7 @@ func (c *camerad) start(ctx context.Context, dir, clip string, viewers int) (str
 		return "", 0, err
 	}
 	c.cmd = exec.CommandContext(ctx, bin, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-source", source,
-		"-max-viewers", strconv.Itoa(viewers+10), "-mdns=false")
+		"-max-viewers", strconv.Itoa(viewers+10), "-mdns=false", "-onvif-listen=")
 	stderr, _ := c.cmd.StderrPipe()
 	if err := c.cmd.Start(); err != nil {
 		return "", 0, err
