@@ -115,6 +115,9 @@ type wsdRun struct {
 	timer      *time.Timer
 	recent     []recentID // a ring of recentKept
 	recentNext int
+	// started is set once Run has logged where it serves; addresses that come later are
+	// logged as they come (a camera usually starts before its DHCP lease).
+	started bool
 }
 
 // Run sends Hello on every interface, answers probes and resolves until ctx ends, then
@@ -175,6 +178,7 @@ func (r *Responder) Run(ctx context.Context) error {
 
 	st.update()
 	r.log.Info("ONVIF discovery on "+st.describe(), "endpoint", r.epr, "port", r.cfg.HTTPPort)
+	st.started = true
 
 	for {
 		select {
@@ -250,6 +254,9 @@ func (st *wsdRun) update() {
 			continue
 		}
 		st.multicast(l, wsdActionHello)
+		if st.started {
+			st.r.log.Info("ONVIF discovery on "+describeLink(l), "endpoint", st.r.epr)
+		}
 	}
 }
 
@@ -472,12 +479,21 @@ func (st *wsdRun) seen(key string, now time.Time) bool {
 func (st *wsdRun) describe() string {
 	var names []string
 	for _, l := range st.links {
-		for _, a := range v4Addrs(l) {
-			names = append(names, l.Name+" "+a.String())
+		if d := describeLink(l); d != "" {
+			names = append(names, d)
 		}
 	}
 	if len(names) == 0 {
 		return "no interface yet (waiting for an address)"
+	}
+	return strings.Join(names, ", ")
+}
+
+// describeLink is "eth0 192.168.1.23" (each IPv4 address, comma-separated); "" without one.
+func describeLink(l discovery.Link) string {
+	var names []string
+	for _, a := range v4Addrs(l) {
+		names = append(names, l.Name+" "+a.String())
 	}
 	return strings.Join(names, ", ")
 }

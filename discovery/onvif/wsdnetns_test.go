@@ -127,8 +127,9 @@ func TestWSDHelper(t *testing.T) {
 	}
 }
 
-// startWSD runs the responder helper in ns; stop sends SIGTERM and waits for a clean exit.
-func startWSD(t *testing.T, ns string) (stop func()) {
+// startWSD runs the responder helper in ns; stop sends SIGTERM and waits for a clean exit;
+// logs returns what it has logged so far.
+func startWSD(t *testing.T, ns string) (stop func(), logs func() string) {
 	t.Helper()
 	spec, _ := json.Marshal(DiscoveryConfig{Device: testDevice, HTTPPort: testHTTPPort})
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestWSDHelper$", "-test.count=1")
@@ -175,7 +176,7 @@ func startWSD(t *testing.T, ns string) (stop func()) {
 		if exitErr != nil {
 			t.Fatalf("responder: %v\n%s", exitErr, out())
 		}
-	}
+	}, out
 }
 
 // wsdAnswer is a received ProbeMatches, ResolveMatches, Hello or Bye as a client reads it.
@@ -378,7 +379,7 @@ func TestNetnsHelloBye(t *testing.T) {
 	}
 	defer c.Close()
 
-	stop := startWSD(t, n.cam)
+	stop, logs := startWSD(t, n.cam)
 	hello := waitMessage(t, c, wsdActionHello, 15*time.Second)
 	if hello.epr() != testDevice.EndpointReference() || hello.xaddrs() != xaddr(camAddr2) {
 		t.Errorf("Hello: EPR %q XAddrs %q", hello.epr(), hello.xaddrs())
@@ -389,6 +390,10 @@ func TestNetnsHelloBye(t *testing.T) {
 	again := waitMessage(t, c, wsdActionHello, 10*time.Second)
 	if !strings.Contains(again.xaddrs(), xaddr(later)) {
 		t.Errorf("Hello after a new address: XAddrs %q, want %s among them", again.xaddrs(), xaddr(later))
+	}
+	// The log says so too: a camera usually gets its address after it starts.
+	if !strings.Contains(logs(), "ONVIF discovery on wc2 "+camAddr2+", wc2 "+later) {
+		t.Errorf("no log line for the new address:\n%s", logs())
 	}
 
 	stop()

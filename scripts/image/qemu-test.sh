@@ -16,7 +16,8 @@
 #     camerad-previous.log the first's;
 #  6. boots it on qemu's model of the Raspberry Pi 3 B, with the Pi 3 B's device tree and then
 #     the Zero 2 W's: the card on the Pi's SD controller, the serial console on the mini UART,
-#     qemu's usb-net on the Pi's USB as its network; plays the stream again and powers off.
+#     qemu's usb-net on the Pi's USB as its network; plays the stream again, asks the ONVIF
+#     service for the model and the stream's address, and powers off.
 # The machines are defined in qemu-machine.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -211,8 +212,20 @@ say "power cut $((SECONDS - cut_start)) s into the second boot, after its first 
 # 6. The Raspberry Pi models: the same card (camera.yml as edited in 3) booted the way the
 # Pi's drivers see it, with the Pi 3 B's device tree and then the Zero 2 W's. Each must find
 # itself that Pi, mount the card from the Pi's SD controller, bring up the USB network adapter
-# with DHCP, serve, play, and power off with the card clean.
+# with DHCP, serve, play, tell an ONVIF client its model and stream address, and power off
+# with the card clean.
 exec 3>&-
+onvif_port=$((port + 2))
+# onvif_post <path> <body element>: one SOAP request to the image's ONVIF service (port 80,
+# forwarded), through bash's /dev/tcp so that no HTTP client is needed; prints the answer.
+onvif_post() {
+	local body="<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:tds=\"http://www.onvif.org/ver10/device/wsdl\" xmlns:trt=\"http://www.onvif.org/ver10/media/wsdl\"><s:Body>$2</s:Body></s:Envelope>"
+	exec 4<>"/dev/tcp/127.0.0.1/$onvif_port" || return 1
+	printf 'POST %s HTTP/1.1\r\nHost: camera\r\nContent-Type: application/soap+xml; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+		"$1" "${#body}" "$body" >&4
+	timeout 10 cat <&4
+	exec 4<&-
+}
 for machine in pi3b pi02w; do
 	pi_start=$SECONDS
 	case $machine in
@@ -221,12 +234,16 @@ for machine in pi3b pi02w; do
 	esac
 	qemu_disk "$machine" "$img" "$work/$machine.img"
 	mcopy -o -i "$work/$machine.img@@$offset" "$work/camera.yml" ::/camera.yml
-	start_vm "$machine" "$machine" "$work/$machine.img" ",hostfwd=tcp:127.0.0.1:$port-:554"
+	start_vm "$machine" "$machine" "$work/$machine.img" ",hostfwd=tcp:127.0.0.1:$port-:554,hostfwd=tcp:127.0.0.1:$onvif_port-:80"
 	wait_for 'service started' "$boot_timeout"
 	play
+	onvif_post /onvif/device_service '<tds:GetDeviceInformation/>' >"$work/onvif-info.txt" || true
+	grep -q "<tds:Model>$model" "$work/onvif-info.txt" || { cat "$work/onvif-info.txt" >&2; fail "ONVIF GetDeviceInformation does not name the $model"; }
+	onvif_post /onvif/media_service '<trt:GetStreamUri><trt:ProfileToken>main</trt:ProfileToken></trt:GetStreamUri>' >"$work/onvif-uri.txt" || true
+	grep -q '<tt:Uri>rtsp://10.0.2.15:554/stream</tt:Uri>' "$work/onvif-uri.txt" || { cat "$work/onvif-uri.txt" >&2; fail "ONVIF GetStreamUri on the $model is not the stream"; }
 	for s in "boot: machine.*model=\"$model\" kind=raspberrypi" 'modules loaded.*dwc2.*cdc_ether' \
 		'boot partition mounted.*dev=/dev/mmcblk0p1' 'network up.*if=usb0' 'camera reachable.*url=rtsp://10.0.2.15:554/stream' \
-		'no hardware watchdog'; do
+		'onvif_url=http://10.0.2.15:80/onvif/device_service' 'ONVIF discovery on usb0 10.0.2.15' 'no hardware watchdog'; do
 		grep -q -- "$s" "$console" || fail "$model console log lacks \"$s\""
 	done
 	no_oops "$model"
@@ -242,6 +259,6 @@ for machine in pi3b pi02w; do
 	grep -q 'boot: power off' "$console" || fail "no orderly power-off on the $model console"
 	fsck_boot "after the $model's power-off" "$work/$machine.img"
 	rm -f "$work/$machine.img"
-	say "qemu's $model: booted from its SD controller, USB network up, stream played, halted clean in $((SECONDS - pi_start)) s"
+	say "qemu's $model: booted from its SD controller, USB network up, stream played, ONVIF named the model and the stream, halted clean in $((SECONDS - pi_start)) s"
 done
 say "PASS in $((SECONDS - start)) s: booted, streamed, powered off ($boot1_lines lines of camerad.log), survived a power cut, booted on the Pi 3 B and Zero 2 W models"
