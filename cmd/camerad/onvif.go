@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
@@ -69,23 +70,55 @@ func startONVIF(ctx context.Context, cfg Config, ln net.Listener, rtspPort int, 
 		}
 	}()
 	wsdDone := make(chan struct{})
-	go func() {
-		defer close(wsdDone)
-		r, err := onvif.NewResponder(onvif.DiscoveryConfig{Device: dev, HTTPPort: httpPort, Logger: log})
-		if err == nil {
-			err = r.Run(ctx)
-		}
-		if err != nil {
-			log.Warn("ONVIF discovery off: NVRs must be given the device service's address", "err", err,
-				"device_service", streamURL("http", ln.Addr(), onvif.DevicePath))
-		}
-	}()
+	if ifaces, why := onvifDiscoveryInterfaces(ln.Addr()); why != "" {
+		log.Info("ONVIF discovery off: "+why, "device_service", streamURL("http", ln.Addr(), onvif.DevicePath))
+		close(wsdDone)
+	} else {
+		go func() {
+			defer close(wsdDone)
+			r, err := onvif.NewResponder(onvif.DiscoveryConfig{Device: dev, HTTPPort: httpPort, Interfaces: ifaces, Logger: log})
+			if err == nil {
+				err = r.Run(ctx)
+			}
+			if err != nil {
+				log.Warn("ONVIF discovery off: NVRs must be given the device service's address", "err", err,
+					"device_service", streamURL("http", ln.Addr(), onvif.DevicePath))
+			}
+		}()
+	}
 	go func() {
 		<-httpDone
 		<-wsdDone
 		close(done)
 	}()
 	return done
+}
+
+// onvifDiscoveryInterfaces is where WS-Discovery may announce the device service at addr:
+// every interface when it listens on all addresses; only the interface that has its address
+// otherwise, since elsewhere the announced address would not answer. why says why discovery
+// is off: a loopback address, or one no interface has.
+func onvifDiscoveryInterfaces(addr net.Addr) (ifaces []string, why string) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
+		return nil, ""
+	}
+	if tcp.IP.IsLoopback() {
+		return nil, "onvif_listen is a loopback address, which nothing on the LAN can reach"
+	}
+	all, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Sprintf("list interfaces: %v", err)
+	}
+	for _, ifc := range all {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.Equal(tcp.IP) {
+				return []string{ifc.Name}, ""
+			}
+		}
+	}
+	return nil, fmt.Sprintf("no interface has onvif_listen's address %s", tcp.IP)
 }
 
 // onvifStreamInfo describes the stream from its SPS when the source has sent one (the clip,
