@@ -80,8 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// serve wires source → stream → RTSP server → discovery (mDNS, ONVIF) and runs them until ctx ends. With
-// tlsCfg the server also speaks RTSPS on cfg.RTSPSListen.
+// serve wires source → stream → RTSP server → discovery (mDNS, ONVIF) and runs them until
+// ctx ends. With tlsCfg the server also speaks RTSPS on cfg.RTSPSListen.
 func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger) error {
 	// The ports first: if one is taken, say so before a camera is opened for nothing.
 	ln, err := listen(cfg.Listen, "listen")
