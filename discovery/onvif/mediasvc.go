@@ -63,7 +63,9 @@ func (c *call) stream() StreamInfo {
 	switch si.Profile {
 	case "Baseline", "Main", "Extended", "High":
 	default:
-		si.Profile = ""
+		// tt:H264Profile is required wherever a profile is named; Main is what camerad's
+		// sources produce when nothing says otherwise.
+		si.Profile = "Main"
 	}
 	return si
 }
@@ -102,13 +104,7 @@ func videoEncoderConfiguration(elem string, si StreamInfo) string {
 	// RateControl: EncodingInterval 1 (every frame is encoded); BitrateLimit in kbit/s.
 	b.WriteString(fmt.Sprintf(`<tt:RateControl><tt:FrameRateLimit>%d</tt:FrameRateLimit><tt:EncodingInterval>1</tt:EncodingInterval>`+
 		`<tt:BitrateLimit>%d</tt:BitrateLimit></tt:RateControl>`, si.FPS, kbps(si.Bitrate)))
-	profile := si.Profile
-	if profile == "" {
-		// H264Profile is required in tt:H264Configuration; Main is what camerad's sources
-		// produce when nothing says otherwise.
-		profile = "Main"
-	}
-	b.WriteString(fmt.Sprintf(`<tt:H264><tt:GovLength>%d</tt:GovLength><tt:H264Profile>%s</tt:H264Profile></tt:H264>`, si.GOP, profile))
+	b.WriteString(fmt.Sprintf(`<tt:H264><tt:GovLength>%d</tt:GovLength><tt:H264Profile>%s</tt:H264Profile></tt:H264>`, si.GOP, si.Profile))
 	// Multicast is required. The RTSP server chooses the group when a client asks for
 	// multicast in SETUP, so there is no fixed one to tell here, and no AutoStart.
 	b.WriteString(`<tt:Multicast><tt:Address><tt:Type>IPv4</tt:Type><tt:IPv4Address>0.0.0.0</tt:IPv4Address></tt:Address>` +
@@ -213,16 +209,12 @@ func getVideoEncoderConfigurationOptions(c *call) (string, *soapFault) {
 		return "", errNoProfile(tok)
 	}
 	si := c.stream()
-	profile := si.Profile
-	if profile == "" {
-		profile = "Main"
-	}
 	h264 := fmt.Sprintf(`<tt:ResolutionsAvailable><tt:Width>%d</tt:Width><tt:Height>%d</tt:Height></tt:ResolutionsAvailable>`+
 		`<tt:GovLengthRange><tt:Min>%d</tt:Min><tt:Max>%d</tt:Max></tt:GovLengthRange>`+
 		`<tt:FrameRateRange><tt:Min>%d</tt:Min><tt:Max>%d</tt:Max></tt:FrameRateRange>`+
 		`<tt:EncodingIntervalRange><tt:Min>1</tt:Min><tt:Max>1</tt:Max></tt:EncodingIntervalRange>`+
 		`<tt:H264ProfilesSupported>%s</tt:H264ProfilesSupported>`,
-		si.Width, si.Height, si.GOP, si.GOP, si.FPS, si.FPS, profile)
+		si.Width, si.Height, si.GOP, si.GOP, si.FPS, si.FPS, si.Profile)
 	return `<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options>` +
 		`<tt:QualityRange><tt:Min>5</tt:Min><tt:Max>5</tt:Max></tt:QualityRange>` +
 		`<tt:H264>` + h264 + `</tt:H264>` +
