@@ -31,7 +31,6 @@ type publisher struct {
 	warnedHEVC  bool
 	lastAt      time.Duration // arrival of the last unit
 	notedPeriod time.Duration // the frame period last logged
-	wallOffset  time.Duration // wall clock (Unix time) minus CLOCK_MONOTONIC
 }
 
 // rateNoteChange is the relative change in the input's frame period that is logged again.
@@ -170,13 +169,7 @@ func (p *publisher) publish(u unit, publish encoder.Publish) {
 		pts += time.Duration(shown) * period
 	}
 	p.noteRate(period)
-	// The wall clock and CLOCK_MONOTONIC are read apart, so their difference wobbles by
-	// microseconds from unit to unit: it is kept until it moves by more (the wall clock was
-	// set), so that capture times keep the order and spacing of the PTS.
-	if d := time.Duration(u.at.wall.UnixNano()) - u.at.mono - p.wallOffset; p.wallOffset == 0 || d.Abs() > time.Millisecond {
-		p.wallOffset += d
-	}
-	captured := time.Unix(0, int64(pts+p.wallOffset))
+	captured := p.stamper.captured(pts, u.at)
 	sei := h264.AppendCaptureTimeSEI(p.sei[:0], captured)
 	size := len(sei)
 	for _, n := range u.nalus {

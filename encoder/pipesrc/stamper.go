@@ -27,6 +27,11 @@ type stamper struct {
 	recent [rateWindow]time.Duration
 	next   int // where the next arrival goes in recent
 	count  int // arrivals in recent, up to rateWindow
+
+	// wallOffset is the wall clock (Unix time) minus CLOCK_MONOTONIC that capture times are
+	// PTS plus (see captured). It is the stamper's, not a child's: it must outlive restarts
+	// as the PTS time line does.
+	wallOffset time.Duration
 }
 
 const (
@@ -52,6 +57,19 @@ func newStamper(fps float64) *stamper {
 // reset forgets the anchor and the measured rate (a new child may run at another), keeping
 // the period until it is measured again and keeping PTS monotonic.
 func (s *stamper) reset() { s.have, s.count = false, 0 }
+
+// captured is the wall-clock capture time of a unit stamped pts, given at, a reading of both
+// clocks at its arrival. The two clocks are read apart, so their difference wobbles by
+// microseconds from reading to reading: the offset is kept until it moves by more (the wall
+// clock was set), so that capture times keep the order and spacing of the PTS. Taken anew
+// for each child, the wobble would move capture times back as easily as forth across a
+// restart, while PTS moves on by as little as a unit's.
+func (s *stamper) captured(pts time.Duration, at instant) time.Time {
+	if d := time.Duration(at.wall.UnixNano()) - at.mono - s.wallOffset; s.wallOffset == 0 || d.Abs() > time.Millisecond {
+		s.wallOffset += d
+	}
+	return time.Unix(0, int64(pts+s.wallOffset))
+}
 
 // useStreamRate makes fps, the rate in the stream's SPS, the period until it is measured.
 func (s *stamper) useStreamRate(fps float64) {
