@@ -29,7 +29,7 @@ func parseArgs(args []string, stderr io.Writer) (Config, cliOptions, error) {
 	fs.StringVar(&flags.RTSPSListen, "rtsps-listen", def.RTSPSListen, "RTSP over TLS (rtsps://) listen address, e.g. :8322 (default off)")
 	fs.StringVar(&flags.TLSCert, "tls-cert", def.TLSCert, "PEM certificate for RTSPS (default: self-signed, made once and kept beside the config file, or in ~/.config/camerad)")
 	fs.StringVar(&flags.TLSKey, "tls-key", def.TLSKey, "PEM private key for -tls-cert")
-	fs.StringVar(&flags.ONVIFListen, "onvif-listen", def.ONVIFListen, "ONVIF (HTTP device service + WS-Discovery) listen address; empty turns ONVIF off")
+	fs.StringVar(&flags.ONVIFListen, "onvif-listen", def.ONVIFListen, "ONVIF (HTTP device service + WS-Discovery) and web page listen address; empty turns both off")
 	fs.StringVar(&flags.Path, "path", def.Path, "stream path")
 	fs.StringVar(&flags.Source, "source", def.Source, "auto | testsrc | clip | file:<path> | pipe:<command> | stdin | /dev/videoN")
 	fs.IntVar(&flags.Width, "width", def.Width, "picture width")

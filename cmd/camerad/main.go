@@ -153,7 +153,13 @@ func serve(ctx context.Context, cfg Config, tlsCfg *tls.Config, log *slog.Logger
 		serving = append(serving, "onvif_url", streamURL("http", onvifLn.Addr(), onvif.DevicePath))
 	}
 	discDone := startDiscovery(ctx, cfg, port, log)
-	onvifDone := startONVIF(ctx, cfg, onvifLn, port, stream, srv.MulticastGroup().IsValid(), log)
+	dev := onvifDevice(cfg, serial)
+	rtspsPort := 0
+	if tlsLn != nil {
+		rtspsPort = tlsLn.Addr().(*net.TCPAddr).Port
+	}
+	page := webPage(cfg, dev, desc, port, rtspsPort, stream, srv, log)
+	onvifDone := startONVIF(ctx, cfg, dev, onvifLn, port, stream, srv.MulticastGroup().IsValid(), page, log)
 	statusDone := make(chan struct{})
 	go func() {
 		defer close(statusDone)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime"
 	"time"
 
@@ -31,20 +32,18 @@ func onvifDevice(cfg Config, serial string) onvif.Device {
 	}
 }
 
-// startONVIF serves the ONVIF device and media services on ln and answers WS-Discovery
-// probes until ctx ends; the returned channel closes when both have stopped (WS-Discovery's
-// Bye sent). ln is nil when ONVIF is off. WS-Discovery failing to start is logged, not fatal:
+// startONVIF serves the ONVIF device and media services on ln, with page at its other paths,
+// and answers WS-Discovery probes until ctx ends; the returned channel closes when both have
+// stopped (WS-Discovery's Bye sent). ln is nil when ONVIF is off. WS-Discovery failing to start is logged, not fatal:
 // NVRs can still be given the device service's address by hand.
-func startONVIF(ctx context.Context, cfg Config, ln net.Listener, rtspPort int, stream *rtspsrv.Stream,
-	multicast bool, log *slog.Logger) <-chan struct{} {
+func startONVIF(ctx context.Context, cfg Config, dev onvif.Device, ln net.Listener, rtspPort int, stream *rtspsrv.Stream,
+	multicast bool, page http.Handler, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	if ln == nil {
 		close(done)
 		return done
 	}
 	log = log.With("component", "onvif")
-	serial, _ := board.Serial()
-	dev := onvifDevice(cfg, serial)
 	srv, err := onvif.NewServer(onvif.Config{
 		Device:    dev,
 		RTSPPort:  rtspPort,
@@ -53,6 +52,7 @@ func startONVIF(ctx context.Context, cfg Config, ln net.Listener, rtspPort int, 
 		Multicast: multicast,
 		Username:  cfg.Username,
 		Password:  cfg.Password,
+		Page:      page,
 		Logger:    log,
 	})
 	if err != nil { // the settings were validated: this is a bug, but not worth the stream

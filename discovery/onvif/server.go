@@ -37,8 +37,11 @@ type Config struct {
 	// UsernameToken by every operation except the few that clients need before they can
 	// authenticate.
 	Username, Password string
-	Logger             *slog.Logger     // nil = slog.Default()
-	Now                func() time.Time // nil = time.Now (tests set it)
+	// Page answers requests for other paths (the camera's web page); nil: 404. It shares
+	// the services' connection limits and timeouts.
+	Page   http.Handler
+	Logger *slog.Logger     // nil = slog.Default()
+	Now    func() time.Time // nil = time.Now (tests set it)
 }
 
 // Limits and timeouts of the HTTP server. ONVIF requests and answers are a few KB and come
@@ -151,11 +154,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// ServeHTTP answers one SOAP request.
+// ServeHTTP answers one SOAP request, or hands another path to Config.Page.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	isDevice := strings.HasSuffix(r.URL.Path, "/device_service")
 	isMedia := strings.HasSuffix(r.URL.Path, "/media_service")
 	if !isDevice && !isMedia {
+		if s.cfg.Page != nil {
+			s.cfg.Page.ServeHTTP(w, r)
+			return
+		}
 		http.NotFound(w, r)
 		return
 	}

@@ -232,6 +232,24 @@ func TestMethodPathAndSize(t *testing.T) {
 	a.wantFault(t, 400, "s:Sender")
 }
 
+// TestPageTakesOtherPaths: with Config.Page, the paths that are no ONVIF service go to it
+// (the camera's web page); the services stay where they are.
+func TestPageTakesOtherPaths(t *testing.T) {
+	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "page for "+r.URL.Path) })
+	_, base := soapTestServe(t, "127.0.0.1:0", func(c *Config) { c.Page = page })
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "page for /" {
+		t.Errorf("GET /: %d %q", resp.StatusCode, body)
+	}
+	soapPost(t, base+DevicePath, soapEnvelope12("", `<tds:GetHostname/>`)).wantOK(t, "GetHostname")
+	soapPost(t, base+MediaPath, soapEnvelope12("", `<trt:GetProfiles/>`)).wantOK(t, "GetProfiles")
+}
+
 func TestRefusedOperations(t *testing.T) {
 	_, base := soapTestServe(t, "127.0.0.1:0", nil)
 	for _, op := range []string{

@@ -212,8 +212,8 @@ say "power cut $((SECONDS - cut_start)) s into the second boot, after its first 
 # 6. The Raspberry Pi models: the same card (camera.yml as edited in 3) booted the way the
 # Pi's drivers see it, with the Pi 3 B's device tree and then the Zero 2 W's. Each must find
 # itself that Pi, mount the card from the Pi's SD controller, bring up the USB network adapter
-# with DHCP, serve, play, tell an ONVIF client its model and stream address, and power off
-# with the card clean.
+# with DHCP, serve, play, tell an ONVIF client and a browser its model and stream address, and
+# power off with the card clean.
 exec 3>&-
 onvif_port=$((port + 2))
 # onvif_post <path> <body element>: one SOAP request to the image's ONVIF service (port 80,
@@ -223,6 +223,13 @@ onvif_post() {
 	exec 4<>"/dev/tcp/127.0.0.1/$onvif_port" || return 1
 	printf 'POST %s HTTP/1.1\r\nHost: camera\r\nContent-Type: application/soap+xml; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
 		"$1" "${#body}" "$body" >&4
+	timeout 10 cat <&4
+	exec 4<&-
+}
+# http_get <path>: the same for the camera's web page.
+http_get() {
+	exec 4<>"/dev/tcp/127.0.0.1/$onvif_port" || return 1
+	printf 'GET %s HTTP/1.1\r\nHost: camera\r\nConnection: close\r\n\r\n' "$1" >&4
 	timeout 10 cat <&4
 	exec 4<&-
 }
@@ -241,6 +248,9 @@ for machine in pi3b pi02w; do
 	grep -q "<tds:Model>$model" "$work/onvif-info.txt" || { cat "$work/onvif-info.txt" >&2; fail "ONVIF GetDeviceInformation does not name the $model"; }
 	onvif_post /onvif/media_service '<trt:GetStreamUri><trt:ProfileToken>main</trt:ProfileToken></trt:GetStreamUri>' >"$work/onvif-uri.txt" || true
 	grep -q '<tt:Uri>rtsp://10.0.2.15:554/stream</tt:Uri>' "$work/onvif-uri.txt" || { cat "$work/onvif-uri.txt" >&2; fail "ONVIF GetStreamUri on the $model is not the stream"; }
+	http_get /status.json >"$work/status.json" || true
+	grep -q "\"model\": \"$model" "$work/status.json" && grep -q '"rtsp_by_ip": "rtsp://10.0.2.15/stream"' "$work/status.json" ||
+		{ cat "$work/status.json" >&2; fail "the web page's status.json on the $model lacks its model or stream"; }
 	for s in "boot: machine.*model=\"$model\" kind=raspberrypi" 'modules loaded.*dwc2.*cdc_ether' \
 		'boot partition mounted.*dev=/dev/mmcblk0p1' 'network up.*if=usb0' 'camera reachable.*url=rtsp://10.0.2.15:554/stream' \
 		'onvif_url=http://10.0.2.15:80/onvif/device_service' 'ONVIF discovery on usb0 10.0.2.15' 'no hardware watchdog'; do
@@ -259,6 +269,6 @@ for machine in pi3b pi02w; do
 	grep -q 'boot: power off' "$console" || fail "no orderly power-off on the $model console"
 	fsck_boot "after the $model's power-off" "$work/$machine.img"
 	rm -f "$work/$machine.img"
-	say "qemu's $model: booted from its SD controller, USB network up, stream played, ONVIF named the model and the stream, halted clean in $((SECONDS - pi_start)) s"
+	say "qemu's $model: booted from its SD controller, USB network up, stream played, ONVIF and the web page named the model and the stream, halted clean in $((SECONDS - pi_start)) s"
 done
 say "PASS in $((SECONDS - start)) s: booted, streamed, powered off ($boot1_lines lines of camerad.log), survived a power cut, booted on the Pi 3 B and Zero 2 W models"

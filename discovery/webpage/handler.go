@@ -1,0 +1,261 @@
+// Package webpage is the page a browser gets from the camera, at http://<name>.local/ (the
+// ONVIF listener's other paths): the camera's identity, the stream's address ready to paste
+// into VLC, ffplay, Frigate or Home Assistant, the picture's settings and who is watching;
+// and the same as JSON at /status.json for scripts and Home Assistant's REST sensors.
+//
+// With a username set the page shows only the camera's name and addresses, which mDNS and
+// WS-Discovery announce anyway: the rest would tell a stranger on the LAN who is watching.
+// Plain-HTTP login would send the password in clear, so there is none.
+package webpage
+
+import (
+	"embed"
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is what the page needs.
+type Config struct {
+	Status  func() Status // called for each request
+	Private bool          // viewers must log in to the stream: show only name and addresses
+	Logger  *slog.Logger  // nil = slog.Default()
+	Now     func() time.Time
+}
+
+//go:embed page.html
+var pageFS embed.FS
+
+var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMap{
+	"megabytes": func(b uint64) string { return strconv.FormatFloat(float64(b)/1e6, 'f', 1, 64) },
+	"percent":   func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) },
+	"ms":        func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+	"mbits":     func(b int) string { return strconv.FormatFloat(float64(b)/1e6, 'f', 1, 64) },
+	// withLogin puts login after a URL's scheme.
+	"withLogin": func(url, login string) string { return strings.Replace(url, "://", "://"+login, 1) },
+}).ParseFS(pageFS, "page.html"))
+
+// Handler serves the page and its JSON.
+type Handler struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New makes the page's handler.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	return h
+}
+
+// ServeHTTP answers GET and HEAD of / (HTML) and /status.json.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" && r.URL.Path != "/status.json" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "this page is read-only: GET it", http.StatusMethodNotAllowed)
+		return
+	}
+	v := h.view(r)
+	w.Header().Set("Cache-Control", "no-store") // the figures change from one look to the next
+	if r.URL.Path == "/status.json" {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v.json()); err != nil {
+			h.log.Debug("webpage: write", "remote", r.RemoteAddr, "err", err)
+		}
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := pageTemplate.Execute(w, v); err != nil {
+		h.log.Debug("webpage: write", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+// view is one request's page: the status and the addresses as this browser reached the
+// camera.
+type view struct {
+	Status
+	Private bool
+	Now     time.Time
+	Uptime  time.Duration
+	// RTSP is the stream's URL with the host the browser used; RTSPByIP the same with the
+	// camera's address when that host is a name (.local names do not resolve everywhere,
+	// inside Frigate's Docker container for one).
+	RTSP, RTSPByIP, RTSPS, ONVIF string
+	// Login is what a player's URL needs before the host: placeholders for the username and
+	// password when the stream asks for them.
+	Login string
+}
+
+func (h *Handler) view(r *http.Request) view {
+	st := h.cfg.Status()
+	now := h.now()
+	v := view{Status: st, Private: h.cfg.Private, Now: now}
+	if !st.Started.IsZero() {
+		v.Uptime = now.Sub(st.Started).Round(time.Second)
+	}
+	ip, port := localAddr(r)
+	host := browserHost(r.Host, ip)
+	v.RTSP = "rtsp://" + hostPort(host, st.RTSPPort, 554) + st.Path
+	if host != ip {
+		v.RTSPByIP = "rtsp://" + hostPort(ip, st.RTSPPort, 554) + st.Path
+	}
+	if st.RTSPSPort != 0 {
+		v.RTSPS = "rtsps://" + hostPort(host, st.RTSPSPort, 322) + st.Path
+	}
+	v.ONVIF = "http://" + hostPort(host, port, 80) + "/onvif/device_service"
+	if v.Private {
+		v.Login = "USER:PASSWORD@"
+		v.Status = Status{Name: st.Name, RTSPPort: st.RTSPPort, RTSPSPort: st.RTSPSPort, Path: st.Path}
+		v.Uptime = 0
+	}
+	return v
+}
+
+// statusJSON is /status.json. Its field names are kept from release to release.
+type statusJSON struct {
+	Name     string       `json:"name"`
+	Private  bool         `json:"private,omitempty"`
+	Model    string       `json:"model,omitempty"`
+	Firmware string       `json:"firmware,omitempty"`
+	Serial   string       `json:"serial,omitempty"`
+	Source   string       `json:"source,omitempty"`
+	Time     string       `json:"time,omitempty"`
+	UptimeS  int64        `json:"uptime_s,omitempty"`
+	Video    *videoJSON   `json:"video,omitempty"`
+	URLs     urlsJSON     `json:"urls"`
+	Viewers  []viewerJSON `json:"viewers,omitzero"` // [] when nobody watches; left out when private
+}
+
+type videoJSON struct {
+	Codec   string `json:"codec"`
+	Profile string `json:"profile,omitempty"`
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+	FPS     int    `json:"fps,omitempty"`
+	Bitrate int    `json:"bitrate,omitempty"`
+	GOP     int    `json:"gop,omitempty"`
+}
+
+type urlsJSON struct {
+	RTSP      string `json:"rtsp"`
+	RTSPByIP  string `json:"rtsp_by_ip,omitempty"`
+	RTSPS     string `json:"rtsps,omitempty"`
+	ONVIF     string `json:"onvif"`
+	Multicast string `json:"multicast,omitempty"`
+}
+
+type viewerJSON struct {
+	Remote       string  `json:"remote"`
+	Transport    string  `json:"transport"`
+	Frames       uint64  `json:"frames"`
+	Bytes        uint64  `json:"bytes"`
+	Dropped      uint64  `json:"dropped_frames"`
+	FractionLost float64 `json:"fraction_lost"`
+	JitterMS     float64 `json:"jitter_ms"`
+}
+
+func (v view) json() statusJSON {
+	out := statusJSON{
+		Name:    v.Name,
+		Private: v.Private,
+		URLs:    urlsJSON{RTSP: v.RTSP, RTSPByIP: v.RTSPByIP, RTSPS: v.RTSPS, ONVIF: v.ONVIF},
+	}
+	if v.Private {
+		return out
+	}
+	out.Model, out.Firmware, out.Serial, out.Source = v.Model, v.Firmware, v.Serial, v.Source
+	out.Time = v.Now.UTC().Format(time.RFC3339)
+	out.UptimeS = int64(v.Uptime / time.Second)
+	out.URLs.Multicast = v.Multicast
+	if v.Video.Width > 0 {
+		out.Video = &videoJSON{Codec: "H264", Profile: v.Video.Profile, Width: v.Video.Width, Height: v.Video.Height,
+			FPS: v.Video.FPS, Bitrate: v.Video.Bitrate, GOP: v.Video.GOP}
+	}
+	out.Viewers = []viewerJSON{} // [] rather than null: scripts count it
+	for _, vw := range v.Viewers {
+		out.Viewers = append(out.Viewers, viewerJSON(vw))
+	}
+	return out
+}
+
+// localAddr is the camera's address and port that the request came in on (IPv6 bracketed);
+// "localhost" and 0 when unknown (a handler called without a server).
+func localAddr(r *http.Request) (string, int) {
+	a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	if !ok || a == nil || a.IP == nil {
+		return "localhost", 0
+	}
+	if ip4 := a.IP.To4(); ip4 != nil {
+		return ip4.String(), a.Port
+	}
+	if a.Zone != "" {
+		return "[" + a.IP.String() + "%25" + a.Zone + "]", a.Port
+	}
+	return "[" + a.IP.String() + "]", a.Port
+}
+
+// browserHost is the host part of the request's Host header when it is a plain host name or
+// address, which the page then uses in the URLs it shows: the name the user typed works for
+// them. Anything else (a header a client made up) gives way to the camera's address.
+func browserHost(hostHeader, fallback string) string {
+	h := hostHeader
+	if host, _, err := net.SplitHostPort(hostHeader); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
+	if ip := net.ParseIP(h); ip != nil {
+		if ip.To4() != nil {
+			return ip.String()
+		}
+		return "[" + ip.String() + "]"
+	}
+	if !validHostname(h) {
+		return fallback
+	}
+	return h
+}
+
+// validHostname: letters, digits and hyphens in dot-separated labels of 1 to 63 bytes, 253
+// bytes at most (RFC 1123).
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// hostPort joins host and port, leaving out the scheme's default port (as browsers and
+// players print URLs).
+func hostPort(host string, port, defaultPort int) string {
+	if port == 0 || port == defaultPort {
+		return host
+	}
+	return host + ":" + strconv.Itoa(port)
+}
