@@ -1,70 +1,43 @@
 package rtspsrv
 
 import (
-	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/camerad/camerad/rtspsrv/digest"
 )
 
 // authRealm names the protection space in challenges.
 const authRealm = "camerad"
 
-// nonceLifetime bounds how long a Digest nonce is accepted. Nonces are stateless (an HMAC of
-// their issue time) so that a client may reuse one across connections, as ffmpeg does.
+// nonceLifetime bounds how long a Digest nonce is accepted.
 const nonceLifetime = 5 * time.Minute
 
-// authenticator checks Digest (RFC 2617, MD5, with or without qop=auth) and, over TLS, Basic
-// credentials against one user.
+// authenticator checks Digest (with or without qop=auth) and, over TLS, Basic credentials
+// against one user.
 type authenticator struct {
 	user, pass string
-	secret     []byte
+	digest     digest.Verifier
+}
+
+func newAuthenticator(user, pass string, secret []byte) *authenticator {
+	return &authenticator{user: user, pass: pass, digest: digest.Verifier{
+		User: user, Password: pass, Realm: authRealm, Secret: secret, Lifetime: nonceLifetime,
+	}}
 }
 
 func (a *authenticator) enabled() bool { return a != nil && a.user != "" }
 
-func (a *authenticator) nonce(now time.Time) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(now.Unix()))
-	m := hmac.New(sha256.New, a.secret)
-	m.Write(b[:])
-	return hex.EncodeToString(b[:]) + hex.EncodeToString(m.Sum(nil)[:12])
-}
-
-// checkNonce reports whether n is one of ours (authentic) and still within its lifetime
-// (fresh).
-func (a *authenticator) checkNonce(n string, now time.Time) (authentic, fresh bool) {
-	if len(n) != 16+24 {
-		return false, false
-	}
-	raw, err := hex.DecodeString(n[:16])
-	if err != nil {
-		return false, false
-	}
-	issued := time.Unix(int64(binary.BigEndian.Uint64(raw)), 0)
-	if !hmac.Equal([]byte(a.nonce(issued)), []byte(n)) {
-		return false, false
-	}
-	return true, now.Sub(issued) <= nonceLifetime && !issued.After(now.Add(time.Minute))
-}
-
 // challenge is the 401 response offering Digest, and with offerBasic (over TLS, which
 // protects the password) Basic after it for simple clients: players take the first they
-// support. stale says that the credentials were right but their nonce has expired (RFC 2617
-// §3.2.1): players then retry with the new nonce instead of failing the request or asking
-// the user (live555 and ffmpeg retry only when told).
+// support. stale says that the credentials were right but their nonce has expired: players
+// then retry with the new nonce instead of failing the request or asking the user (live555
+// and ffmpeg retry only when told).
 func (a *authenticator) challenge(now time.Time, stale, offerBasic bool) *Response {
-	digest := fmt.Sprintf(`Digest realm="%s", nonce="%s", algorithm=MD5`, authRealm, a.nonce(now))
-	if stale {
-		digest += ", stale=TRUE"
-	}
-	r := respond(StatusUnauthorized).with("WWW-Authenticate", digest)
+	r := respond(StatusUnauthorized).with("WWW-Authenticate", a.digest.Challenge(now, stale))
 	if offerBasic {
 		r.with("WWW-Authenticate", fmt.Sprintf(`Basic realm="%s"`, authRealm))
 	}
@@ -107,29 +80,14 @@ func (a *authenticator) check(req *Request, now time.Time, basicAllowed bool) au
 		}
 		return authWrong
 	case "digest":
-		p := parseAuthParams(rest)
-		authentic, fresh := a.checkNonce(p["nonce"], now)
-		if !authentic {
-			return authMissing
-		}
-		if !constEq(p["username"], a.user) || p["realm"] != authRealm {
-			return authWrong
-		}
-		ha1 := md5hex(a.user + ":" + authRealm + ":" + a.pass)
-		ha2 := md5hex(req.Method + ":" + p["uri"])
-		var want string
-		if p["qop"] == "auth" {
-			want = md5hex(ha1 + ":" + p["nonce"] + ":" + p["nc"] + ":" + p["cnonce"] + ":auth:" + ha2)
-		} else {
-			want = md5hex(ha1 + ":" + p["nonce"] + ":" + ha2)
-		}
-		switch {
-		case !constEq(strings.ToLower(p["response"]), want):
-			return authWrong
-		case !fresh:
+		switch a.digest.Check(req.Method, digest.ParseParams(rest), now) {
+		case digest.OK:
+			return authOK
+		case digest.Stale:
 			return authStale
+		case digest.Wrong:
+			return authWrong
 		}
-		return authOK
 	}
 	return authMissing
 }
@@ -144,28 +102,12 @@ func presentedUser(req *Request) string {
 		raw, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
 		user, _, _ = strings.Cut(string(raw), ":")
 	case "digest":
-		user = parseAuthParams(rest)["username"]
+		user = digest.ParseParams(rest)["username"]
 	}
 	if len(user) > 64 {
 		user = user[:64] + "…"
 	}
 	return user
-}
-
-func parseAuthParams(s string) map[string]string {
-	out := map[string]string{}
-	for _, part := range splitOutsideQuotes(s, ',') {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok {
-			out[strings.ToLower(strings.TrimSpace(k))] = strings.Trim(strings.TrimSpace(v), `"`)
-		}
-	}
-	return out
-}
-
-func md5hex(s string) string {
-	sum := md5.Sum([]byte(s))
-	return hex.EncodeToString(sum[:])
 }
 
 func constEq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/camerad/camerad/rtspsrv/digest"
 )
 
 // digestResponse computes a client's Digest response (RFC 2617 §3.2.2) independently of the
@@ -33,9 +35,9 @@ func digestHeader(user, realm, pass, method, uri, nonce, qop string) string {
 
 func TestAuthenticatorCheck(t *testing.T) {
 	now := time.Date(2026, 11, 21, 7, 0, 0, 0, time.UTC)
-	a := &authenticator{user: "admin", pass: "s3cret:with:colons", secret: []byte("0123456789abcdef0123456789abcdef")}
-	other := &authenticator{user: "admin", pass: "s3cret:with:colons", secret: []byte("another secret, another camera")}
-	nonce := a.nonce(now)
+	a := newAuthenticator("admin", "s3cret:with:colons", []byte("0123456789abcdef0123456789abcdef"))
+	other := newAuthenticator("admin", "s3cret:with:colons", []byte("another secret, another camera"))
+	nonce := a.digest.Nonce(now)
 	uri := "rtsp://192.0.2.10:8554/stream"
 	basic := func(up string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(up)) }
 	flip := func(s string) string {
@@ -67,9 +69,9 @@ func TestAuthenticatorCheck(t *testing.T) {
 		{"digest wrong realm", "DESCRIBE", digestHeader("admin", "other", "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authWrong},
 		{"digest stale nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), authStale},
 		{"digest stale nonce, wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), authWrong},
-		{"digest nonce from the future", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, a.nonce(now.Add(time.Hour)), ""), now, authStale},
+		{"digest nonce from the future", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, a.digest.Nonce(now.Add(time.Hour)), ""), now, authStale},
 		{"digest forged nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, flip(nonce), ""), now, authMissing},
-		{"digest nonce of another camera", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, other.nonce(now), ""), now, authMissing},
+		{"digest nonce of another camera", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, other.digest.Nonce(now), ""), now, authMissing},
 		{"digest short nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "abcd", ""), now, authMissing},
 		{"digest non-hex nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "zz"+nonce[2:], ""), now, authMissing},
 		{"digest upper-case response", "DESCRIBE", strings.Replace(digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""),
@@ -101,19 +103,6 @@ func TestAuthenticatorCheck(t *testing.T) {
 	}
 }
 
-func TestParseAuthParams(t *testing.T) {
-	got := parseAuthParams(` username="a,b", realm=camerad ,nonce="n", uri="rtsp://h/s?x=1,2", qop=auth, NC=00000001, bogus`)
-	want := map[string]string{"username": "a,b", "realm": "camerad", "nonce": "n", "uri": "rtsp://h/s?x=1,2", "qop": "auth", "nc": "00000001"}
-	if len(got) != len(want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-}
-
 // TestAuthOverTheWire plays the exchange as players do: OPTIONS without credentials, a 401
 // with a Digest challenge (and no Basic one: without TLS it would send the password in
 // clear), then Digest with the server's nonce on a new connection, as ffmpeg does after a
@@ -132,7 +121,7 @@ func TestAuthOverTheWire(t *testing.T) {
 	if len(challenges) != 1 || !strings.HasPrefix(challenges[0], "Digest ") {
 		t.Fatalf("challenges %q: want Digest alone", challenges)
 	}
-	p := parseAuthParams(strings.TrimPrefix(challenges[0], "Digest "))
+	p := digest.ParseParams(strings.TrimPrefix(challenges[0], "Digest "))
 	if p["realm"] != authRealm || p["nonce"] == "" {
 		t.Fatalf("Digest challenge %q", challenges[0])
 	}
@@ -172,7 +161,7 @@ func TestFailedLoginIsLogged(t *testing.T) {
 	if strings.Contains(logs.String(), "authentication failed") {
 		t.Fatalf("a request without credentials was logged as a failed login:\n%s", logs.String())
 	}
-	p := parseAuthParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "))
+	p := digest.ParseParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "))
 	c.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, "Authorization: "+digestHeader("nvr-admin", p["realm"], "guess", "DESCRIBE", ts.url, p["nonce"], ""))
 	if out := logs.String(); !strings.Contains(out, "authentication failed") || !strings.Contains(out, "user=nvr-admin") {
 		t.Errorf("wrong password: log has no failed login naming the user:\n%s", out)
@@ -196,13 +185,13 @@ func TestBasicInClearIsLogged(t *testing.T) {
 // TestChallengeSaysStale: after an expired nonce with the right credentials, the Digest
 // challenge says stale=TRUE, which is what makes live555 and ffmpeg retry instead of failing.
 func TestChallengeSaysStale(t *testing.T) {
-	a := &authenticator{user: "admin", pass: "pw", secret: []byte("0123456789abcdef")}
+	a := newAuthenticator("admin", "pw", []byte("0123456789abcdef"))
 	now := time.Now()
 	for _, stale := range []bool{false, true} {
-		digest := a.challenge(now, stale, false).Header.Get("WWW-Authenticate")
-		p := parseAuthParams(strings.TrimPrefix(digest, "Digest "))
+		challenge := a.challenge(now, stale, false).Header.Get("WWW-Authenticate")
+		p := digest.ParseParams(strings.TrimPrefix(challenge, "Digest "))
 		if got := strings.EqualFold(p["stale"], "true"); got != stale || p["nonce"] == "" {
-			t.Errorf("challenge(stale=%v): %q", stale, digest)
+			t.Errorf("challenge(stale=%v): %q", stale, challenge)
 		}
 	}
 }

@@ -149,7 +149,7 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 	if cfg.Username != "" {
 		secret := make([]byte, 32)
 		_, _ = rand.Read(secret)
-		s.auth = &authenticator{user: cfg.Username, pass: cfg.Password, secret: secret}
+		s.auth = newAuthenticator(cfg.Username, cfg.Password, secret)
 	}
 	udp, err := newUDPSender(s, cfg.UDPHost, cfg.UDPPort)
 	if err != nil {

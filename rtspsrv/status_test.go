@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/camerad/camerad/rtspsrv/digest"
 )
 
 // statusCase is one bad (or unusual) request and what the server must answer.
@@ -154,7 +156,7 @@ func TestUnauthorizedStatus(t *testing.T) {
 		if !resp.Header.Has("WWW-Authenticate") {
 			t.Errorf("%s: 401 without a challenge", m)
 		}
-		nonce = parseAuthParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "))["nonce"]
+		nonce = digest.ParseParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "))["nonce"]
 	}
 	// Still serving: with credentials the same connection gets in.
 	c.mustDo(StatusOK, "DESCRIBE", ts.url, "Authorization: "+digestHeader("admin", authRealm, "secret", "DESCRIBE", ts.url, nonce, ""))

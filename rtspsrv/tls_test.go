@@ -30,6 +30,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
+
+	"github.com/camerad/camerad/rtspsrv/digest"
 )
 
 // testTLSConfig makes a fresh self-signed ECDSA certificate for 127.0.0.1 and ::1, and the
@@ -200,7 +202,7 @@ func TestTLSTransports(t *testing.T) {
 	// The same SETUP on the plain listener keeps UDP: the restriction is the TLS listener's.
 	// (There Basic is refused: Digest.)
 	plain := ts.dial(t)
-	nonce := parseAuthParams(strings.TrimPrefix(
+	nonce := digest.ParseParams(strings.TrimPrefix(
 		plain.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, auth).Header.Get("WWW-Authenticate"), "Digest "))["nonce"]
 	digest := func(method, uri string) string {
 		return "Authorization: " + digestHeader("viewer", authRealm, "s3cret", method, uri, nonce, "")
