@@ -55,9 +55,15 @@ func TestAuth(t *testing.T) {
 		wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
 	soapPost(t, url, soapEnvelope12(soapDigestHeader("root", "secret", []byte("nonce-3"), created), profiles)).
 		wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
-	soapPost(t, url, soapEnvelope12("", profiles)).wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
+	// Without any credentials: a 401 that offers HTTP Digest (see TestHTTPDigest), with the
+	// same fault for token clients.
+	none := soapPost(t, url, soapEnvelope12("", profiles))
+	none.wantFault(t, 401, "s:Sender", "ter:NotAuthorized")
+	if !strings.HasPrefix(none.header.Get("WWW-Authenticate"), "Digest ") {
+		t.Errorf("401 without a Digest challenge: %q", none.header.Get("WWW-Authenticate"))
+	}
 	// A refused change is refused for want of credentials first: nothing is said to strangers.
-	soapPost(t, url, soapEnvelope12("", `<trt:SetVideoEncoderConfiguration/>`)).wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
+	soapPost(t, url, soapEnvelope12("", `<trt:SetVideoEncoderConfiguration/>`)).wantFault(t, 401, "s:Sender", "ter:NotAuthorized")
 	soapPost(t, url, soapEnvelope12(soapDigestHeader("admin", "secret", []byte("nonce-4"), created), `<trt:SetVideoEncoderConfiguration/>`)).
 		wantFault(t, 500, "s:Receiver", "ter:ActionNotSupported")
 
@@ -87,17 +93,19 @@ func TestAuth(t *testing.T) {
 	soapPost(t, url, soapEnvelope12("", `<trt:GetServiceCapabilities/>`)).wantOK(t, "GetServiceCapabilities")
 	// The rest does.
 	for _, op := range []string{"GetDeviceInformation", "GetScopes", "GetNetworkInterfaces", "GetNTP"} {
-		soapPost(t, base+DevicePath, soapEnvelope12("", `<tds:`+op+`/>`)).wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
+		soapPost(t, base+DevicePath, soapEnvelope12("", `<tds:`+op+`/>`)).wantFault(t, 401, "s:Sender", "ter:NotAuthorized")
 	}
 
 	// Failures were logged at most once per 10 s, with how many were held back; nothing
-	// secret in them.
+	// secret in them. Requests without credentials are no failure: a Digest client's first
+	// request has none.
 	refused := logs.messages("onvif: refused credentials")
 	if len(refused) != 1 {
 		t.Fatalf("%d log lines for refused credentials within 10 s, want 1", len(refused))
 	}
 	clock.add(11 * time.Second)
-	soapPost(t, url, soapEnvelope12("", profiles)).wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
+	soapPost(t, url, soapEnvelope12(soapDigestHeader("admin", "wrong", []byte("nonce-9"), created), profiles)).
+		wantFault(t, 400, "s:Sender", "ter:NotAuthorized")
 	refused = logs.messages("onvif: refused credentials")
 	if len(refused) != 2 {
 		t.Fatalf("%d log lines after 11 s, want 2", len(refused))

@@ -3,6 +3,7 @@ package onvif
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/camerad/camerad/rtspsrv/digest"
 )
 
 // MediaPath is where the media service answers; GetCapabilities and GetServices point there.
@@ -33,9 +36,9 @@ type Config struct {
 	RTSPPath  string            // e.g. "/stream"
 	Stream    func() StreamInfo // what is being served now; called per request
 	Multicast bool              // the RTSP server serves RTP/AVP;multicast
-	// Username and Password, when both are set, are required as a WS-Security
-	// UsernameToken by every operation except the few that clients need before they can
-	// authenticate.
+	// Username and Password, when both are set, are required (by HTTP Digest or in a
+	// WS-Security UsernameToken, see login.go) by every operation except the few that
+	// clients need before they can authenticate.
 	Username, Password string
 	// Page answers requests for other paths (the camera's web page); nil: 404. It shares
 	// the services' connection limits and timeouts.
@@ -58,10 +61,11 @@ const (
 
 // Server answers the ONVIF device and media services over HTTP.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	now  func() time.Time
-	auth *authenticator // nil: no credentials required
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	auth   *authenticator   // nil: no credentials required
+	digest *digest.Verifier // HTTP Digest, with auth
 
 	ops map[opKey]operation
 
@@ -114,6 +118,10 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.Username != "" {
 		s.auth = newAuthenticator(cfg.Username, cfg.Password)
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		s.digest = &digest.Verifier{User: cfg.Username, Password: cfg.Password, Realm: digestRealm,
+			Secret: secret, Lifetime: digestNonceLifetime, OfferQop: true}
 	}
 	s.ops = make(map[opKey]operation)
 	for name, op := range deviceOps() {
@@ -185,6 +193,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeFault(w, soapNS, senderFault("cannot read the request"))
 		return
 	}
+	if len(data) == 0 && s.auth != nil {
+		// curl and other Digest clients post nothing until challenged, so as not to send the
+		// body twice: they need the 401, not a complaint about the empty body.
+		if ref := s.login(r, &envelope{}); ref != nil {
+			s.refuse(w, r, sniffSOAPVersion(data), "", ref)
+			return
+		}
+	}
 	env, err := parseEnvelope(data)
 	if err != nil {
 		s.log.Debug("onvif: bad request", "remote", r.RemoteAddr, "err", err)
@@ -194,12 +210,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := env.body.XMLName.Local
 	op := s.lookup(env.body.XMLName.Space, name, isMedia)
 	if s.auth != nil && !preAuth(name) {
-		if why := s.auth.check(env.token, remoteHost(r), s.now()); why != "" {
-			if ok, skipped := s.authWarn.allow(s.now()); ok {
-				s.log.Warn("onvif: refused credentials", "remote", r.RemoteAddr, "operation", truncate(name, 64),
-					"user", truncate(tokenUser(env.token), 64), "reason", why, "held_back", skipped)
-			}
-			s.writeFault(w, env.soapNS, errNotAuthorized())
+		if ref := s.login(r, env); ref != nil {
+			s.refuse(w, r, env.soapNS, name, ref)
 			return
 		}
 	}

@@ -403,8 +403,11 @@ func FuzzServeHTTP(f *testing.F) {
 			r := httptest.NewRequest("POST", path, strings.NewReader(body))
 			w := httptest.NewRecorder()
 			s.ServeHTTP(w, r)
-			if w.Code != 200 && w.Code != 400 && w.Code != 500 && w.Code != 413 {
+			if w.Code != 200 && w.Code != 400 && w.Code != 401 && w.Code != 500 && w.Code != 413 {
 				t.Fatalf("status %d", w.Code)
+			}
+			if (w.Code == 401) != (w.Header().Get("WWW-Authenticate") != "") {
+				t.Fatalf("status %d with challenge %q", w.Code, w.Header().Get("WWW-Authenticate"))
 			}
 			// Every answer is a well-formed envelope.
 			if _, err := parseEnvelope(w.Body.Bytes()); err != nil {
