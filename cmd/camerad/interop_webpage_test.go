@@ -116,3 +116,29 @@ func TestInteropWebPage(t *testing.T) {
 		t.Errorf("%s plays %dx%d, want 640x360", byName, v.Width, v.Height)
 	}
 }
+
+// TestInteropWebPageLogin: with a username set, the page shows strangers only the camera's
+// name and addresses, and curl, logging in with Digest as a browser or Home Assistant's REST
+// sensor does, reads the whole status.
+func TestInteropWebPageLogin(t *testing.T) {
+	curl := interopNeed(t, "curl", "curl")
+	c := interopStart(t, "-onvif-listen", "127.0.0.1:0", "-source", "clip", "-hostname", "porch-camera",
+		"-username", "viewer", "-password", "pa ss")
+	m := regexp.MustCompile(`onvif_url=http://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(c.stderr.String())
+	if m == nil {
+		t.Fatalf("no onvif_url in the serving line:\n%s", c.stderr)
+	}
+	base := "http://" + m[1]
+	page := webGet(t, base+"/", "")
+	if !strings.Contains(page, "<h1>porch-camera</h1>") || !strings.Contains(page, `href="/login"`) || strings.Contains(page, "640×360") {
+		t.Errorf("the page before the login:\n%s", page)
+	}
+	out, _, err := interopRun(t, c, curl, "-s", "-f", "--digest", "-u", "viewer:pa ss", base+"/status.json")
+	var st webStatus
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil || st.Video.Width != 640 || st.Viewers == nil {
+		t.Errorf("curl --digest /status.json: %v\n%s", err, out)
+	}
+	if out, _, err := interopRun(t, c, curl, "-s", "-f", base+"/status.json"); err == nil {
+		t.Errorf("status.json without a login:\n%s", out)
+	}
+}

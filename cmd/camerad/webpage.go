@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/camerad/camerad/discovery/onvif"
 	"github.com/camerad/camerad/discovery/webpage"
 	"github.com/camerad/camerad/rtspsrv"
+	"github.com/camerad/camerad/rtspsrv/digest"
 )
 
 // rtpClockRate is H.264's RTP clock, the unit of the jitter viewers report.
@@ -22,9 +24,16 @@ func webPage(cfg Config, dev onvif.Device, source string, rtspPort, rtspsPort in
 	if g := srv.MulticastGroup(); g.IsValid() {
 		multicast = g.String()
 	}
+	var login *digest.Verifier
+	if cfg.Username != "" {
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		login = &digest.Verifier{User: cfg.Username, Password: cfg.Password, Realm: "camerad",
+			Secret: secret, Lifetime: 5 * time.Minute, OfferQop: true}
+	}
 	return webpage.New(webpage.Config{
-		Private: cfg.Username != "",
-		Logger:  log,
+		Login:  login,
+		Logger: log,
 		Status: func() webpage.Status {
 			info := onvifStreamInfo(cfg, stream)
 			st := webpage.Status{

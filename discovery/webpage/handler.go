@@ -3,9 +3,12 @@
 // into VLC, ffplay, Frigate or Home Assistant, the picture's settings and who is watching;
 // and the same as JSON at /status.json for scripts and Home Assistant's REST sensors.
 //
-// With a username set the page shows only the camera's name and addresses, which mDNS and
-// WS-Discovery announce anyway: the rest would tell a stranger on the LAN who is watching.
-// Plain-HTTP login would send the password in clear, so there is none.
+// With a username set, a visitor who has not logged in sees only the camera's name and
+// addresses, which mDNS and WS-Discovery announce anyway: the rest would tell a stranger on
+// the LAN who is watching. /login asks for the username and password (HTTP Digest, which
+// browsers, curl and Home Assistant's REST sensors speak, and which does not send the
+// password in clear), and /status.json asks for them at once: scripts have no use for the
+// name alone.
 package webpage
 
 import (
@@ -18,14 +21,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/camerad/camerad/rtspsrv/digest"
 )
 
 // Config is what the page needs.
 type Config struct {
-	Status  func() Status // called for each request
-	Private bool          // viewers must log in to the stream: show only name and addresses
-	Logger  *slog.Logger  // nil = slog.Default()
-	Now     func() time.Time
+	Status func() Status // called for each request
+	// Login, when set, checks the camera's username and password: without them a visitor
+	// sees only the name and addresses. nil: everyone sees everything.
+	Login  *digest.Verifier
+	Logger *slog.Logger // nil = slog.Default()
+	Now    func() time.Time
 }
 
 //go:embed page.html
@@ -59,9 +66,9 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// ServeHTTP answers GET and HEAD of / (HTML) and /status.json.
+// ServeHTTP answers GET and HEAD of / (HTML), /status.json and /login.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" && r.URL.Path != "/status.json" {
+	if r.URL.Path != "/" && r.URL.Path != "/status.json" && r.URL.Path != "/login" {
 		http.NotFound(w, r)
 		return
 	}
@@ -70,7 +77,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this page is read-only: GET it", http.StatusMethodNotAllowed)
 		return
 	}
-	v := h.view(r)
+	verdict := h.login(r)
+	// Credentials that do not pass are asked for again wherever they come: a browser retries
+	// a stale nonce by itself, and asks its user after a wrong password. Without any, only
+	// /login and /status.json ask.
+	if verdict == digest.Wrong || verdict == digest.Stale ||
+		verdict == digest.Missing && (r.URL.Path == "/login" || r.URL.Path == "/status.json") {
+		if verdict == digest.Wrong {
+			h.log.Debug("webpage: wrong login", "remote", r.RemoteAddr)
+		}
+		w.Header().Set("WWW-Authenticate", h.cfg.Login.Challenge(h.now(), verdict == digest.Stale))
+		http.Error(w, "log in with the camera's username and password", http.StatusUnauthorized)
+		return
+	}
+	if r.URL.Path == "/login" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	v := h.view(r, verdict != digest.OK)
 	w.Header().Set("Cache-Control", "no-store") // the figures change from one look to the next
 	if r.URL.Path == "/status.json" {
 		w.Header().Set("Content-Type", "application/json")
@@ -103,10 +127,23 @@ type view struct {
 	Login string
 }
 
-func (h *Handler) view(r *http.Request) view {
+// login judges r's credentials: OK when no login is needed.
+func (h *Handler) login(r *http.Request) digest.Verdict {
+	if h.cfg.Login == nil {
+		return digest.OK
+	}
+	scheme, rest, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Digest") {
+		return digest.Missing
+	}
+	return h.cfg.Login.Check(r.Method, digest.ParseParams(rest), h.now())
+}
+
+// view is the page for r; private: only what strangers may see.
+func (h *Handler) view(r *http.Request, private bool) view {
 	st := h.cfg.Status()
 	now := h.now()
-	v := view{Status: st, Private: h.cfg.Private, Now: now}
+	v := view{Status: st, Private: private, Now: now}
 	if !st.Started.IsZero() {
 		v.Uptime = now.Sub(st.Started).Round(time.Second)
 	}
@@ -120,8 +157,10 @@ func (h *Handler) view(r *http.Request) view {
 		v.RTSPS = "rtsps://" + hostPort(host, st.RTSPSPort, 322) + st.Path
 	}
 	v.ONVIF = "http://" + hostPort(host, port, 80) + "/onvif/device_service"
-	if v.Private {
+	if h.cfg.Login != nil {
 		v.Login = "USER:PASSWORD@"
+	}
+	if private {
 		v.Status = Status{Name: st.Name, RTSPPort: st.RTSPPort, RTSPSPort: st.RTSPSPort, Path: st.Path}
 		v.Uptime = 0
 	}
@@ -131,7 +170,6 @@ func (h *Handler) view(r *http.Request) view {
 // statusJSON is /status.json. Its field names are kept from release to release.
 type statusJSON struct {
 	Name     string       `json:"name"`
-	Private  bool         `json:"private,omitempty"`
 	Model    string       `json:"model,omitempty"`
 	Firmware string       `json:"firmware,omitempty"`
 	Serial   string       `json:"serial,omitempty"`
@@ -140,7 +178,7 @@ type statusJSON struct {
 	UptimeS  int64        `json:"uptime_s,omitempty"`
 	Video    *videoJSON   `json:"video,omitempty"`
 	URLs     urlsJSON     `json:"urls"`
-	Viewers  []viewerJSON `json:"viewers,omitzero"` // [] when nobody watches; left out when private
+	Viewers  []viewerJSON `json:"viewers"` // [] when nobody watches
 }
 
 type videoJSON struct {
@@ -173,17 +211,10 @@ type viewerJSON struct {
 
 func (v view) json() statusJSON {
 	out := statusJSON{
-		Name:    v.Name,
-		Private: v.Private,
-		URLs:    urlsJSON{RTSP: v.RTSP, RTSPByIP: v.RTSPByIP, RTSPS: v.RTSPS, ONVIF: v.ONVIF},
+		Name: v.Name, Model: v.Model, Firmware: v.Firmware, Serial: v.Serial, Source: v.Source,
+		Time: v.Now.UTC().Format(time.RFC3339), UptimeS: int64(v.Uptime / time.Second),
+		URLs: urlsJSON{RTSP: v.RTSP, RTSPByIP: v.RTSPByIP, RTSPS: v.RTSPS, ONVIF: v.ONVIF, Multicast: v.Multicast},
 	}
-	if v.Private {
-		return out
-	}
-	out.Model, out.Firmware, out.Serial, out.Source = v.Model, v.Firmware, v.Serial, v.Source
-	out.Time = v.Now.UTC().Format(time.RFC3339)
-	out.UptimeS = int64(v.Uptime / time.Second)
-	out.URLs.Multicast = v.Multicast
 	if v.Video.Width > 0 {
 		out.Video = &videoJSON{Codec: "H264", Profile: v.Video.Profile, Width: v.Video.Width, Height: v.Video.Height,
 			FPS: v.Video.FPS, Bitrate: v.Video.Bitrate, GOP: v.Video.GOP}

@@ -1,14 +1,20 @@
 package webpage
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/camerad/camerad/rtspsrv/digest"
 )
 
 var testStart = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
@@ -169,33 +175,107 @@ func TestStatusJSON(t *testing.T) {
 	}
 }
 
-// TestPrivate: with a login required, a stranger learns nothing the camera's announcements
-// do not already say, and the snippets show where the login goes.
-func TestPrivate(t *testing.T) {
-	addr := serve(t, Config{Status: testStatus, Private: true})
-	_, body := get(t, http.MethodGet, addr, "", "/")
+// digestAnswer is a browser's Authorization header for a challenge (RFC 7616, qop=auth),
+// computed apart from the server's code.
+func digestAnswer(user, pass, method, uri, challenge string) string {
+	p := digest.ParseParams(strings.TrimPrefix(challenge, "Digest "))
+	h := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
+	resp := h(h(user+":"+p["realm"]+":"+pass) + ":" + p["nonce"] + ":00000001:abc:auth:" + h(method+":"+uri))
+	return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", qop=auth, nc=00000001, cnonce="abc", response="%s"`,
+		user, p["realm"], p["nonce"], uri, resp)
+}
+
+// getAuth is get with an Authorization header.
+func getAuth(t *testing.T, addr, path, authorization string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", authorization)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// TestLogin: with a login set, a stranger learns nothing the camera's announcements do not
+// already say, and is offered the login; with it, the page and the JSON are whole.
+func TestLogin(t *testing.T) {
+	clock := testStart.Add(90 * time.Minute)
+	login := &digest.Verifier{User: "viewer", Password: "pa ss", Realm: "camerad", Secret: []byte("k"), Lifetime: 5 * time.Minute, OfferQop: true}
+	addr := serve(t, Config{Status: testStatus, Login: login, Now: func() time.Time { return clock }})
+
+	resp, body := get(t, http.MethodGet, addr, "", "/")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / without a login: %s", resp.Status)
+	}
 	for _, secret := range []string{"192.168.1.20", "c0ffee42", "Raspberry Pi", "/dev/video0", "Viewers", "Camera time"} {
 		if strings.Contains(body, secret) {
-			t.Errorf("private page shows %q:\n%s", secret, body)
+			t.Errorf("the page shows %q before the login:\n%s", secret, body)
 		}
 	}
 	for _, want := range []string{"<h1>porch-camera</h1>", "rtsp://127.0.0.1:8554/stream",
-		"ffplay -rtsp_transport tcp rtsp://USER:PASSWORD@127.0.0.1:8554/stream", "asks players to log in"} {
+		"ffplay -rtsp_transport tcp rtsp://USER:PASSWORD@127.0.0.1:8554/stream", `<a href="/login">Log in</a>`} {
 		if !strings.Contains(body, want) {
-			t.Errorf("private page lacks %q:\n%s", want, body)
+			t.Errorf("the page before the login lacks %q:\n%s", want, body)
 		}
 	}
-	got := getJSON(t, addr, "")
-	if want := (statusJSON{Name: "porch-camera", Private: true, URLs: urlsJSON{
-		RTSP: "rtsp://127.0.0.1:8554/stream", ONVIF: "http://127.0.0.1:" + port(t, addr) + "/onvif/device_service"}}); !jsonEqual(got, want) {
-		t.Errorf("private status.json %+v, want %+v", got, want)
+
+	// /login and /status.json ask for it.
+	var challenge string
+	for _, path := range []string{"/login", "/status.json"} {
+		resp, body := get(t, http.MethodGet, addr, "", path)
+		challenge = resp.Header.Get("WWW-Authenticate")
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(challenge, "Digest ") || strings.Contains(body, "c0ffee42") {
+			t.Fatalf("GET %s without a login: %s, challenge %q\n%s", path, resp.Status, challenge, body)
+		}
+	}
+	// Logged in: /login sends the browser to the page, which is whole, and so is the JSON.
+	if resp, _ := getAuth(t, addr, "/login", digestAnswer("viewer", "pa ss", "GET", "/login", challenge)); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Errorf("GET /login logged in: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if _, body := getAuth(t, addr, "/", digestAnswer("viewer", "pa ss", "GET", "/", challenge)); !strings.Contains(body, "Viewers: 2") ||
+		!strings.Contains(body, "serial 00000000c0ffee42") || !strings.Contains(body, "rtsp://USER:PASSWORD@") {
+		t.Errorf("the page logged in:\n%s", body)
+	}
+	resp, body = getAuth(t, addr, "/status.json", digestAnswer("viewer", "pa ss", "GET", "/status.json", challenge))
+	var st statusJSON
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil || st.Serial != "00000000c0ffee42" || len(st.Viewers) != 2 {
+		t.Errorf("status.json logged in: %s\n%s", resp.Status, body)
+	}
+
+	// A wrong password, and a nonce that has expired, are asked for again, even on the page.
+	if resp, body := getAuth(t, addr, "/", digestAnswer("viewer", "guess", "GET", "/", challenge)); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "c0ffee42") {
+		t.Errorf("wrong password: %s\n%s", resp.Status, body)
+	}
+	clock = clock.Add(6 * time.Minute)
+	resp, _ = getAuth(t, addr, "/status.json", digestAnswer("viewer", "pa ss", "GET", "/status.json", challenge))
+	if p := digest.ParseParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest ")); resp.StatusCode != http.StatusUnauthorized || p["stale"] == "" {
+		t.Errorf("expired nonce: %s, challenge %q", resp.Status, resp.Header.Get("WWW-Authenticate"))
 	}
 }
 
-func jsonEqual(a, b statusJSON) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
+// TestLoginCurl: curl, a real Digest client as Home Assistant's REST sensor is, reads the JSON.
+func TestLoginCurl(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl not installed (apt-get install curl): skipping the login with a real client")
+	}
+	login := &digest.Verifier{User: "viewer", Password: "pa ss", Realm: "camerad", Secret: []byte("k"), Lifetime: 5 * time.Minute, OfferQop: true}
+	addr := serve(t, Config{Status: testStatus, Login: login, Now: time.Now})
+	out, err := exec.Command(curl, "-s", "-f", "--digest", "-u", "viewer:pa ss", "http://"+addr+"/status.json").Output()
+	var st statusJSON
+	if err != nil || json.Unmarshal(out, &st) != nil || len(st.Viewers) != 2 {
+		t.Errorf("curl --digest: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(curl, "-s", "-f", "--digest", "-u", "viewer:guess", "http://"+addr+"/status.json").Output(); err == nil {
+		t.Errorf("curl --digest with a wrong password read:\n%s", out)
+	}
 }
 
 // TestMethodsAndPaths: the page is read-only and has two addresses.
