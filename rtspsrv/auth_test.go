@@ -1,37 +1,15 @@
 package rtspsrv
 
 import (
-	"crypto/md5"
 	"encoding/base64"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/camerad/camerad/rtspsrv/digest"
+	"github.com/camerad/camerad/rtspsrv/digest/digesttest"
 )
-
-// digestResponse computes a client's Digest response (RFC 2617 §3.2.2) independently of the
-// server's code.
-func digestResponse(user, realm, pass, method, uri, nonce, qop, nc, cnonce string) string {
-	h := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
-	ha1, ha2 := h(user+":"+realm+":"+pass), h(method+":"+uri)
-	if qop == "" {
-		return h(ha1 + ":" + nonce + ":" + ha2)
-	}
-	return h(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2)
-}
-
-func digestHeader(user, realm, pass, method, uri, nonce, qop string) string {
-	if qop == "" {
-		return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s"`,
-			user, realm, nonce, uri, digestResponse(user, realm, pass, method, uri, nonce, "", "", ""))
-	}
-	return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", qop=%s, nc=00000001, cnonce="0a4f113b", response="%s", algorithm=MD5`,
-		user, realm, nonce, uri, qop, digestResponse(user, realm, pass, method, uri, nonce, qop, "00000001", "0a4f113b"))
-}
 
 func TestAuthenticatorCheck(t *testing.T) {
 	now := time.Date(2026, 11, 21, 7, 0, 0, 0, time.UTC)
@@ -61,22 +39,22 @@ func TestAuthenticatorCheck(t *testing.T) {
 		{"basic wrong password", "DESCRIBE", basic("admin:s3cret"), now, authWrong},
 		{"basic wrong user", "DESCRIBE", basic("root:s3cret:with:colons"), now, authWrong},
 		{"basic not base64", "DESCRIBE", "Basic !!!", now, authWrong},
-		{"digest", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authOK},
-		{"digest qop=auth", "SETUP", digestHeader("admin", authRealm, "s3cret:with:colons", "SETUP", uri+"/trackID=0", nonce, "auth"), now, authOK},
-		{"digest reused nonce a minute later", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "PLAY", uri, nonce, ""), now.Add(time.Minute), authOK},
-		{"digest wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now, authWrong},
-		{"digest wrong method", "PLAY", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authWrong},
-		{"digest wrong realm", "DESCRIBE", digestHeader("admin", "other", "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authWrong},
-		{"digest stale nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), authStale},
-		{"digest stale nonce, wrong password", "DESCRIBE", digestHeader("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), authWrong},
-		{"digest nonce from the future", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, a.digest.Nonce(now.Add(time.Hour)), ""), now, authStale},
-		{"digest forged nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, flip(nonce), ""), now, authMissing},
-		{"digest nonce of another camera", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, other.digest.Nonce(now), ""), now, authMissing},
-		{"digest short nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "abcd", ""), now, authMissing},
-		{"digest non-hex nonce", "DESCRIBE", digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "zz"+nonce[2:], ""), now, authMissing},
-		{"digest upper-case response", "DESCRIBE", strings.Replace(digestHeader("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""),
-			`response="`+digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", ""),
-			`response="`+strings.ToUpper(digestResponse("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "", "", "")), 1), now, authOK},
+		{"digest", "DESCRIBE", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authOK},
+		{"digest qop=auth", "SETUP", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "SETUP", uri+"/trackID=0", nonce, "auth"), now, authOK},
+		{"digest reused nonce a minute later", "PLAY", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "PLAY", uri, nonce, ""), now.Add(time.Minute), authOK},
+		{"digest wrong password", "DESCRIBE", digesttest.Authorization("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now, authWrong},
+		{"digest wrong method", "PLAY", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authWrong},
+		{"digest wrong realm", "DESCRIBE", digesttest.Authorization("admin", "other", "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now, authWrong},
+		{"digest stale nonce", "DESCRIBE", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), authStale},
+		{"digest stale nonce, wrong password", "DESCRIBE", digesttest.Authorization("admin", authRealm, "wrong", "DESCRIBE", uri, nonce, ""), now.Add(nonceLifetime + time.Second), authWrong},
+		{"digest nonce from the future", "DESCRIBE", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, a.digest.Nonce(now.Add(time.Hour)), ""), now, authStale},
+		{"digest forged nonce", "DESCRIBE", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, flip(nonce), ""), now, authMissing},
+		{"digest nonce of another camera", "DESCRIBE", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, other.digest.Nonce(now), ""), now, authMissing},
+		{"digest short nonce", "DESCRIBE", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "abcd", ""), now, authMissing},
+		{"digest non-hex nonce", "DESCRIBE", digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, "zz"+nonce[2:], ""), now, authMissing},
+		{"digest upper-case response", "DESCRIBE", strings.Replace(digesttest.Authorization("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""),
+			`response="`+digesttest.Response("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, ""),
+			`response="`+strings.ToUpper(digesttest.Response("admin", authRealm, "s3cret:with:colons", "DESCRIBE", uri, nonce, "")), 1), now, authOK},
 		{"no header", "DESCRIBE", "", now, authMissing},
 		{"unknown scheme", "DESCRIBE", "Bearer abc", now, authMissing},
 		{"scheme only", "DESCRIBE", "Digest", now, authMissing},
@@ -126,14 +104,14 @@ func TestAuthOverTheWire(t *testing.T) {
 		t.Fatalf("Digest challenge %q", challenges[0])
 	}
 	// A wrong password is refused again, with a fresh challenge; the connection stays usable.
-	bad := c.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, "Authorization: "+digestHeader("viewer", p["realm"], "guess", "DESCRIBE", ts.url, p["nonce"], ""))
+	bad := c.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, "Authorization: "+digesttest.Authorization("viewer", p["realm"], "guess", "DESCRIBE", ts.url, p["nonce"], ""))
 	if !bad.Header.Has("WWW-Authenticate") {
 		t.Error("second 401 without a challenge")
 	}
 
 	c2 := ts.dial(t)
 	auth := func(method, uri string) string {
-		return "Authorization: " + digestHeader("viewer", p["realm"], "pa ss", method, uri, p["nonce"], "auth")
+		return "Authorization: " + digesttest.Authorization("viewer", p["realm"], "pa ss", method, uri, p["nonce"], "auth")
 	}
 	desc := c2.mustDo(StatusOK, "DESCRIBE", ts.url, "Accept: application/sdp", auth("DESCRIBE", ts.url))
 	if len(desc.Body) == 0 {
@@ -162,7 +140,7 @@ func TestFailedLoginIsLogged(t *testing.T) {
 		t.Fatalf("a request without credentials was logged as a failed login:\n%s", logs.String())
 	}
 	p := digest.ParseParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "))
-	c.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, "Authorization: "+digestHeader("nvr-admin", p["realm"], "guess", "DESCRIBE", ts.url, p["nonce"], ""))
+	c.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, "Authorization: "+digesttest.Authorization("nvr-admin", p["realm"], "guess", "DESCRIBE", ts.url, p["nonce"], ""))
 	if out := logs.String(); !strings.Contains(out, "authentication failed") || !strings.Contains(out, "user=nvr-admin") {
 		t.Errorf("wrong password: log has no failed login naming the user:\n%s", out)
 	}

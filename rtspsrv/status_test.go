@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/camerad/camerad/rtspsrv/digest"
+	"github.com/camerad/camerad/rtspsrv/digest/digesttest"
 )
 
 // statusCase is one bad (or unusual) request and what the server must answer.
@@ -159,7 +160,7 @@ func TestUnauthorizedStatus(t *testing.T) {
 		nonce = digest.ParseParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "))["nonce"]
 	}
 	// Still serving: with credentials the same connection gets in.
-	c.mustDo(StatusOK, "DESCRIBE", ts.url, "Authorization: "+digestHeader("admin", authRealm, "secret", "DESCRIBE", ts.url, nonce, ""))
+	c.mustDo(StatusOK, "DESCRIBE", ts.url, "Authorization: "+digesttest.Authorization("admin", authRealm, "secret", "DESCRIBE", ts.url, nonce, ""))
 }
 
 // TestTooManyViewers: SETUP beyond MaxViewers gets 503 with Retry-After; a TEARDOWN frees a

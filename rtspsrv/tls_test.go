@@ -32,6 +32,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/camerad/camerad/rtspsrv/digest"
+	"github.com/camerad/camerad/rtspsrv/digest/digesttest"
 )
 
 // testTLSConfig makes a fresh self-signed ECDSA certificate for 127.0.0.1 and ::1, and the
@@ -205,7 +206,7 @@ func TestTLSTransports(t *testing.T) {
 	nonce := digest.ParseParams(strings.TrimPrefix(
 		plain.mustDo(StatusUnauthorized, "DESCRIBE", ts.url, auth).Header.Get("WWW-Authenticate"), "Digest "))["nonce"]
 	digest := func(method, uri string) string {
-		return "Authorization: " + digestHeader("viewer", authRealm, "s3cret", method, uri, nonce, "")
+		return "Authorization: " + digesttest.Authorization("viewer", authRealm, "s3cret", method, uri, nonce, "")
 	}
 	plain.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", digest("SETUP", ts.url+"/trackID=0"), "Transport: "+udp)
 

@@ -1,51 +1,20 @@
 package onvif
 
 import (
-	"crypto/md5"
-	"encoding/hex"
-	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/camerad/camerad/rtspsrv/digest"
+	"github.com/camerad/camerad/rtspsrv/digest/digesttest"
 )
 
-// digestAuthorization is a client's Authorization header for challenge (RFC 7616 §3.4 with
-// qop=auth), computed apart from the server's code.
+// digestAuthorization is a client's Authorization header answering challenge with qop=auth.
 func digestAuthorization(user, pass, method, uri, challenge string) string {
 	p := digest.ParseParams(strings.TrimPrefix(challenge, "Digest "))
-	h := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
-	ha1, ha2 := h(user+":"+p["realm"]+":"+pass), h(method+":"+uri)
-	resp := h(ha1 + ":" + p["nonce"] + ":00000001:c0ffee:auth:" + ha2)
-	return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", qop=auth, nc=00000001, cnonce="c0ffee", response="%s", algorithm=MD5`,
-		user, p["realm"], p["nonce"], uri, resp)
-}
-
-func soapPostWith(t *testing.T, url, authorization, body string) soapAnswer {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/soap+xml; charset=utf-8")
-	req.Header.Set("Authorization", authorization)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := soapAnswer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	a.env, _ = parseEnvelope(raw)
-	return a
+	return digesttest.Authorization(user, p["realm"], pass, method, uri, p["nonce"], "auth")
 }
 
 // TestHTTPDigest: the other ONVIF login. A request with no credentials gets a 401 with a

@@ -98,7 +98,21 @@ type soapAnswer struct {
 
 func soapPost(t *testing.T, url, body string) soapAnswer {
 	t.Helper()
-	resp, err := http.Post(url, "application/soap+xml; charset=utf-8", strings.NewReader(body))
+	return soapPostWith(t, url, "", body)
+}
+
+// soapPostWith is soapPost with an Authorization header, unless authorization is "".
+func soapPostWith(t *testing.T, url, authorization, body string) soapAnswer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/soap+xml; charset=utf-8")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

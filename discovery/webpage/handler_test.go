@@ -1,10 +1,7 @@
 package webpage
 
 import (
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/camerad/camerad/rtspsrv/digest"
+	"github.com/camerad/camerad/rtspsrv/digest/digesttest"
 )
 
 var testStart = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
@@ -175,14 +173,10 @@ func TestStatusJSON(t *testing.T) {
 	}
 }
 
-// digestAnswer is a browser's Authorization header for a challenge (RFC 7616, qop=auth),
-// computed apart from the server's code.
+// digestAnswer is a browser's Authorization header answering challenge with qop=auth.
 func digestAnswer(user, pass, method, uri, challenge string) string {
 	p := digest.ParseParams(strings.TrimPrefix(challenge, "Digest "))
-	h := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
-	resp := h(h(user+":"+p["realm"]+":"+pass) + ":" + p["nonce"] + ":00000001:abc:auth:" + h(method+":"+uri))
-	return fmt.Sprintf(`Digest username="%s", realm="%s", nonce="%s", uri="%s", qop=auth, nc=00000001, cnonce="abc", response="%s"`,
-		user, p["realm"], p["nonce"], uri, resp)
+	return digesttest.Authorization(user, p["realm"], pass, method, uri, p["nonce"], "auth")
 }
 
 // getAuth is get with an Authorization header.

@@ -1,31 +1,16 @@
 package digest
 
 import (
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/camerad/camerad/rtspsrv/digest/digesttest"
 )
 
-// response computes a client's Digest response (RFC 7616 §3.4.1) apart from the code tested.
-func response(user, realm, pass, method, uri, nonce, qop, nc, cnonce string) string {
-	h := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
-	ha1, ha2 := h(user+":"+realm+":"+pass), h(method+":"+uri)
-	if qop == "" {
-		return h(ha1 + ":" + nonce + ":" + ha2)
-	}
-	return h(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2)
-}
-
 func credentials(user, realm, pass, method, uri, nonce, qop string) map[string]string {
-	p := map[string]string{"username": user, "realm": realm, "nonce": nonce, "uri": uri,
-		"response": response(user, realm, pass, method, uri, nonce, qop, "00000001", "0a4f113b")}
-	if qop != "" {
-		p["qop"], p["nc"], p["cnonce"] = qop, "00000001", "0a4f113b"
-	}
-	return p
+	return ParseParams(strings.TrimPrefix(digesttest.Authorization(user, realm, pass, method, uri, nonce, qop), "Digest "))
 }
 
 func TestCheck(t *testing.T) {
