@@ -34,8 +34,8 @@ func onvifDevice(cfg Config, serial string) onvif.Device {
 
 // startONVIF serves the ONVIF device and media services on ln, with page at its other paths,
 // and answers WS-Discovery probes until ctx ends; the returned channel closes when both have
-// stopped (WS-Discovery's Bye sent). ln is nil when ONVIF is off. WS-Discovery failing to start is logged, not fatal:
-// NVRs can still be given the device service's address by hand.
+// stopped (WS-Discovery's Bye sent). ln is nil when ONVIF is off. WS-Discovery failing to
+// start is logged, not fatal: NVRs can still be given the device service's address by hand.
 func startONVIF(ctx context.Context, cfg Config, dev onvif.Device, ln net.Listener, rtspPort int, stream *rtspsrv.Stream,
 	multicast bool, page http.Handler, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"time"
@@ -24,12 +23,9 @@ func webPage(cfg Config, dev onvif.Device, source string, rtspPort, rtspsPort in
 	if g := srv.MulticastGroup(); g.IsValid() {
 		multicast = g.String()
 	}
-	var login *digest.Verifier
+	var login *digest.Verifier // nil: no login, everyone sees everything
 	if cfg.Username != "" {
-		secret := make([]byte, 32)
-		_, _ = rand.Read(secret)
-		login = &digest.Verifier{User: cfg.Username, Password: cfg.Password, Realm: "camerad",
-			Secret: secret, Lifetime: 5 * time.Minute, OfferQop: true}
+		login = digest.New(cfg.Username, cfg.Password, "camerad")
 	}
 	return webpage.New(webpage.Config{
 		Login:  login,

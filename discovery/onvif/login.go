@@ -10,14 +10,11 @@ import (
 
 // A device takes two logins (ONVIF Core §5.9.1): HTTP Digest on the request, and a
 // WS-Security UsernameToken in the SOAP header (auth.go). Home Assistant, go2rtc, libonvif
-// and most NVRs send a token; gSOAP-based and some VMS clients send Digest, which they only
-// do after a 401 challenge. So a request with neither is answered 401 with a Digest
-// challenge (and the NotAuthorized fault as its body, which token clients read); a wrong
-// token keeps its 400 fault.
-const (
-	digestRealm         = "camerad"
-	digestNonceLifetime = 5 * time.Minute
-)
+// and most NVRs send a token; other clients (EdgeX's ONVIF service, scripts on curl or
+// Python's requests) send Digest, and only after a 401 challenge. So a request with neither
+// is answered 401 with a Digest challenge (and the NotAuthorized fault as its body, which
+// token clients read); a wrong token keeps its 400 fault.
+const digestRealm = "camerad"
 
 // refusal is how a request that needs a login is turned away.
 type refusal struct {

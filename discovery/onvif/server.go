@@ -3,7 +3,6 @@ package onvif
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -118,10 +117,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.Username != "" {
 		s.auth = newAuthenticator(cfg.Username, cfg.Password)
-		secret := make([]byte, 32)
-		_, _ = rand.Read(secret)
-		s.digest = &digest.Verifier{User: cfg.Username, Password: cfg.Password, Realm: digestRealm,
-			Secret: secret, Lifetime: digestNonceLifetime, OfferQop: true}
+		s.digest = digest.New(cfg.Username, cfg.Password, digestRealm)
 	}
 	s.ops = make(map[opKey]operation)
 	for name, op := range deviceOps() {

@@ -11,6 +11,7 @@ package digest
 import (
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
@@ -29,6 +30,13 @@ type Verifier struct {
 	// OfferQop adds qop="auth" to challenges, as RFC 7616 has HTTP servers do. Responses
 	// with and without qop are accepted either way.
 	OfferQop bool
+}
+
+// New is a Verifier for HTTP: a random secret, nonces that live 5 minutes, qop offered.
+func New(user, password, realm string) *Verifier {
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret) // crypto/rand does not fail on Linux
+	return &Verifier{User: user, Password: password, Realm: realm, Secret: secret, Lifetime: 5 * time.Minute, OfferQop: true}
 }
 
 // Verdict is what Check makes of a request's credentials.
