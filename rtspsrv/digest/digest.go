@@ -143,7 +143,7 @@ func (v *Verifier) Check(method string, params map[string]string, now time.Time)
 }
 
 // ParseParams splits a challenge's or credentials' auth-params (RFC 7235 §2.1: name=token or
-// name="quoted string", with backslash escapes, separated by commas) into a map with
+// name="quoted string", where \" and \\ are escapes, separated by commas) into a map with
 // lower-case names. A name without a value is skipped.
 func ParseParams(s string) map[string]string {
 	out := map[string]string{}
@@ -164,7 +164,9 @@ func ParseParams(s string) map[string]string {
 			var b strings.Builder
 			i := 1
 			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
+				// An escaped quote or backslash; any other backslash is taken as it is:
+				// ffmpeg does not escape a DOMAIN\user name.
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
 					i++
 				}
 				b.WriteByte(s[i])

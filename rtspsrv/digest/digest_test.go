@@ -96,6 +96,7 @@ func TestParseParams(t *testing.T) {
 			map[string]string{"username": "a,b", "realm": "camerad", "nonce": "n", "uri": "rtsp://h/s?x=1,2", "qop": "auth", "nc": "00000001"}},
 		{`username="DOMAIN\\user", realm="say \"hi\"", opaque=""`,
 			map[string]string{"username": `DOMAIN\user`, "realm": `say "hi"`, "opaque": ""}},
+		{`username="DOMAIN\user", uri="/a\b"`, map[string]string{"username": `DOMAIN\user`, "uri": `/a\b`}}, // as ffmpeg sends them
 		{`alone, qop="auth"`, map[string]string{"qop": "auth"}},
 		{`nonce="unterminated`, map[string]string{"nonce": "unterminated"}},
 		{`a=1,,, b = 2 `, map[string]string{"a": "1", "b": "2"}},
