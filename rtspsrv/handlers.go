@@ -66,7 +66,7 @@ func (s *Server) handle(c *conn, req *Request) *Response {
 			// clear, otherwise just fails to connect, with nothing in the camera's log. (A
 			// player's first request carries no credentials, and the 401 that asks for them
 			// is no failure.)
-			if ok, skipped := s.authWarn.allow(time.Now()); ok {
+			if ok, skipped := s.authWarn.Allow(time.Now()); ok {
 				msg := "authentication failed: wrong username or password"
 				if verdict == authBasicInClear {
 					msg = "authentication refused: Basic sends the password in clear; the player must use Digest, or rtsps://"
@@ -268,7 +268,7 @@ func (s *Server) setup(c *conn, req *Request, tgt target, ss *session) *Response
 		}
 	}
 	if !s.addSession(ss) {
-		if ok, skipped := s.refusedWarn.allow(time.Now()); ok {
+		if ok, skipped := s.refusedWarn.Allow(time.Now()); ok {
 			s.log.Warn("viewer refused: limit reached", "remote", c.remote, "max", s.cfg.MaxViewers,
 				"refused_unlogged", skipped)
 		}

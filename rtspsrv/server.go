@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/camerad/camerad/rtspsrv/warnlimit"
 )
 
 // Config configures a Server. Zero durations and limits take the defaults noted.
@@ -121,8 +123,8 @@ type Server struct {
 	tunnels  map[string]*tunnelWait // HTTP tunnel GETs waiting for their POST, by cookie
 
 	closeOnce   sync.Once
-	refusedWarn warnLimiter // "viewer refused: limit reached"
-	authWarn    warnLimiter // "authentication failed"
+	refusedWarn warnlimit.Limiter // "viewer refused: limit reached"
+	authWarn    warnlimit.Limiter // "authentication failed"
 }
 
 // refusedWarnInterval is how often at most a refused viewer, or a failed login, is logged.
@@ -136,8 +138,8 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 		cfg:         cfg,
 		stream:      stream,
 		log:         cfg.Logger,
-		refusedWarn: warnLimiter{interval: refusedWarnInterval},
-		authWarn:    warnLimiter{interval: refusedWarnInterval},
+		refusedWarn: warnlimit.Limiter{Interval: refusedWarnInterval},
+		authWarn:    warnlimit.Limiter{Interval: refusedWarnInterval},
 		ctx:         ctx,
 		cancel:      cancel,
 		sessions:    make(map[string]*session),

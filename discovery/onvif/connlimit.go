@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/camerad/camerad/rtspsrv/warnlimit"
 )
 
 // Connection limits of the HTTP service. ONVIF clients use one or two connections at a time
@@ -26,11 +28,11 @@ type limitListener struct {
 	mu     sync.Mutex
 	total  int
 	byHost map[string]int
-	warn   warnEvery
+	warn   warnlimit.Limiter
 }
 
 func newLimitListener(ln net.Listener, log *slog.Logger) *limitListener {
-	return &limitListener{Listener: ln, log: log, byHost: make(map[string]int), warn: warnEvery{interval: logInterval}}
+	return &limitListener{Listener: ln, log: log, byHost: make(map[string]int), warn: warnlimit.Limiter{Interval: logInterval}}
 }
 
 // Accept returns the next connection within the limits; those beyond are closed here.
@@ -46,7 +48,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		if why := l.acquire(host); why != "" {
 			c.Close()
-			if ok, skipped := l.warn.allow(time.Now()); ok {
+			if ok, skipped := l.warn.Allow(time.Now()); ok {
 				l.log.Warn("onvif: connection refused: "+why, "remote", host, "held_back", skipped)
 			}
 			continue

@@ -61,7 +61,7 @@ func (s *Server) askDigest(now time.Time, stale bool, why, user string) *refusal
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, soapNS, operation string, ref *refusal) {
 	if ref.why == "" {
 		s.log.Debug("onvif: login asked for", "remote", r.RemoteAddr, "operation", truncate(operation, 64))
-	} else if ok, skipped := s.authWarn.allow(s.now()); ok {
+	} else if ok, skipped := s.authWarn.Allow(s.now()); ok {
 		s.log.Warn("onvif: refused credentials", "remote", r.RemoteAddr, "operation", truncate(operation, 64),
 			"user", truncate(ref.user, 64), "reason", ref.why, "held_back", skipped)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/camerad/camerad/rtspsrv/digest"
+	"github.com/camerad/camerad/rtspsrv/warnlimit"
 )
 
 // MediaPath is where the media service answers; GetCapabilities and GetServices point there.
@@ -71,8 +72,8 @@ type Server struct {
 	// interfaces lists the network interfaces for GetNetworkInterfaces (tests replace it).
 	interfaces func() ([]netInterface, error)
 
-	authWarn    warnEvery // refused credentials
-	refusedWarn warnEvery // refused or unknown operations
+	authWarn    warnlimit.Limiter // refused credentials
+	refusedWarn warnlimit.Limiter // refused or unknown operations
 }
 
 // opKey names an operation by its namespace and local name, as the Body's element does.
@@ -106,8 +107,8 @@ func NewServer(cfg Config) (*Server, error) {
 		log:         cfg.Logger,
 		now:         cfg.Now,
 		interfaces:  systemInterfaces,
-		authWarn:    warnEvery{interval: logInterval},
-		refusedWarn: warnEvery{interval: logInterval},
+		authWarn:    warnlimit.Limiter{Interval: logInterval},
+		refusedWarn: warnlimit.Limiter{Interval: logInterval},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -212,7 +213,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if op == nil {
-		if ok, skipped := s.refusedWarn.allow(s.now()); ok {
+		if ok, skipped := s.refusedWarn.Allow(s.now()); ok {
 			s.log.Info("onvif: refused operation", "remote", r.RemoteAddr,
 				"operation", truncate(env.body.XMLName.Space+" "+name, 160), "held_back", skipped)
 		}
