@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/camerad/camerad/rtspsrv/digest"
+	"github.com/camerad/camerad/rtspsrv/warnlimit"
 )
 
 // Config is what the page needs.
@@ -49,14 +50,15 @@ var pageTemplate = template.Must(template.New("page.html").Funcs(template.FuncMa
 
 // Handler serves the page and its JSON.
 type Handler struct {
-	cfg Config
-	log *slog.Logger
-	now func() time.Time
+	cfg       Config
+	log       *slog.Logger
+	now       func() time.Time
+	loginWarn warnlimit.Limiter // wrong passwords, at most one line per 10 s
 }
 
 // New makes the page's handler.
 func New(cfg Config) *Handler {
-	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, loginWarn: warnlimit.Limiter{Interval: 10 * time.Second}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -83,8 +85,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// /login and /status.json ask.
 	if verdict == digest.Wrong || verdict == digest.Stale ||
 		verdict == digest.Missing && (r.URL.Path == "/login" || r.URL.Path == "/status.json") {
-		if verdict == digest.Wrong {
-			h.log.Debug("webpage: wrong login", "remote", r.RemoteAddr)
+		if verdict == digest.Wrong { // as for RTSP and ONVIF: a mistyped password shows in the log
+			if ok, skipped := h.loginWarn.Allow(h.now()); ok {
+				h.log.Warn("webpage: refused login", "remote", r.RemoteAddr, "user", loginUser(r), "held_back", skipped)
+			}
 		}
 		w.Header().Set("WWW-Authenticate", h.cfg.Login.Challenge(h.now(), verdict == digest.Stale))
 		http.Error(w, "log in with the camera's username and password", http.StatusUnauthorized)
@@ -137,6 +141,16 @@ func (h *Handler) login(r *http.Request) digest.Verdict {
 		return digest.Missing
 	}
 	return h.cfg.Login.Check(r.Method, digest.ParseParams(rest), h.now())
+}
+
+// loginUser is the user r's Digest credentials claim, shortened for the log.
+func loginUser(r *http.Request) string {
+	_, rest, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	user := digest.ParseParams(rest)["username"]
+	if len(user) > 64 {
+		user = user[:64] + "…"
+	}
+	return user
 }
 
 // view is the page for r; private: only what strangers may see.

@@ -3,11 +3,13 @@ package webpage
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,7 +204,9 @@ func getAuth(t *testing.T, addr, path, authorization string) (*http.Response, st
 func TestLogin(t *testing.T) {
 	clock := testStart.Add(90 * time.Minute)
 	login := &digest.Verifier{User: "viewer", Password: "pa ss", Realm: "camerad", Secret: []byte("k"), Lifetime: 5 * time.Minute, OfferQop: true}
-	addr := serve(t, Config{Status: testStatus, Login: login, Now: func() time.Time { return clock }})
+	var logs lockedBuffer
+	addr := serve(t, Config{Status: testStatus, Login: login, Now: func() time.Time { return clock },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
 	resp, body := get(t, http.MethodGet, addr, "", "/")
 	if resp.StatusCode != http.StatusOK {
@@ -243,15 +247,40 @@ func TestLogin(t *testing.T) {
 		t.Errorf("status.json logged in: %s\n%s", resp.Status, body)
 	}
 
-	// A wrong password, and a nonce that has expired, are asked for again, even on the page.
+	// A wrong password, and a nonce that has expired, are asked for again, even on the page;
+	// the wrong password, alone of all these, is logged.
+	if strings.Contains(logs.String(), "refused login") {
+		t.Errorf("a login asked for was logged as refused:\n%s", logs.String())
+	}
 	if resp, body := getAuth(t, addr, "/", digestAnswer("viewer", "guess", "GET", "/", challenge)); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "c0ffee42") {
 		t.Errorf("wrong password: %s\n%s", resp.Status, body)
+	}
+	if out := logs.String(); !strings.Contains(out, `msg="webpage: refused login"`) || !strings.Contains(out, "user=viewer") || strings.Contains(out, "guess") {
+		t.Errorf("wrong password: log\n%s", out)
 	}
 	clock = clock.Add(6 * time.Minute)
 	resp, _ = getAuth(t, addr, "/status.json", digestAnswer("viewer", "pa ss", "GET", "/status.json", challenge))
 	if p := digest.ParseParams(strings.TrimPrefix(resp.Header.Get("WWW-Authenticate"), "Digest ")); resp.StatusCode != http.StatusUnauthorized || p["stale"] == "" {
 		t.Errorf("expired nonce: %s, challenge %q", resp.Status, resp.Header.Get("WWW-Authenticate"))
 	}
+}
+
+// lockedBuffer collects the handler's log lines, written by the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestLoginCurl: curl, a real Digest client as Home Assistant's REST sensor is, reads the JSON.
