@@ -451,8 +451,8 @@ func TestRTPTicks(t *testing.T) {
 		{48*time.Hour + 33333333, 48*3600*90000 + 3000}, // would overflow as d*90000 ns
 		{365 * 24 * time.Hour, 365 * 24 * 3600 * 90000},
 	} {
-		if got := rtpTicks(tc.d); got != tc.want {
-			t.Errorf("rtpTicks(%v) = %d, want %d", tc.d, got, tc.want)
+		if got := RTPTicks(tc.d); got != tc.want {
+			t.Errorf("RTPTicks(%v) = %d, want %d", tc.d, got, tc.want)
 		}
 	}
 	// A viewer playing for two days still advances by one frame period per frame.

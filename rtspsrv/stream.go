@@ -255,15 +255,21 @@ func (s *Stream) requestKeyframe(alone bool) {
 	s.cfg.Keyframes.RequestKeyframe()
 }
 
-// Close releases every frame in the ring; later publishes are released at once.
+// Close releases every frame in the ring; later publishes are released at once. The senders
+// are called once more, so that a Reader waiting for a frame sees the end.
 func (s *Stream) Close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
 	for i, f := range s.ring {
 		if f != nil {
 			f.release()
 			s.ring[i] = nil
+		}
+	}
+	s.mu.Unlock()
+	if subs := s.subs.Load(); subs != nil {
+		for _, sub := range *subs {
+			sub.onPublish()
 		}
 	}
 }
@@ -296,7 +302,7 @@ func (s *Stream) nextFrame(c *cursor) *frame {
 	if !c.joined {
 		c.joined, c.next = true, s.head
 	}
-	if c.next >= s.head {
+	if c.next >= s.head || s.closed { // closed: the ring is empty
 		return nil
 	}
 	if c.synced && s.head-c.next > uint64(s.cfg.MaxLagFrames) {

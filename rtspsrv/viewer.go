@@ -82,7 +82,7 @@ func (v *viewer) rtpTime(f *frame) uint32 {
 	if !v.anchored {
 		v.anchored, v.anchorPT = true, f.pts
 	}
-	ts := v.anchorTS + uint32(rtpTicks(f.pts-v.anchorPT))
+	ts := v.anchorTS + uint32(RTPTicks(f.pts-v.anchorPT))
 	if v.resuming {
 		v.resuming = false
 		if int32(ts-v.resumeTS) < 0 {
@@ -92,11 +92,12 @@ func (v *viewer) rtpTime(f *frame) uint32 {
 	return ts
 }
 
-// rtpTicks converts d to 90 kHz ticks. Seconds and the rest are scaled apart so that the
-// product cannot overflow (d*90000 in nanoseconds would after 28 hours of playing), and the
-// result is rounded, not truncated: a 30 fps source's PTS are whole nanoseconds rounded from
-// n/30 s, and truncating them would give steps of 2999 and 3001 ticks instead of 3000.
-func rtpTicks(d time.Duration) int64 {
+// RTPTicks converts d to 90 kHz ticks, the clock of RTP video and of the live view's MP4.
+// Seconds and the rest are scaled apart so that the product cannot overflow (d*90000 in
+// nanoseconds would after 28 hours of playing), and the result is rounded, not truncated: a
+// 30 fps source's PTS are whole nanoseconds rounded from n/30 s, and truncating them would
+// give steps of 2999 and 3001 ticks instead of 3000.
+func RTPTicks(d time.Duration) int64 {
 	sec, rest := int64(d/time.Second), int64(d%time.Second)
 	return sec*clockRate + (rest*clockRate+int64(time.Second)/2)/int64(time.Second)
 }
@@ -152,7 +153,7 @@ func (v *viewer) nextRTPInfo(now time.Time) (seq uint16, ts uint32) {
 		return v.seq, v.anchorTS
 	}
 	v.resuming = true
-	v.resumeTS = v.lastTS + uint32(rtpTicks(max(now.Sub(v.lastCap), 0))) + 1
+	v.resumeTS = v.lastTS + uint32(RTPTicks(max(now.Sub(v.lastCap), 0))) + 1
 	return v.seq, v.resumeTS
 }
 
@@ -163,7 +164,7 @@ func (v *viewer) projectedRTPInfo(now time.Time) (seq uint16, ts uint32) {
 	if !v.anchored {
 		return v.seq, v.anchorTS
 	}
-	return v.seq, v.lastTS + uint32(rtpTicks(max(now.Sub(v.lastCap), 0)))
+	return v.seq, v.lastTS + uint32(RTPTicks(max(now.Sub(v.lastCap), 0)))
 }
 
 func (v *viewer) stats() ViewerStats {

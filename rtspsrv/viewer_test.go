@@ -29,11 +29,11 @@ func TestResumeKeepsOneClock(t *testing.T) {
 	// for its next one).
 	play := t0.Add(period + 2*time.Second)
 	_, resume := v.nextRTPInfo(play)
-	if want := uint32(4_000_000_000) + uint32(rtpTicks(period+2*time.Second)); resume-want > 1 {
+	if want := uint32(4_000_000_000) + uint32(RTPTicks(period+2*time.Second)); resume-want > 1 {
 		t.Errorf("resume RTP-Info rtptime %d, want the clock at the PLAY, %d", resume, want)
 	}
 	key := period + 2*time.Second + 700*time.Millisecond
-	if ts, want := v.rtpTime(at(key)), uint32(4_000_000_000)+uint32(rtpTicks(key)); ts != want {
+	if ts, want := v.rtpTime(at(key)), uint32(4_000_000_000)+uint32(RTPTicks(key)); ts != want {
 		t.Errorf("first frame after the resume at %d, want %d: the clock moved %d ticks", ts, want, int32(ts-want))
 	}
 
