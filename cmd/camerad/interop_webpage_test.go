@@ -22,6 +22,7 @@ type webStatus struct {
 	URLs struct {
 		RTSP  string `json:"rtsp"`
 		ONVIF string `json:"onvif"`
+		Live  string `json:"live"`
 	} `json:"urls"`
 	Viewers []struct {
 		Remote    string `json:"remote"`
@@ -140,5 +141,54 @@ func TestInteropWebPageLogin(t *testing.T) {
 	}
 	if out, _, err := interopRun(t, c, curl, "-s", "-f", base+"/status.json"); err == nil {
 		t.Errorf("status.json without a login:\n%s", out)
+	}
+}
+
+// TestInteropLiveMP4: the picture on the page, /live.mp4, is an MP4 stream that ffprobe
+// describes and ffmpeg decodes without a complaint, starting at once with a keyframe; while
+// ffmpeg reads it, status.json lists it as a viewer.
+func TestInteropLiveMP4(t *testing.T) {
+	ffmpeg := interopNeed(t, "ffmpeg", "ffmpeg")
+	ffprobe := interopNeed(t, "ffprobe", "ffmpeg")
+	c := interopStart(t, "-onvif-listen", "127.0.0.1:0")
+	m := regexp.MustCompile(`onvif_url=http://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(c.stderr.String())
+	if m == nil {
+		t.Fatalf("no onvif_url in the serving line:\n%s", c.stderr)
+	}
+	base := "http://" + m[1]
+	live := webGetStatus(t, base, "").URLs.Live
+	if live != base+"/live.mp4" {
+		t.Fatalf("status.json gives the live view as %q, want %s/live.mp4", live, base)
+	}
+
+	out, _, err := interopRun(t, c, ffprobe, "-v", "error", "-select_streams", "v", "-show_entries",
+		"stream=codec_name,width,height", "-of", "csv=p=0", live)
+	if err != nil || strings.TrimSpace(out) != "h264,1280,720" {
+		t.Fatalf("ffprobe %s: %v %q", live, err, out)
+	}
+
+	// ffmpeg decodes two seconds; any complaint (a missing reference, a bad box) is on stderr.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr strings.Builder
+	player := exec.CommandContext(ctx, ffmpeg, "-v", "error", "-i", live, "-t", "2", "-f", "null", "-")
+	player.Stderr = &stderr
+	if err := player.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(interopWait); ; time.Sleep(50 * time.Millisecond) {
+		st := webGetStatus(t, base, "")
+		if len(st.Viewers) == 1 && st.Viewers[0].Transport == "HTTP (MP4)" && st.Viewers[0].Frames > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status.json never listed ffmpeg: %+v\ncamerad:\n%s", st, c.stderr)
+		}
+	}
+	if err := player.Wait(); err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffmpeg reading %s: %v\n%s\ncamerad:\n%s", live, err, stderr.String(), c.stderr)
+	}
+	if !strings.Contains(c.stderr.String(), `msg="live view started"`) {
+		t.Errorf("camerad did not log the live view:\n%s", c.stderr)
 	}
 }

@@ -31,7 +31,10 @@ type Config struct {
 	Status func() Status // called for each request
 	// Login, when set, checks the camera's username and password: without them a visitor
 	// sees only the name and addresses. nil: everyone sees everything.
-	Login  *digest.Verifier
+	Login *digest.Verifier
+	// Live serves /live.mp4, the picture in the page (rtspsrv/livemp4), to visitors who may
+	// see everything; nil: no picture.
+	Live   http.Handler
 	Logger *slog.Logger // nil = slog.Default()
 	Now    func() time.Time
 }
@@ -68,9 +71,10 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// ServeHTTP answers GET and HEAD of / (HTML), /status.json and /login.
+// ServeHTTP answers GET and HEAD of / (HTML), /status.json, /login and /live.mp4.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" && r.URL.Path != "/status.json" && r.URL.Path != "/login" {
+	live := r.URL.Path == "/live.mp4" && h.cfg.Live != nil
+	if r.URL.Path != "/" && r.URL.Path != "/status.json" && r.URL.Path != "/login" && !live {
 		http.NotFound(w, r)
 		return
 	}
@@ -82,9 +86,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	verdict := h.login(r)
 	// Credentials that do not pass are asked for again wherever they come: a browser retries
 	// a stale nonce by itself, and asks its user after a wrong password. Without any, only
-	// /login and /status.json ask.
+	// /login, /status.json and /live.mp4 ask.
 	if verdict == digest.Wrong || verdict == digest.Stale ||
-		verdict == digest.Missing && (r.URL.Path == "/login" || r.URL.Path == "/status.json") {
+		verdict == digest.Missing && r.URL.Path != "/" {
 		if verdict == digest.Wrong { // as for RTSP and ONVIF: a mistyped password shows in the log
 			if ok, skipped := h.loginWarn.Allow(h.now()); ok {
 				h.log.Warn("webpage: refused login", "remote", r.RemoteAddr, "user", loginUser(r), "held_back", skipped)
@@ -96,6 +100,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == "/login" {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	if live {
+		h.cfg.Live.ServeHTTP(w, r)
 		return
 	}
 	v := h.view(r, verdict != digest.OK)
@@ -126,6 +134,8 @@ type view struct {
 	// camera's address when that host is a name (.local names do not resolve everywhere,
 	// inside Frigate's Docker container for one).
 	RTSP, RTSPByIP, RTSPS, ONVIF string
+	// Live is the picture's URL for the page's video and for ffplay; empty without one.
+	Live string
 	// Login is what a player's URL needs before the host: placeholders for the username and
 	// password when the stream asks for them.
 	Login string
@@ -171,12 +181,16 @@ func (h *Handler) view(r *http.Request, private bool) view {
 		v.RTSPS = "rtsps://" + hostPort(host, st.RTSPSPort, 322) + st.Path
 	}
 	v.ONVIF = "http://" + hostPort(host, port, 80) + "/onvif/device_service"
+	if h.cfg.Live != nil {
+		v.Live = "http://" + hostPort(host, port, 80) + "/live.mp4"
+	}
 	if h.cfg.Login != nil {
 		v.Login = "USER:PASSWORD@"
 	}
 	if private {
 		v.Status = Status{Name: st.Name, RTSPPort: st.RTSPPort, RTSPSPort: st.RTSPSPort, Path: st.Path}
 		v.Uptime = 0
+		v.Live = "" // the picture is for those logged in
 	}
 	return v
 }
@@ -210,6 +224,7 @@ type urlsJSON struct {
 	RTSPByIP  string `json:"rtsp_by_ip,omitempty"`
 	RTSPS     string `json:"rtsps,omitempty"`
 	ONVIF     string `json:"onvif"`
+	Live      string `json:"live,omitempty"`
 	Multicast string `json:"multicast,omitempty"`
 }
 
@@ -227,7 +242,7 @@ func (v view) json() statusJSON {
 	out := statusJSON{
 		Name: v.Name, Model: v.Model, Firmware: v.Firmware, Serial: v.Serial, Source: v.Source,
 		Time: v.Now.UTC().Format(time.RFC3339), UptimeS: int64(v.Uptime / time.Second),
-		URLs: urlsJSON{RTSP: v.RTSP, RTSPByIP: v.RTSPByIP, RTSPS: v.RTSPS, ONVIF: v.ONVIF, Multicast: v.Multicast},
+		URLs: urlsJSON{RTSP: v.RTSP, RTSPByIP: v.RTSPByIP, RTSPS: v.RTSPS, ONVIF: v.ONVIF, Live: v.Live, Multicast: v.Multicast},
 	}
 	if v.Video.Width > 0 {
 		out.Video = &videoJSON{Codec: "H264", Profile: v.Video.Profile, Width: v.Video.Width, Height: v.Video.Height,

@@ -321,3 +321,54 @@ func TestMethodsAndPaths(t *testing.T) {
 		t.Errorf("HEAD: %s with %d bytes", resp.Status, len(body))
 	}
 }
+
+// TestLive: with a live view, the page shows the picture and its URL to those who may see
+// everything, and /live.mp4 reaches the live handler only for them; without one, /live.mp4
+// is not there.
+func TestLive(t *testing.T) {
+	liveCalls := 0
+	live := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		liveCalls++
+		w.Header().Set("Content-Type", "video/mp4")
+		io.WriteString(w, "mp4")
+	})
+	addr := serve(t, Config{Status: testStatus, Live: live})
+	_, body := get(t, http.MethodGet, addr, "porch-camera.local", "/")
+	liveURL := "http://porch-camera.local:" + port(t, addr) + "/live.mp4"
+	for _, want := range []string{`<video id="live" src="/live.mp4" autoplay muted playsinline`, `<code id="live-url">` + liveURL + `</code>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q:\n%s", want, body)
+		}
+	}
+	if st := getJSON(t, addr, "porch-camera.local"); st.URLs.Live != liveURL {
+		t.Errorf("status.json: live URL %q, want %q", st.URLs.Live, liveURL)
+	}
+	if resp, body := get(t, http.MethodGet, addr, "", "/live.mp4"); resp.StatusCode != http.StatusOK || body != "mp4" || liveCalls != 1 {
+		t.Errorf("GET /live.mp4: %s %q, %d calls", resp.Status, body, liveCalls)
+	}
+
+	login := &digest.Verifier{User: "viewer", Password: "pw", Realm: "camerad", Secret: []byte("k"), Lifetime: 5 * time.Minute}
+	private := serve(t, Config{Status: testStatus, Live: live, Login: login})
+	if _, body := get(t, http.MethodGet, private, "", "/"); strings.Contains(body, "<video") || strings.Contains(body, "/live.mp4") {
+		t.Errorf("the page shows the picture before the login:\n%s", body)
+	}
+	resp, _ := get(t, http.MethodGet, private, "", "/live.mp4")
+	challenge := resp.Header.Get("WWW-Authenticate")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(challenge, "Digest ") || liveCalls != 1 {
+		t.Fatalf("GET /live.mp4 without a login: %s, challenge %q, %d calls", resp.Status, challenge, liveCalls)
+	}
+	if resp, body := getAuth(t, private, "/live.mp4", digestAnswer("viewer", "pw", "GET", "/live.mp4", challenge)); resp.StatusCode != http.StatusOK || body != "mp4" {
+		t.Errorf("GET /live.mp4 logged in: %s %q", resp.Status, body)
+	}
+	if _, body := getAuth(t, private, "/", digestAnswer("viewer", "pw", "GET", "/", challenge)); !strings.Contains(body, `<video id="live"`) {
+		t.Errorf("the page logged in has no picture:\n%s", body)
+	}
+
+	without := serve(t, Config{Status: testStatus})
+	if resp, _ := get(t, http.MethodGet, without, "", "/live.mp4"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /live.mp4 with no live view: %s, want 404", resp.Status)
+	}
+	if _, body := get(t, http.MethodGet, without, "", "/"); strings.Contains(body, "<video") {
+		t.Errorf("a page with no live view shows a video element:\n%s", body)
+	}
+}

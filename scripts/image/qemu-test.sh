@@ -233,6 +233,13 @@ http_get() {
 	timeout 10 cat <&4
 	exec 4<&-
 }
+# http_stream <path> <seconds>: the first seconds of an endless answer (the live view).
+http_stream() {
+	exec 4<>"/dev/tcp/127.0.0.1/$onvif_port" || return 1
+	printf 'GET %s HTTP/1.1\r\nHost: camera\r\n\r\n' "$1" >&4
+	timeout "$2" cat <&4
+	exec 4<&-
+}
 for machine in pi3b pi02w; do
 	pi_start=$SECONDS
 	case $machine in
@@ -251,6 +258,10 @@ for machine in pi3b pi02w; do
 	http_get /status.json >"$work/status.json" || true
 	grep -q "\"model\": \"$model" "$work/status.json" && grep -q '"rtsp_by_ip": "rtsp://10.0.2.15/stream"' "$work/status.json" ||
 		{ cat "$work/status.json" >&2; fail "the web page's status.json on the $model lacks its model or stream"; }
+	http_stream /live.mp4 3 >"$work/live.mp4" || true
+	fragments=$(grep -a -o moof "$work/live.mp4" | wc -l)
+	head -c 300 "$work/live.mp4" | grep -aq 'Content-Type: video/mp4' && grep -aq ftyp "$work/live.mp4" && [ "$fragments" -ge 10 ] ||
+		{ head -c 300 "$work/live.mp4" >&2; fail "the web page's live view on the $model sent $fragments fragments in 3 s"; }
 	for s in "boot: machine.*model=\"$model\" kind=raspberrypi" 'modules loaded.*dwc2.*cdc_ether' \
 		'boot partition mounted.*dev=/dev/mmcblk0p1' 'network up.*if=usb0' 'camera reachable.*url=rtsp://10.0.2.15:554/stream' \
 		'onvif_url=http://10.0.2.15:80/onvif/device_service' 'ONVIF discovery on usb0 10.0.2.15' 'no hardware watchdog'; do
@@ -269,6 +280,6 @@ for machine in pi3b pi02w; do
 	grep -q 'boot: power off' "$console" || fail "no orderly power-off on the $model console"
 	fsck_boot "after the $model's power-off" "$work/$machine.img"
 	rm -f "$work/$machine.img"
-	say "qemu's $model: booted from its SD controller, USB network up, stream played, ONVIF and the web page named the model and the stream, halted clean in $((SECONDS - pi_start)) s"
+	say "qemu's $model: booted from its SD controller, USB network up, stream played, ONVIF and the web page named the model and the stream, the live view streamed, halted clean in $((SECONDS - pi_start)) s"
 done
 say "PASS in $((SECONDS - start)) s: booted, streamed, powered off ($boot1_lines lines of camerad.log), survived a power cut, booted on the Pi 3 B and Zero 2 W models"
