@@ -40,6 +40,10 @@ func TestReaderStartsAtKeyframe(t *testing.T) {
 	if _, err := r.Next(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Next when caught up: %v, want the context's deadline", err)
 	}
+	stream.Publish(benchAU(pool, units, benchGOP+3))
+	if _, err := r.Next(ctx); err != nil { // held by the reader until Close
+		t.Fatal(err)
+	}
 	r.Close()
 	r.Close() // again: nothing
 	stream.Close()
@@ -82,8 +86,23 @@ func TestReaderSkipsWhenBehind(t *testing.T) {
 	}
 }
 
-// TestReaderStreamClosed: a reader waiting for a frame learns that the stream has closed.
+// TestReaderStreamClosed: a reader waiting for a frame learns that the stream has closed, and
+// so does one with frames still unread.
 func TestReaderStreamClosed(t *testing.T) {
+	t.Run("behind", func(t *testing.T) {
+		pool := encoder.NewPool()
+		stream := NewStream(StreamConfig{})
+		r := stream.NewReader()
+		defer r.Close()
+		units := benchGOPUnits()
+		for i := range 3 {
+			stream.Publish(benchAU(pool, units, i))
+		}
+		stream.Close()
+		if _, err := r.Next(context.Background()); !errors.Is(err, ErrStreamClosed) {
+			t.Fatalf("Next with frames unread after Close: %v", err)
+		}
+	})
 	stream := NewStream(StreamConfig{})
 	r := stream.NewReader()
 	defer r.Close()

@@ -168,13 +168,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // goes, ctx ends, or the stream's parameter sets change (the initialisation segment would no
 // longer describe it: the player reconnects). v's counters follow what it sends.
 func (h *Handler) stream(ctx context.Context, nc net.Conn, v *view, sps, init []byte) error {
+	// Joined first: the keyframe it asks for is on its way while the head goes out, and every
+	// frame after the head reaches the player.
+	reader := h.cfg.Stream.NewReader()
+	defer reader.Close()
 	n, err := h.write(nc, net.Buffers{[]byte(responseHead), init})
 	v.bytes.Add(uint64(n))
 	if err != nil {
 		return err
 	}
-	reader := h.cfg.Stream.NewReader()
-	defer reader.Close()
 	var (
 		fr       fragment
 		iov      net.Buffers

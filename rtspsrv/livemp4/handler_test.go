@@ -54,9 +54,11 @@ func newLiveFixture(t *testing.T, cfg Config) *liveFixture {
 	srv := httptest.NewServer(h)
 	f := &liveFixture{pool: pool, stream: stream, src: src, h: h, url: srv.URL + "/live.mp4"}
 	t.Cleanup(func() {
-		stream.Close() // first: views waiting for a frame end, and srv.Close waits for them
+		stream.Close() // first: views waiting for a frame end
 		srv.CloseClientConnections()
 		srv.Close()
+		// srv.Close does not wait for handlers that took their connection over: the views.
+		waitFor(t, "the views to end", func() bool { return len(h.Views()) == 0 })
 		if n := pool.Outstanding(); n != 0 {
 			t.Errorf("%d access units not back in the pool after the views ended", n)
 		}
@@ -191,10 +193,11 @@ func TestLiveView(t *testing.T) {
 		}
 		lastTime = tr.BaseTime
 	}
-	views := f.h.Views()
-	if len(views) != 1 || views[0].Frames < frames || views[0].Bytes < uint64(len(file)) || views[0].Remote == "" {
-		t.Fatalf("views while watching: %+v (%d bytes read)", views, len(file))
-	}
+	// The counters move once a write returns, which may be after the viewer has read it.
+	waitFor(t, "the view's counters to reach what the viewer read", func() bool {
+		views := f.h.Views()
+		return len(views) == 1 && views[0].Frames >= frames && views[0].Bytes >= uint64(len(file)) && views[0].Remote != ""
+	})
 	resp.Body.Close()
 	waitFor(t, "the view to end after the viewer left", func() bool { return len(f.h.Views()) == 0 })
 
@@ -394,5 +397,57 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLiveDecodeTimes: decode times follow the frames' PTS, so a gap (frames the source
+// dropped) stays a gap without changing the frame duration; a source clock that steps back
+// still gives rising decode times, one frame duration apart.
+func TestLiveDecodeTimes(t *testing.T) {
+	f := newLiveFixture(t, Config{})
+	f.publish(1)
+	ps, err := f.stream.ParameterSets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := bufio.NewReader(resp.Body)
+	readInit(t, body)
+
+	ms := time.Millisecond
+	for _, step := range []struct {
+		pts          time.Duration
+		time         uint64 // the fragment's decode time
+		sampleLength uint32
+	}{
+		{100 * ms, 0, defaultFrameDuration}, // the first frame is time 0
+		{140 * ms, 3600, 3600},              // 40 ms later: 25 fps
+		{180 * ms, 7200, 3600},
+		{5180 * ms, 457200, 3600}, // 5 s of frames lost: a gap, not a 5 s frame
+		{5220 * ms, 460800, 3600},
+		{2000 * ms, 464400, 3600}, // the clock stepped back: one frame on
+		{2040 * ms, 468000, 3600},
+	} {
+		au := f.pool.Get(64)
+		key := step.pts == 100*ms
+		if key {
+			au.AppendNALU(ps.SPS)
+			au.AppendNALU(ps.PPS)
+			au.AppendNALU([]byte{0x65, 0x88, 0x80})
+		} else {
+			au.AppendNALU([]byte{0x41, 0x9a, 0x80})
+		}
+		au.Keyframe, au.PTS = key, step.pts
+		f.stream.Publish(au)
+		_, part := readFragment(t, body)
+		tr := part.Tracks[0]
+		if tr.BaseTime != step.time || tr.Samples[0].Duration != step.sampleLength {
+			t.Fatalf("PTS %v: decode time %d, duration %d; want %d, %d", step.pts, tr.BaseTime, tr.Samples[0].Duration,
+				step.time, step.sampleLength)
+		}
 	}
 }
