@@ -94,3 +94,19 @@ func TestFragment(t *testing.T) {
 		}
 	}
 }
+
+// TestFragmentAllocations: laying out a frame's fragment reuses the view's buffers: nothing
+// is allocated per frame once they have grown, and the NAL units are referenced, not copied.
+func TestFragmentAllocations(t *testing.T) {
+	sps, pps := testParameterSets(t)
+	idr := bytes.Repeat([]byte{0x65, 0x88}, 5000)
+	nalus := [][]byte{sps, pps, idr}
+	var fr fragment
+	fr.build(1, 0, 3000, true, nalus)
+	if allocs := testing.AllocsPerRun(100, func() { fr.build(2, 3000, 3000, true, nalus) }); allocs != 0 {
+		t.Fatalf("%v allocations per fragment", allocs)
+	}
+	if last := fr.iov[len(fr.iov)-1]; &last[0] != &idr[0] {
+		t.Fatal("the slice was copied into the fragment instead of referenced")
+	}
+}

@@ -172,7 +172,7 @@ func (h *Handler) stream(ctx context.Context, nc net.Conn, v *view, sps, init []
 	// frame after the head reaches the player.
 	reader := h.cfg.Stream.NewReader()
 	defer reader.Close()
-	n, err := h.write(nc, net.Buffers{[]byte(responseHead), init})
+	n, err := h.write(nc, &net.Buffers{[]byte(responseHead), init})
 	v.bytes.Add(uint64(n))
 	if err != nil {
 		return err
@@ -208,7 +208,7 @@ func (h *Handler) stream(ctx context.Context, nc net.Conn, v *view, sps, init []
 		seq++
 		fr.build(seq, dt, duration, f.Keyframe, f.NALUs)
 		iov = append(iov[:0], fr.iov...) // WriteTo consumes iov, not fr's copy
-		n, err := h.write(nc, iov)
+		n, err := h.write(nc, &iov)
 		v.bytes.Add(uint64(n))
 		if err != nil {
 			return err
@@ -218,8 +218,9 @@ func (h *Handler) stream(ctx context.Context, nc net.Conn, v *view, sps, init []
 	}
 }
 
-// write sends bufs within the write timeout.
-func (h *Handler) write(nc net.Conn, bufs net.Buffers) (int64, error) {
+// write sends bufs (consuming it) within the write timeout. A pointer, so that the frame's
+// iovecs are not moved to the heap for each write.
+func (h *Handler) write(nc net.Conn, bufs *net.Buffers) (int64, error) {
 	if err := nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout)); err != nil {
 		return 0, err
 	}
