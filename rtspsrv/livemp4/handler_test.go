@@ -113,17 +113,24 @@ func readBox(r io.Reader) (typ string, box []byte, err error) {
 	return string(head[4:]), box, nil
 }
 
-// readInit reads ftyp and moov and returns them, checked to describe the fixture's track.
-func readInit(t *testing.T, r io.Reader) []byte {
+// readBoxes reads boxes of the given types, in that order, and returns them together.
+func readBoxes(t *testing.T, r io.Reader, types ...string) []byte {
 	t.Helper()
-	var seg []byte
-	for _, want := range []string{"ftyp", "moov"} {
+	var out []byte
+	for _, want := range types {
 		typ, box, err := readBox(r)
 		if err != nil || typ != want {
 			t.Fatalf("reading %s: got %q, %v", want, typ, err)
 		}
-		seg = append(seg, box...)
+		out = append(out, box...)
 	}
+	return out
+}
+
+// readInit reads ftyp and moov and returns them, checked to describe the fixture's track.
+func readInit(t *testing.T, r io.Reader) []byte {
+	t.Helper()
+	seg := readBoxes(t, r, "ftyp", "moov")
 	var init fmp4.Init
 	if err := init.Unmarshal(bytes.NewReader(seg)); err != nil {
 		t.Fatalf("initialisation segment: %v", err)
@@ -140,14 +147,7 @@ func readInit(t *testing.T, r io.Reader) []byte {
 // readFragment reads one moof and its mdat and returns them and the part they hold.
 func readFragment(t *testing.T, r io.Reader) ([]byte, *fmp4.Part) {
 	t.Helper()
-	var raw []byte
-	for _, want := range []string{"moof", "mdat"} {
-		typ, box, err := readBox(r)
-		if err != nil || typ != want {
-			t.Fatalf("reading %s: got %q, %v", want, typ, err)
-		}
-		raw = append(raw, box...)
-	}
+	raw := readBoxes(t, r, "moof", "mdat")
 	var parts fmp4.Parts
 	if err := parts.Unmarshal(raw); err != nil || len(parts) != 1 || len(parts[0].Tracks) != 1 ||
 		len(parts[0].Tracks[0].Samples) != 1 {
