@@ -95,6 +95,23 @@ func (f *liveFixture) publishEvery(period time.Duration) (stop func()) {
 	return func() { close(done); <-stopped }
 }
 
+// watch starts a live view, checks that it is one (200, video/mp4, an initialisation segment
+// for the track) and returns the body after that segment, and the segment. The view ends
+// with the test.
+func (f *liveFixture) watch(t *testing.T) (*http.Response, *bufio.Reader, []byte) {
+	t.Helper()
+	resp, err := http.Get(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "video/mp4" {
+		t.Fatalf("%s, Content-Type %q", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	body := bufio.NewReader(resp.Body)
+	return resp, body, readInit(t, body)
+}
+
 // readBox reads one MP4 box whole: header and body.
 func readBox(r io.Reader) (typ string, box []byte, err error) {
 	var head [8]byte
@@ -162,19 +179,9 @@ func readFragment(t *testing.T, r io.Reader) ([]byte, *fmp4.Part) {
 func TestLiveView(t *testing.T) {
 	f := newLiveFixture(t, Config{})
 	f.publish(3) // the parameter sets known, and a GOP under way
-	resp, err := http.Get(f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "video/mp4" {
-		t.Fatalf("%s, Content-Type %q", resp.Status, resp.Header.Get("Content-Type"))
-	}
+	resp, body, file := f.watch(t)
 	stop := f.publishEvery(5 * time.Millisecond)
 	defer stop()
-
-	body := bufio.NewReader(resp.Body)
-	file := readInit(t, body)
 	const frames = 30
 	var lastTime uint64
 	for i := range frames {
@@ -252,13 +259,7 @@ func TestLiveSlowViewer(t *testing.T) {
 	waitFor(t, "the stuck viewer's view to start", func() bool { return len(f.h.Views()) == 1 })
 
 	// The good viewer reads everything.
-	resp, err := http.Get(f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body := bufio.NewReader(resp.Body)
-	readInit(t, body)
+	_, body, _ := f.watch(t)
 
 	// Large frames, so that the stuck viewer's socket fills at once: a keyframe every tenth.
 	r := rand.New(rand.NewPCG(3, 4))
@@ -365,13 +366,7 @@ func TestLiveRequests(t *testing.T) {
 func TestLiveNewParameterSets(t *testing.T) {
 	f := newLiveFixture(t, Config{})
 	f.publish(1)
-	resp, err := http.Get(f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body := bufio.NewReader(resp.Body)
-	readInit(t, body)
+	_, body, _ := f.watch(t)
 	f.publish(2)
 	readFragment(t, body)
 	readFragment(t, body)
@@ -410,13 +405,7 @@ func TestLiveDecodeTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body := bufio.NewReader(resp.Body)
-	readInit(t, body)
+	_, body, _ := f.watch(t)
 
 	ms := time.Millisecond
 	for _, step := range []struct {
