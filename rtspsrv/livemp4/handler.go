@@ -24,6 +24,7 @@ const (
 	defaultMaxViewers   = 8
 	defaultWriteTimeout = 10 * time.Second
 	defaultStartTimeout = 10 * time.Second
+	defaultStallTimeout = 10 * time.Second
 	// defaultFrameDuration is a sample's duration until two frames have shown the real one.
 	defaultFrameDuration = timescale / 30
 )
@@ -40,6 +41,11 @@ type Config struct {
 	// StartTimeout bounds the wait for a source that has not sent its first keyframe yet;
 	// then the request gets 503 (default 10 s).
 	StartTimeout time.Duration
+	// StallTimeout ends a view when the source sends no frame for this long (default 10 s).
+	// A camera that stopped would otherwise keep every view open, and the places of viewers
+	// who have gone with them (a closed connection shows only when a write fails); a player
+	// still there reconnects, as the page does.
+	StallTimeout time.Duration
 	Logger       *slog.Logger // nil = slog.Default()
 }
 
@@ -79,6 +85,9 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = defaultStartTimeout
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = defaultStallTimeout
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -177,6 +186,12 @@ func (h *Handler) stream(ctx context.Context, nc net.Conn, v *view, sps, init []
 	if err != nil {
 		return err
 	}
+	// The stall clock runs only while waiting for a frame: a write blocked on a slow viewer
+	// is the write timeout's business.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stall := time.AfterFunc(h.cfg.StallTimeout, func() { cancel(errStalled) })
+	defer stall.Stop()
 	var (
 		fr       fragment
 		iov      net.Buffers
@@ -186,9 +201,14 @@ func (h *Handler) stream(ctx context.Context, nc net.Conn, v *view, sps, init []
 		duration = uint32(defaultFrameDuration)
 	)
 	for {
+		stall.Reset(h.cfg.StallTimeout)
 		f, err := reader.Next(ctx)
+		stall.Stop()
 		v.dropped.Store(reader.Dropped())
 		if err != nil {
+			if errors.Is(context.Cause(ctx), errStalled) {
+				return errStalled
+			}
 			return err
 		}
 		if f.Keyframe && changedSPS(f.NALUs, sps) {
@@ -227,7 +247,10 @@ func (h *Handler) write(nc net.Conn, bufs *net.Buffers) (int64, error) {
 	return bufs.WriteTo(nc)
 }
 
-var errParameterSetsChanged = errors.New("the stream's parameter sets changed")
+var (
+	errParameterSetsChanged = errors.New("the stream's parameter sets changed")
+	errStalled              = errors.New("the camera sent no frame for the stall timeout")
+)
 
 // changedSPS reports whether a keyframe carries an SPS other than sps.
 func changedSPS(nalus [][]byte, sps []byte) bool {

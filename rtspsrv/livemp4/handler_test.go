@@ -440,3 +440,41 @@ func TestLiveDecodeTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveStalledSource: a view ends when the source sends nothing for the stall timeout, and
+// its place is free again; frames coming more often than that keep it open, however long.
+func TestLiveStalledSource(t *testing.T) {
+	const stallTimeout = 200 * time.Millisecond
+	f := newLiveFixture(t, Config{MaxViewers: 1, StallTimeout: stallTimeout})
+	f.publish(1)
+	_, body, _ := f.watch(t)
+
+	stop := f.publishEvery(stallTimeout / 4)
+	for range 16 { // 16 frame periods: four stall timeouts in all
+		readFragment(t, body)
+	}
+	stop()
+
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := readBox(body); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-ended:
+		if err != io.EOF {
+			t.Fatalf("the stalled view ended with %v, want the end of the stream", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the view was still open 5 s after the source stopped")
+	}
+	waitFor(t, "the view to end", func() bool { return len(f.h.Views()) == 0 })
+
+	_, body, _ = f.watch(t) // the only place, free again
+	f.publish(1)
+	readFragment(t, body)
+}
