@@ -6,9 +6,15 @@ import (
 	"time"
 )
 
-// sizeClasses are the buffer capacities a Pool hands out. An IDR at 1080p is a few hundred
-// KB; a P frame a few tens. Larger units get an exact-size buffer that is not kept.
-var sizeClasses = [...]int{16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20}
+// sizeClasses are the buffer capacities a Pool hands out: the powers of two from 16 KB to
+// 4 MB and the points halfway between, so that no more than a third of a buffer goes unused.
+// A stream's ring holds some 64 of them: with classes four times apart, the P frames of a
+// 4 Mbit/s 720p stream, just over 16 KB each, took 64 KB buffers, 4 MB for the ring. An IDR
+// at 1080p is a few hundred KB; larger units get an exact-size buffer that is not kept.
+var sizeClasses = [...]int{
+	16 << 10, 24 << 10, 32 << 10, 48 << 10, 64 << 10, 96 << 10, 128 << 10, 192 << 10,
+	256 << 10, 384 << 10, 512 << 10, 768 << 10, 1 << 20, 3 << 19, 2 << 20, 3 << 20, 4 << 20,
+}
 
 // Pool recycles access units together with their payload buffers, one free list per size
 // class, so that steady-state capture allocates nothing. Its counters let tests prove that
