@@ -66,6 +66,7 @@ type spsFields struct {
 	profile, constraints, level uint8
 	id                          uint32
 	chromaFormat                uint32 // only written for high profiles
+	extraBitDepth               uint32 // bit depth minus 8, luma and chroma; high profiles only
 	separatePlanes              bool
 	scalingMatrix               bool
 	pocType                     uint32
@@ -91,9 +92,9 @@ func makeSPS(f spsFields) []byte {
 		if f.chromaFormat == 3 {
 			w.flag(f.separatePlanes)
 		}
-		w.ue(0)       // bit_depth_luma_minus8
-		w.ue(0)       // bit_depth_chroma_minus8
-		w.flag(false) // qpprime_y_zero_transform_bypass_flag
+		w.ue(f.extraBitDepth) // bit_depth_luma_minus8
+		w.ue(f.extraBitDepth) // bit_depth_chroma_minus8
+		w.flag(false)         // qpprime_y_zero_transform_bypass_flag
 		w.flag(f.scalingMatrix)
 		if f.scalingMatrix {
 			lists := 8

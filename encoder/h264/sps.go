@@ -16,11 +16,15 @@ type SPS struct {
 	Width, Height   int     // displayed size, after cropping
 	FrameRate       float64 // 0 when the SPS has no VUI timing info
 
-	SeparateColourPlanes bool
-	Log2MaxFrameNum      uint8
-	POCType              uint8
-	Log2MaxPOCLsb        uint8 // POC type 0 only
-	FrameMBsOnly         bool
+	// ChromaFormatIDC (1 = 4:2:0) and the bit depths, which only the high profiles' SPS states
+	// (1 and 8 otherwise); MP4's avcC repeats them for those profiles.
+	ChromaFormatIDC              uint8
+	BitDepthLuma, BitDepthChroma uint8
+	SeparateColourPlanes         bool
+	Log2MaxFrameNum              uint8
+	POCType                      uint8
+	Log2MaxPOCLsb                uint8 // POC type 0 only
+	FrameMBsOnly                 bool
 	// MaxNumReorderFrames is how many frames may come before another in decode order and
 	// after it in display order (B-frames); -1 when the VUI does not say.
 	MaxNumReorderFrames int
@@ -54,13 +58,13 @@ func ParseSPS(nalu []byte) (SPS, error) {
 	s.ID = p.ue()
 	chromaFormat := uint32(1)
 	separatePlanes := false
+	bitDepthLuma, bitDepthChroma := uint32(8), uint32(8)
 	if hasChromaInfo(s.ProfileIDC) {
 		chromaFormat = p.ue()
 		if chromaFormat == 3 {
 			separatePlanes = p.flag()
 		}
-		p.ue() // bit_depth_luma_minus8
-		p.ue() // bit_depth_chroma_minus8
+		bitDepthLuma, bitDepthChroma = 8+p.ue(), 8+p.ue()
 		p.flag()
 		if p.flag() { // seq_scaling_matrix_present_flag
 			lists := 8
@@ -79,6 +83,7 @@ func ParseSPS(nalu []byte) (SPS, error) {
 		}
 	}
 	s.SeparateColourPlanes = separatePlanes
+	s.ChromaFormatIDC, s.BitDepthLuma, s.BitDepthChroma = uint8(chromaFormat), uint8(bitDepthLuma), uint8(bitDepthChroma)
 	s.Log2MaxFrameNum = uint8(min(p.ue(), 12) + 4) // log2_max_frame_num_minus4 is at most 12
 	pocType := p.ue()
 	if pocType > 2 {

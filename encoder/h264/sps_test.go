@@ -122,9 +122,30 @@ func TestParseSPSClip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := SPS{ProfileIDC: 66, ConstraintFlags: 0xc0, LevelIDC: 30, Width: 640, Height: 360, FrameRate: 30,
-		Log2MaxFrameNum: 4, POCType: 2, FrameMBsOnly: true, MaxNumReorderFrames: 0}
+		ChromaFormatIDC: 1, BitDepthLuma: 8, BitDepthChroma: 8, Log2MaxFrameNum: 4, POCType: 2, FrameMBsOnly: true, MaxNumReorderFrames: 0}
 	if s != want {
 		t.Errorf("ParseSPS = %+v, want %+v", s, want)
+	}
+}
+
+// TestParseSPSChromaAndDepth: the chroma format and bit depths that MP4's avcC repeats for the
+// high profiles; other profiles imply 4:2:0 at 8 bits.
+func TestParseSPSChromaAndDepth(t *testing.T) {
+	tests := []struct {
+		name          string
+		fields        spsFields
+		chroma, depth uint8
+	}{
+		{"baseline", spsFields{profile: 66, widthMBs: 10, heightMapUnits: 10, frameMBsOnly: true}, 1, 8},
+		{"high 4:2:0", spsFields{profile: 100, chromaFormat: 1, widthMBs: 10, heightMapUnits: 10, frameMBsOnly: true}, 1, 8},
+		{"high 4:2:2 10-bit", spsFields{profile: 122, chromaFormat: 2, extraBitDepth: 2, widthMBs: 10, heightMapUnits: 10, frameMBsOnly: true}, 2, 10},
+		{"monochrome", spsFields{profile: 100, chromaFormat: 0, widthMBs: 10, heightMapUnits: 10, frameMBsOnly: true}, 0, 8},
+	}
+	for _, tt := range tests {
+		s, err := ParseSPS(makeSPS(tt.fields))
+		if err != nil || s.ChromaFormatIDC != tt.chroma || s.BitDepthLuma != tt.depth || s.BitDepthChroma != tt.depth {
+			t.Errorf("%s: %+v, %v; want chroma format %d, %d bits", tt.name, s, err, tt.chroma, tt.depth)
+		}
 	}
 }
 

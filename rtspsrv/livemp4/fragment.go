@@ -1,8 +1,8 @@
 // Package livemp4 serves the live stream over HTTP as fragmented MP4 (ISO/IEC 14496-12), one
 // fragment per frame, which browsers play in a plain <video> element and ffmpeg, ffplay and
-// VLC open as a URL. The initialisation segment (ftyp, moov) comes from mediacommon; each
-// fragment's boxes (moof, mdat header) are written here, around the frame's own NAL units,
-// which go out by writev without being copied.
+// VLC open as a URL. The boxes are written here: the initialisation segment (ftyp, moov) once
+// per view, and each fragment's (moof, mdat header) around the frame's own NAL units, which go
+// out by writev without being copied.
 package livemp4
 
 import (

@@ -2,6 +2,7 @@ package livemp4
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -42,6 +43,41 @@ func TestInitSegment(t *testing.T) {
 	c, ok := init.Tracks[0].Codec.(*codecs.H264)
 	if !ok || !bytes.Equal(c.SPS, sps) || !bytes.Equal(c.PPS, pps) {
 		t.Fatalf("codec: %#v", init.Tracks[0].Codec)
+	}
+}
+
+// TestInitSegmentHighProfile: for the High profiles avcC goes on after the PPS with the chroma
+// format and bit depths (ISO/IEC 14496-15 §5.3.3.1.2); for the others it ends with the PPS.
+func TestInitSegmentHighProfile(t *testing.T) {
+	// x264's, High profile 4:2:0 8-bit, 640x360.
+	highSPS := []byte{0x67, 0x64, 0x00, 0x1e, 0xac, 0xb2, 0x01, 0x40, 0x5f, 0xf2, 0xe0, 0x22, 0x00, 0x00,
+		0x03, 0x00, 0x02, 0x00, 0x00, 0x03, 0x00, 0x78, 0x1e, 0x2c, 0x5c, 0x90}
+	highPPS := []byte{0x68, 0xeb, 0xc3, 0xcb, 0x22, 0xc0}
+	baseSPS, basePPS := testParameterSets(t)
+	for _, tc := range []struct {
+		name     string
+		sps, pps []byte
+		tail     []byte
+	}{
+		{"high", highSPS, highPPS, append(bytes.Clone(highPPS), 0xfc|1, 0xf8, 0xf8, 0)},
+		{"baseline", baseSPS, basePPS, basePPS},
+	} {
+		seg, err := initSegment(tc.sps, tc.pps)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var init fmp4.Init
+		if err := init.Unmarshal(bytes.NewReader(seg)); err != nil {
+			t.Fatalf("%s: initialisation segment does not parse: %v", tc.name, err)
+		}
+		at := bytes.Index(seg, []byte("avcC")) - 4
+		if at < 0 {
+			t.Fatalf("%s: no avcC", tc.name)
+		}
+		avcC := seg[at : at+int(binary.BigEndian.Uint32(seg[at:]))]
+		if !bytes.HasSuffix(avcC, tc.tail) {
+			t.Errorf("%s: avcC ends % x, want % x", tc.name, avcC[max(0, len(avcC)-len(tc.tail)):], tc.tail)
+		}
 	}
 }
 
