@@ -132,7 +132,8 @@ func appendAVC1(b []byte, info h264.SPS, sps, pps []byte) []byte {
 	b = append(b, pps...)
 	switch info.ProfileIDC {
 	case 100, 110, 122, 144: // ISO/IEC 14496-15 §5.3.3.1.2: these profiles say more
-		b = append(b, 0xfc|info.ChromaFormatIDC, 0xf8|(info.BitDepthLuma-8), 0xf8|(info.BitDepthChroma-8), 0)
+		// Masked to their fields: an SPS from a broken encoder must not set the reserved bits.
+		b = append(b, 0xfc|info.ChromaFormatIDC&3, 0xf8|(info.BitDepthLuma-8)&7, 0xf8|(info.BitDepthChroma-8)&7, 0)
 	}
 	b = endBox(b, avcC)
 	return endBox(b, avc1)
