@@ -17,12 +17,14 @@ import (
 
 // StreamConfig tunes a Stream. Zero fields take defaults.
 type StreamConfig struct {
-	// RingFrames is how many recent frames the stream keeps for viewers that are briefly
-	// behind (default 64; at least minRingFrames).
-	RingFrames int
 	// MaxLagFrames is how far a viewer may fall behind before it is moved to the next
 	// keyframe (default 30, about a second at 30 fps).
 	MaxLagFrames int
+	// RingFrames is how many recent frames the stream keeps for viewers that are briefly
+	// behind (default MaxLagFrames+2; at least minRingFrames). A longer ring would only hold
+	// frames that no viewer reads: one further behind is moved on, and a joiner starts at the
+	// newest frame.
+	RingFrames int
 	// MaxPacketSize bounds RTP packets, header included (default DefaultMaxPacketSize).
 	MaxPacketSize int
 	// Keyframes, when set, is asked for an IDR whenever a viewer joins or resyncs; if it is an
@@ -70,13 +72,14 @@ const minRingFrames = 3
 
 // NewStream returns an empty stream.
 func NewStream(cfg StreamConfig) *Stream {
+	if cfg.MaxLagFrames <= 0 {
+		cfg.MaxLagFrames = 30
+	}
 	if cfg.RingFrames <= 0 {
-		cfg.RingFrames = 64
+		cfg.RingFrames = cfg.MaxLagFrames + 2
 	}
 	cfg.RingFrames = max(cfg.RingFrames, minRingFrames)
-	if cfg.MaxLagFrames <= 0 || cfg.MaxLagFrames > cfg.RingFrames-2 {
-		cfg.MaxLagFrames = min(30, cfg.RingFrames-2)
-	}
+	cfg.MaxLagFrames = min(cfg.MaxLagFrames, cfg.RingFrames-2)
 	if cfg.MaxPacketSize <= rtpHeaderLen+16 {
 		cfg.MaxPacketSize = DefaultMaxPacketSize
 	}
@@ -313,20 +316,12 @@ func (s *Stream) nextFrame(c *cursor) *frame {
 		return nil
 	}
 	if !c.synced {
-		// Start at the first keyframe at or after next, if the ring has one.
-		oldest := s.head - min(s.head, uint64(len(s.ring)))
-		if c.next < oldest {
-			c.next = oldest
-		}
-		for ; c.next < s.head; c.next++ {
-			if s.ring[c.next%uint64(len(s.ring))].keyframe {
-				c.synced = true
-				break
-			}
-		}
-		if !c.synced {
+		// Start at the latest keyframe if it is not behind next and still in the ring.
+		key, oldest := s.lastKey-1, s.head-min(s.head, uint64(len(s.ring)))
+		if s.lastKey == 0 || key < c.next || key < oldest {
 			return nil
 		}
+		c.next, c.synced = key, true
 	}
 	f := s.ring[c.next%uint64(len(s.ring))]
 	f.retain()
