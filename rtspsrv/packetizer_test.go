@@ -437,6 +437,32 @@ func TestJoinStartsAtNextKeyframe(t *testing.T) {
 	}
 }
 
+// TestJoinKeyframeOverwritten: a viewer that joined before a keyframe but looks only after the
+// ring has wrapped past it must not start on the frame now in the keyframe's slot; it waits
+// for the next keyframe.
+func TestJoinKeyframeOverwritten(t *testing.T) {
+	pool := encoder.NewPool()
+	const ring = 4
+	st := NewStream(StreamConfig{RingFrames: ring})
+	defer st.Close()
+	sps := clipParameterSets(t)
+	var c cursor
+	st.join(&c)
+	st.Publish(testAU(pool, true, sps.SPS, sps.PPS, testNALU(0x65, 40)))
+	for range ring + 1 { // the keyframe's slot now holds a P frame
+		st.Publish(testAU(pool, false, testNALU(0x41, 40)))
+	}
+	if f := st.nextFrame(&c); f != nil {
+		t.Fatalf("got frame %d (keyframe=%v) after the ring wrapped past the keyframe", f.number, f.keyframe)
+	}
+	st.Publish(testAU(pool, true, sps.SPS, sps.PPS, testNALU(0x65, 40)))
+	f := st.nextFrame(&c)
+	if f == nil || !f.keyframe {
+		t.Fatalf("after the next keyframe: %v, want it", f)
+	}
+	f.release()
+}
+
 func TestRTPTicks(t *testing.T) {
 	for _, tc := range []struct {
 		d    time.Duration
