@@ -26,9 +26,8 @@ build:
 # then exec'd rather than "go run": Ctrl-C then reaches camerad alone, which shuts down and
 # exits 0, and make reports no error.
 run:
-	GOOS= GOARCH= $(GO) build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" \
-		-o bin/camerad-run ./cmd/camerad
-	exec bin/camerad-run -listen $(LISTEN) -mdns=$(MDNS) -onvif-listen='$(ONVIF_LISTEN)'
+	@GOOS= GOARCH= scripts/build.sh bin/run camerad
+	exec bin/run/camerad -listen $(LISTEN) -mdns=$(MDNS) -onvif-listen='$(ONVIF_LISTEN)'
 
 # unit: unit, in-process end-to-end and interop tests (interop skips when a player is missing).
 unit:

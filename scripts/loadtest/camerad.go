@@ -26,10 +26,13 @@ type camerad struct {
 func (c *camerad) name() string { return "camerad" }
 
 func (c *camerad) start(ctx context.Context, dir, clip string, viewers int) (string, int, error) {
-	bin := filepath.Join(dir, "camerad")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/camerad").CombinedOutput(); err != nil {
+	// Built as the image ships it (static, stripped): RSS is part of what is measured.
+	build := exec.Command("scripts/build.sh", dir, "camerad")
+	build.Env = append(os.Environ(), "GOOS=", "GOARCH=") // for this machine
+	if out, err := build.CombinedOutput(); err != nil {
 		return "", 0, fmt.Errorf("build camerad: %w\n%s", err, out)
 	}
+	bin := filepath.Join(dir, "camerad")
 	source := c.source
 	if source == "" {
 		source = "file:" + clip
