@@ -125,21 +125,29 @@ func (c *fanoutChild) stop() {
 	_ = c.cmd.Wait()
 }
 
-// cpu returns the child's user+sys CPU time, and the sys part of it. The child reads them
-// with getrusage, which sums every thread's exact run time: /proc/<pid>/stat rounds them to
-// 10 ms, several percent of a 5 s measurement at a few percent of a core.
-func (c *fanoutChild) cpu(b *testing.B) (total, sys time.Duration) {
+// childSample is what a child reports when asked: its CPU time and the frames it published.
+type childSample struct {
+	cpu, sys time.Duration // user+sys, and the sys part of it
+	frames   int64
+}
+
+// sample asks the child for its user+sys CPU time, the sys part of it and the frames
+// published so far. The child reads its CPU time with getrusage, which sums every thread's
+// exact run time: /proc/<pid>/stat rounds them to 10 ms, several percent of a 5 s measurement
+// at a few percent of a core.
+func (c *fanoutChild) sample(b *testing.B) childSample {
 	if _, err := io.WriteString(c.stdin, "cpu\n"); err != nil {
 		b.Fatal(err)
 	}
 	for c.out.Scan() {
 		var user, system time.Duration
-		if _, err := fmt.Sscanf(c.out.Text(), "CPU %d %d", &user, &system); err == nil {
-			return user + system, system
+		var frames int64
+		if _, err := fmt.Sscanf(c.out.Text(), "CPU %d %d %d", &user, &system, &frames); err == nil {
+			return childSample{cpu: user + system, sys: system, frames: frames}
 		}
 	}
 	b.Fatalf("child ended without reporting its CPU time: %v", c.out.Err())
-	return 0, 0
+	return childSample{}
 }
 
 // measureSourceOnly returns the CPU seconds per second that the source alone uses at fps.
@@ -148,10 +156,10 @@ func measureSourceOnly(b *testing.B, fps int) float64 {
 	defer c.stop()
 	time.Sleep(fanoutWarmup)
 	measure := fanoutMeasureTime()
-	cpu0, _ := c.cpu(b)
+	s0 := c.sample(b)
 	time.Sleep(measure)
-	cpu1, _ := c.cpu(b)
-	return (cpu1 - cpu0).Seconds() / measure.Seconds()
+	s1 := c.sample(b)
+	return (s1.cpu - s0.cpu).Seconds() / measure.Seconds()
 }
 
 func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU float64) {
@@ -168,7 +176,7 @@ func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU f
 	}
 	pid := c.cmd.Process.Pid
 
-	var received atomic.Int64
+	var received, lost atomic.Int64
 	var clients []*gortsplib.Client
 	defer func() {
 		for _, c := range clients {
@@ -176,7 +184,7 @@ func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU f
 		}
 	}()
 	for range viewers {
-		c, err := fanoutClient(c.url, lower, &received)
+		c, err := fanoutClient(c.url, lower, &received, &lost)
 		if err != nil {
 			b.Fatalf("viewer: %v", err)
 		}
@@ -184,27 +192,30 @@ func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU f
 	}
 	time.Sleep(fanoutWarmup)
 	measure := fanoutMeasureTime()
-	cpu0, sys0 := c.cpu(b)
-	cs0, rx0 := contextSwitches(b, pid), received.Load()
+	s0 := c.sample(b)
+	cs0, rx0, lost0 := contextSwitches(b, pid), received.Load(), lost.Load()
 	b.ResetTimer()
 	time.Sleep(measure)
 	b.StopTimer()
-	cpu1, sys1 := c.cpu(b)
-	cs1, rx1 := contextSwitches(b, pid), received.Load()
+	s1 := c.sample(b)
+	cs1, rx1, lost1 := contextSwitches(b, pid), received.Load(), lost.Load()
 	gbit := float64(rx1-rx0) * 8 / 1e9
 	if gbit <= 0 {
 		b.Fatal("viewers received nothing")
 	}
-	cpu := (cpu1 - cpu0).Seconds()
+	cpu := (s1.cpu - s0.cpu).Seconds()
+	frames := float64(s1.frames - s0.frames)
 	b.ReportMetric(cpu/gbit, "cpu-s/Gbit")
 	b.ReportMetric((cpu-sourceCPU*measure.Seconds())/gbit, "fanout-cpu-s/Gbit")
-	b.ReportMetric((sys1-sys0).Seconds()/gbit, "sys-s/Gbit")
-	b.ReportMetric(float64(cs1-cs0)/(measure.Seconds()*float64(fps)), "ctxsw/frame")
+	b.ReportMetric((s1.sys-s0.sys).Seconds()/gbit, "sys-s/Gbit")
+	b.ReportMetric(float64(cs1-cs0)/frames, "ctxsw/frame")
+	b.ReportMetric(frames/measure.Seconds(), "frames/s")
+	b.ReportMetric(float64(lost1-lost0), "pkts-lost")
 	b.ReportMetric(gbit*1e3/measure.Seconds(), "Mbit/s")
 	b.ReportMetric(float64(peakRSS(b, pid))/(1<<20), "MB-peak-RSS")
 }
 
-func fanoutClient(url, lower string, received *atomic.Int64) (*gortsplib.Client, error) {
+func fanoutClient(url, lower string, received, lost *atomic.Int64) (*gortsplib.Client, error) {
 	u, err := base.ParseURL(url)
 	if err != nil {
 		return nil, err
@@ -213,7 +224,11 @@ func fanoutClient(url, lower string, received *atomic.Int64) (*gortsplib.Client,
 	if lower == "tcp" {
 		proto = gortsplib.ProtocolTCP
 	}
-	c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &proto}
+	c := &gortsplib.Client{
+		Scheme: u.Scheme, Host: u.Host, Protocol: &proto,
+		UDPReadBufferSize: udpReadBufferSize(),
+		OnPacketsLost:     func(n uint64) { lost.Add(int64(n)) },
+	}
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
@@ -234,6 +249,23 @@ func fanoutClient(url, lower string, received *atomic.Int64) (*gortsplib.Client,
 		return nil, err
 	}
 	return c, nil
+}
+
+// udpReadBufferSize is the viewers' UDP receive buffer: 4 MB, or as much as the system allows
+// (net.core.rmem_max; gortsplib fails a client whose buffer the kernel clamps). With the
+// default 208 KB, one viewer at 1000 frames/s loses packets whichever server sends them, when a
+// keyframe's 70 packets come at once; the lost bits are not delivered, so both servers' CPU
+// per delivered Gbit would rise by a margin that depends on the client, not on them.
+func udpReadBufferSize() int {
+	raw, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		return 0 // the system default
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return 0
+	}
+	return min(4<<20, limit)
 }
 
 // contextSwitches sums the voluntary and involuntary context switches of every thread.
@@ -283,12 +315,13 @@ func TestFanoutBenchServer(t *testing.T) {
 	}
 	fps, _ := strconv.Atoi(os.Getenv(fanoutFPSEnv))
 	ctx, cancel := context.WithCancel(context.Background())
+	var published atomic.Int64
 	go func() { // the parent asks for our CPU time with a line, and closes our stdin to stop us
 		in := bufio.NewScanner(os.Stdin)
 		for in.Scan() {
 			var ru unix.Rusage
 			if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err == nil {
-				fmt.Printf("CPU %d %d\n", ru.Utime.Nano(), ru.Stime.Nano())
+				fmt.Printf("CPU %d %d %d\n", ru.Utime.Nano(), ru.Stime.Nano(), published.Load())
 			}
 		}
 		cancel()
@@ -319,17 +352,32 @@ func TestFanoutBenchServer(t *testing.T) {
 	}
 	pool := encoder.NewPool()
 	units := benchGOPUnits()
-	tick := time.NewTicker(time.Second / time.Duration(fps))
+	period := time.Second / time.Duration(fps)
+	tick := time.NewTicker(period)
 	defer tick.Stop()
-	for i := 0; ; i++ {
+	start := time.Now()
+	for i := 0; ; {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
-			publish(benchAU(pool, units, i))
+		case now := <-tick.C:
+			// Every frame due by now, up to fanoutCatchUp: a Ticker drops the ticks that come
+			// while its reader is busy (camerad sends on this goroutine), and late wake-ups
+			// would otherwise cost frames, so the servers would not get the same input.
+			due := int(now.Sub(start)/period) + 1
+			if due-i > fanoutCatchUp {
+				i = due - fanoutCatchUp // a stall: those frames are skipped, as a camera would
+			}
+			for ; i < due; i++ {
+				publish(benchAU(pool, units, i))
+				published.Add(1)
+			}
 		}
 	}
 }
+
+// fanoutCatchUp is the most frames the bench source publishes at one wake-up.
+const fanoutCatchUp = 4
 
 // gortsplibPeer is gortsplib's reference server: one ServerStream that every viewer reads.
 type gortsplibPeer struct {
