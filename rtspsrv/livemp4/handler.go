@@ -107,6 +107,15 @@ func (h *Handler) Views() []View {
 	return out
 }
 
+// leave gives up v's place. Its entry in Views and its slot go together, under h.mu: whoever
+// sees the view gone can take its place at once, with no 503 in between.
+func (h *Handler) leave(v *view) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.views, v) // absent if v ended before streaming
+	h.active.Add(-1)
+}
+
 // responseHead starts the response. The body is delimited by the end of the connection: a
 // live stream has no length, and browsers' media stacks read that as readily as chunks.
 const responseHead = "HTTP/1.1 200 OK\r\n" +
@@ -128,7 +137,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many live views: "+strconv.Itoa(h.cfg.MaxViewers)+" at most", http.StatusServiceUnavailable)
 		return
 	}
-	defer h.active.Add(-1)
+	v := &view{remote: r.RemoteAddr}
+	defer h.leave(v)
 
 	ctx := r.Context()
 	wait, cancel := context.WithTimeout(ctx, h.cfg.StartTimeout)
@@ -158,15 +168,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer nc.Close()
-	v := &view{remote: r.RemoteAddr}
 	h.mu.Lock()
 	h.views[v] = struct{}{}
 	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.views, v)
-		h.mu.Unlock()
-	}()
 	h.log.Info("live view started", "remote", r.RemoteAddr)
 	err = h.stream(ctx, directConn(nc), v, ps.SPS, init)
 	h.log.Info("live view ended", "remote", r.RemoteAddr, "frames", v.frames.Load(), "dropped", v.dropped.Load(),
