@@ -110,7 +110,9 @@ func TestIdleConnection(t *testing.T) {
 }
 
 // TestConnectionsPerHost: one address holds at most MaxViewers+hostConnSlack connections;
-// the next is closed unanswered, and closing one makes room again.
+// the next has its first request answered 503 (with Retry-After) and is closed; while
+// maxRefusing such connections sit silent, one more is closed unanswered; closing a served
+// connection makes room again.
 func TestConnectionsPerHost(t *testing.T) {
 	ts := startServer(t, Config{MaxViewers: 2})
 	limit := 2 + hostConnSlack
@@ -121,10 +123,30 @@ func TestConnectionsPerHost(t *testing.T) {
 		open = append(open, c)
 	}
 	extra := ts.dial(t)
-	extra.send("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
-	if _, err := extra.readResponse(); err == nil {
-		t.Fatalf("connection %d from one address was answered; want it closed", limit+1)
+	extra.send("OPTIONS * RTSP/1.0\r\nCSeq: 7\r\n\r\n")
+	resp, err := extra.readResponse()
+	if err != nil {
+		t.Fatalf("connection %d from one address: %v; want 503", limit+1, err)
 	}
+	if resp.Status != StatusServiceUnavailable || resp.Header.Get("CSeq") != "7" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("connection %d from one address: %d, CSeq %q, Retry-After %q; want 503, 7 and a delay",
+			limit+1, resp.Status, resp.Header.Get("CSeq"), resp.Header.Get("Retry-After"))
+	}
+	if _, err := extra.readResponse(); err == nil {
+		t.Fatal("the refused connection stayed open after its 503")
+	}
+
+	// Silent connections over the limit hold every refusing slot; the next is not waited on.
+	for range maxRefusing {
+		ts.dial(t)
+	}
+	waitUntil(t, "the refusing slots to fill", func() bool { return len(ts.srv.refusing) == maxRefusing })
+	unanswered := ts.dial(t)
+	unanswered.send("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+	if resp, err := unanswered.readResponse(); err == nil {
+		t.Fatalf("with every refusing slot busy, connection answered %d; want it closed", resp.Status)
+	}
+
 	open[0].nc.Close()
 	waitUntil(t, "the closed connection to be forgotten", func() bool {
 		ts.srv.mu.Lock()

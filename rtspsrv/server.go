@@ -35,8 +35,9 @@ type Config struct {
 	Multicast netip.AddrPort
 	// MaxViewers bounds concurrent sessions; SETUP beyond it gets 503, unless a UDP viewer
 	// held for silence can give up its place (see addSession). 0 means 100. One
-	// address may also hold at most MaxViewers+hostConnSlack connections: more are closed at
-	// once, so that one host cannot use up the descriptors everyone else needs.
+	// address may also hold at most MaxViewers+hostConnSlack connections: more get 503 to
+	// their first request and are closed, so that one host cannot use up the descriptors
+	// everyone else needs.
 	MaxViewers int
 	// Username and Password, when Username is set, require Digest auth (or Basic, over TLS).
 	Username, Password string
@@ -121,6 +122,7 @@ type Server struct {
 	byHost   map[string]int // open connections per client address
 	lns      map[net.Listener]struct{}
 	tunnels  map[string]*tunnelWait // HTTP tunnel GETs waiting for their POST, by cookie
+	refusing chan struct{}          // a slot per over-limit connection being answered 503 (refuse.go)
 
 	closeOnce   sync.Once
 	refusedWarn warnlimit.Limiter // "viewer refused: limit reached"
@@ -147,6 +149,7 @@ func NewServer(cfg Config, stream *Stream) (*Server, error) {
 		byHost:      make(map[string]int),
 		lns:         make(map[net.Listener]struct{}),
 		tunnels:     make(map[string]*tunnelWait),
+		refusing:    make(chan struct{}, maxRefusing),
 	}
 	if cfg.Username != "" {
 		secret := make([]byte, 32)
@@ -231,9 +234,9 @@ func (s *Server) serve(ln net.Listener, tlsCfg *tls.Config) error {
 			return nil
 		}
 		if s.byHost[c.host] >= s.cfg.MaxViewers+hostConnSlack {
-			s.mu.Unlock()
 			c.log.Debug("connection refused: too many from this address", "max", s.cfg.MaxViewers+hostConnSlack)
-			nc.Close()
+			s.refuseLater(c)
+			s.mu.Unlock()
 			continue
 		}
 		s.byHost[c.host]++

@@ -70,6 +70,7 @@ var httpStatusText = map[int]string{
 	400: "Bad Request",
 	404: "Not Found",
 	501: "Not Implemented",
+	503: "Service Unavailable",
 	505: "HTTP Version Not Supported",
 }
 

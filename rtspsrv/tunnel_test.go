@@ -467,13 +467,17 @@ func TestTunnelHostLimit(t *testing.T) {
 		c, _ := ts.dialTunnel(t, padded)
 		c.mustDo(StatusOK, "OPTIONS", "*")
 	}
-	// One connection left: a GET, whose POST is then refused at once.
+	// One connection left: a GET, whose POST is then refused with HTTP 503 and closed.
 	cookie := newCookie()
 	get, _ := tunnelGET(t, ts.addr, cookie)
 	post := tunnelPOST(t, ts.addr, cookie)
 	_ = post.SetReadDeadline(time.Now().Add(ioDeadline))
-	if _, err := io.Copy(io.Discard, post); errors.Is(err, os.ErrDeadlineExceeded) {
+	answer, err := io.ReadAll(post)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatal("POST beyond the per-address limit was accepted")
+	}
+	if !strings.HasPrefix(string(answer), "HTTP/1.0 503 ") {
+		t.Fatalf("POST beyond the per-address limit answered %q; want HTTP 503", answer)
 	}
 	get.Close()
 }
