@@ -1,11 +1,13 @@
 package rtspsrv
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +32,8 @@ type multicastGroup struct {
 
 	probeMu sync.Mutex
 	probe   int // an unbound UDP socket, for routable
+
+	own multicastSockets // the group's own ports to send from; zero if they could not be had
 }
 
 // newMulticastGroup checks that addr can be the group, next to the UDP ports of udp.
@@ -59,12 +63,18 @@ func newMulticastGroup(s *Server, udp *udpSender, addr netip.AddrPort) (*multica
 	if err != nil {
 		return nil, fmt.Errorf("multicast route probe: %w", err)
 	}
+	own, err := listenMulticastSockets(addr)
+	if err != nil {
+		s.log.Warn("multicast: the group's own ports are taken; sending from the server's UDP ports, whose packets gortsplib-based clients (mediamtx) ignore",
+			"group", addr, "err", err)
+	}
 	rtpAddr := &net.UDPAddr{IP: ip.AsSlice(), Port: int(addr.Port())}
 	rtpRaw, _ := newRawAddr(rtpAddr) // an IPv4 address always converts
 	return &multicastGroup{
 		udp:   udp,
 		addr:  addr,
 		probe: probe,
+		own:   own,
 		sender: &session{
 			id:     "multicast",
 			srv:    s,
@@ -73,9 +83,11 @@ func newMulticastGroup(s *Server, udp *udpSender, addr netip.AddrPort) (*multica
 			state:  stateReady,
 			epoch:  time.Now(),
 			dest: udpDest{
-				rtp:    rtpAddr,
-				rtcp:   &net.UDPAddr{IP: ip.AsSlice(), Port: int(addr.Port()) + 1},
-				rtpRaw: rtpRaw,
+				rtp:      rtpAddr,
+				rtcp:     &net.UDPAddr{IP: ip.AsSlice(), Port: int(addr.Port()) + 1},
+				rtpRaw:   rtpRaw,
+				rtpFrom:  own.rtp,
+				rtcpFrom: own.rtcp,
 			},
 			v: &viewer{ssrc: rand.Uint32(), seq: uint16(rand.Uint32()), anchorTS: rand.Uint32()},
 		},
@@ -97,13 +109,78 @@ func (g *multicastGroup) routable() bool {
 	return unix.Connect(g.probe, sa) == nil
 }
 
-// close closes the probe socket, once: its number may be another file's afterwards.
+// close closes the probe socket, once (its number may be another file's afterwards), and the
+// group's own ports.
 func (g *multicastGroup) close() {
 	g.probeMu.Lock()
 	defer g.probeMu.Unlock()
 	if g.probe >= 0 {
 		unix.Close(g.probe)
 		g.probe = -1
+	}
+	g.own.close()
+}
+
+// multicastSockets send the group's packets from the group's own ports: RTP from its port,
+// RTCP from the next, as live555, gst-rtsp-server and mediamtx send theirs. gortsplib's
+// client, and so mediamtx pulling a camera over multicast, drops multicast packets that come
+// from any other port than the one the Transport names; ffmpeg and GStreamer take either.
+// They are bound to the group address with SO_REUSEADDR, beside the players on the same
+// host that bind the port to receive. Nothing reads them: their receive buffers are kept to
+// the minimum, so that the group's packets looped back to the host cost no memory.
+type multicastSockets struct {
+	rtp  *rawUDPConn
+	rtcp *net.UDPConn
+}
+
+func listenMulticastSockets(group netip.AddrPort) (multicastSockets, error) {
+	var m multicastSockets
+	var err error
+	m.rtp, err = listenRawUDP(unix.AF_INET, group.Addr(), int(group.Port()), multicastSenderOptions)
+	if err != nil {
+		return multicastSockets{}, err
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var optErr error
+		if err := rc.Control(func(fd uintptr) { optErr = multicastSenderOptions(int(fd)) }); err != nil {
+			return err
+		}
+		return optErr
+	}}
+	rtcpAddr := netip.AddrPortFrom(group.Addr(), group.Port()+1).String()
+	pc, err := lc.ListenPacket(context.Background(), "udp4", rtcpAddr)
+	if err != nil {
+		m.rtp.Close()
+		return multicastSockets{}, fmt.Errorf("bind %s: %w", rtcpAddr, err)
+	}
+	m.rtcp = pc.(*net.UDPConn)
+	return m, nil
+}
+
+// multicastSenderOptions: shared with receivers on this host, TTL 1 (see multicastTTL), and a
+// receive buffer as small as the kernel allows.
+func multicastSenderOptions(fd int) error {
+	for _, o := range []struct {
+		level, opt, value int
+		name              string
+	}{
+		{unix.SOL_SOCKET, unix.SO_REUSEADDR, 1, "SO_REUSEADDR"},
+		{unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, multicastTTL, "IP_MULTICAST_TTL"},
+		{unix.SOL_SOCKET, unix.SO_RCVBUF, 1, "SO_RCVBUF"},
+	} {
+		if err := unix.SetsockoptInt(fd, o.level, o.opt, o.value); err != nil {
+			return fmt.Errorf("%s: %w", o.name, err)
+		}
+	}
+	return nil
+}
+
+func (m multicastSockets) close() {
+	if m.rtp != nil {
+		m.rtp.Close()
+	}
+	if m.rtcp != nil {
+		m.rtcp.Close()
 	}
 }
 
@@ -141,5 +218,5 @@ func (g *multicastGroup) leave() {
 		return
 	}
 	g.udp.remove(g.sender)
-	g.udp.sendRTCP(g.sender.dest.rtcp, appendBye(make([]byte, 0, 64), g.sender.v, g.sender.srv.cfg.CNAME))
+	g.udp.sendRTCP(g.sender.dest, appendBye(make([]byte, 0, 64), g.sender.v, g.sender.srv.cfg.CNAME))
 }

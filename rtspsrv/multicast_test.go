@@ -236,6 +236,39 @@ func TestMulticast(t *testing.T) {
 	unicast.requireFlowing(t, "after the multicast group stopped")
 }
 
+// TestMulticastSentFromGroupPorts: the group's RTP comes from the group's port and its RTCP
+// from the next one, not from the server's UDP ports: gortsplib's client (mediamtx pulling
+// the camera over multicast) drops multicast packets from any other port than the
+// Transport's.
+func TestMulticastSentFromGroupPorts(t *testing.T) {
+	ns := newMulticastNetns(t)
+	ts := startServerIn(t, Config{Multicast: testGroup}, "127.0.0.1:0", ns)
+	member := joinGroup(t, ns, testGroup)
+	c := ts.dial(t)
+	id, _ := setupMulticast(c, ts.url)
+	c.mustDo(StatusOK, "PLAY", ts.url+"/", "Session: "+id)
+
+	buf := make([]byte, 2048)
+	for _, r := range []struct {
+		what string
+		conn *net.UDPConn
+		port int
+	}{
+		{"RTP", member.rtp, int(testGroup.Port())},
+		{"RTCP", member.rtcp, int(testGroup.Port()) + 1}, // the sender report with the first frame
+	} {
+		_ = r.conn.SetReadDeadline(time.Now().Add(ioDeadline))
+		_, from, err := r.conn.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("no %s on the group after PLAY: %v", r.what, err)
+		}
+		if from.Port != r.port {
+			t.Errorf("group %s came from port %d (the server's UDP ports are %v); want the group's %d",
+				r.what, from.Port, ts.srv.UDPPorts(), r.port)
+		}
+	}
+}
+
 // TestMulticastRestarts: after the group stopped, a new multicast viewer starts it again at a
 // keyframe.
 func TestMulticastRestarts(t *testing.T) {

@@ -34,10 +34,17 @@ type rawUDPConn struct {
 // IPv6 only) to ip (every address when it is not valid) and port. IPv4 viewers, nearly all of them, keep a plain IPv4 socket rather than
 // v4-mapped addresses on a dual-stack one, which the kernel would route through its IPv6
 // send path first.
-func listenRawUDP(family int, ip netip.Addr, port int) (*rawUDPConn, error) {
+// Each of opts is applied to the socket before it is bound.
+func listenRawUDP(family int, ip netip.Addr, port int, opts ...func(fd int) error) (*rawUDPConn, error) {
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 	if err != nil {
 		return nil, fmt.Errorf("UDP socket: %w", err)
+	}
+	for _, opt := range opts {
+		if err := opt(fd); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("UDP socket: %w", err)
+		}
 	}
 	// IP_RECVERR queues the ICMP errors our datagrams draw (port or host unreachable) with
 	// their destinations, so that a viewer that vanished can be told apart: see drainErrors.

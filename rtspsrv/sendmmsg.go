@@ -12,6 +12,7 @@ import (
 type datagram struct {
 	iov       [][]byte
 	to        *rawAddr
+	from      *rawUDPConn // nil: the server's RTP socket of to's family
 	segmented bool
 }
 

@@ -330,7 +330,7 @@ func (ss *session) endLocked(reason string, bye bool) {
 		case LowerTCP:
 			ss.writeInterleaved(ss.channels[1], bye)
 		case LowerUDP:
-			ss.srv.udp.sendRTCP(ss.dest.rtcp, bye)
+			ss.srv.udp.sendRTCP(ss.dest, bye)
 		}
 	}
 	ss.srv.udp.forget(ss)

@@ -340,9 +340,14 @@ func (u *udpSender) flush(wait bool) bool {
 				return true
 			}
 		}
-		conn, ds := u.rtp, sameSocket(u.batch[u.sent:])
-		if ds[0].to.ipv6 {
+		ds := sameSocket(u.batch[u.sent:])
+		conn := ds[0].from
+		switch {
+		case conn != nil:
+		case ds[0].to.ipv6:
 			conn = u.rtp6
+		default:
+			conn = u.rtp
 		}
 		n, err := conn.sendmmsg(&u.out, ds, wait)
 		u.sent += n
@@ -405,20 +410,20 @@ func (u *udpSender) nextBatch() bool {
 		}
 		u.frames = append(u.frames, f)
 		iov := v.buildPackets(f, -1)
-		to := ss.dest.rtpRaw
+		to, from := ss.dest.rtpRaw, ss.dest.rtpFrom
 		if u.gso {
 			gsoRuns(f, u.segment, func(i, j int) {
-				u.batch = append(u.batch, datagram{iov: iov[3*i : 3*j], to: to, segmented: j-i > 1})
+				u.batch = append(u.batch, datagram{iov: iov[3*i : 3*j], to: to, from: from, segmented: j-i > 1})
 			})
 		} else {
 			for i := range f.packets {
-				u.batch = append(u.batch, datagram{iov: iov[3*i : 3*i+3], to: to})
+				u.batch = append(u.batch, datagram{iov: iov[3*i : 3*i+3], to: to, from: from})
 			}
 		}
 		if now.After(v.nextSR) {
 			v.nextSR = now.Add(senderReportInterval)
 			u.sr = appendSenderReport(u.sr[:0], v, u.srv.cfg.CNAME)
-			u.sendRTCPLocked(ss.dest.rtcp, u.sr)
+			u.sendRTCPLocked(ss.dest, u.sr)
 		}
 	}
 	return len(u.frames) > 0
@@ -438,12 +443,12 @@ func (u *udpSender) endBatch() {
 // the datagram they were trying is given up, as for any other error.
 const maxRefusedRetries = 8
 
-// sameSocket returns the leading datagrams of ds that go out through the same socket (IPv4 or
-// IPv6) as the first, as many as one sendmmsg call takes.
+// sameSocket returns the leading datagrams of ds that go out through the same socket (IPv4,
+// IPv6 or a multicast group's) as the first, as many as one sendmmsg call takes.
 func sameSocket(ds []datagram) []datagram {
 	ds = ds[:min(len(ds), mmsgBatchMax)]
 	for i := range ds {
-		if ds[i].to.ipv6 != ds[0].to.ipv6 {
+		if ds[i].to.ipv6 != ds[0].to.ipv6 || ds[i].from != ds[0].from {
 			return ds[:i]
 		}
 	}
@@ -465,14 +470,19 @@ func splitRuns(dst, ds []datagram) []datagram {
 	return dst
 }
 
-func (u *udpSender) sendRTCP(to *net.UDPAddr, pkt []byte) {
+// sendRTCP sends pkt to dest's RTCP address, from the server's RTCP port or dest's own.
+func (u *udpSender) sendRTCP(dest udpDest, pkt []byte) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.sendRTCPLocked(to, pkt)
+	u.sendRTCPLocked(dest, pkt)
 }
 
-func (u *udpSender) sendRTCPLocked(to *net.UDPAddr, pkt []byte) {
-	_, _ = u.rtcp.WriteToUDP(pkt, to)
+func (u *udpSender) sendRTCPLocked(dest udpDest, pkt []byte) {
+	from := u.rtcp
+	if dest.rtcpFrom != nil {
+		from = dest.rtcpFrom
+	}
+	_, _ = from.WriteToUDP(pkt, dest.rtcp)
 }
 
 // readRTCP receives what viewers send to the server ports: receiver reports (loss, jitter,

@@ -187,4 +187,8 @@ func (v *viewer) stats() ViewerStats {
 type udpDest struct {
 	rtp, rtcp *net.UDPAddr
 	rtpRaw    *rawAddr // rtp as sendmmsg takes it
+	// rtpFrom and rtcpFrom, when set, are the sockets to send from instead of the server's
+	// ports: a multicast group's own (see multicastSockets).
+	rtpFrom  *rawUDPConn
+	rtcpFrom *net.UDPConn
 }
