@@ -377,9 +377,9 @@ func (u *udpSender) flush(wait bool) bool {
 			// Nothing is lost.
 			u.srv.log.Info("UDP segmentation offload unavailable; sending packets one by one", "err", err)
 			u.gso = false
-			u.single = splitRuns(u.single[:0], u.batch[u.sent:])
-			u.batch = append(u.batch[:u.sent], u.single...)
-			clear(u.single)
+			u.splitBatch(nil)
+		case d.segmented && errors.Is(err, unix.EMSGSIZE):
+			u.unsegment(d.to)
 		case !retried:
 			// sendmmsg reports an error met after some messages on the next call, as that
 			// call's first: retry once before blaming this datagram.
@@ -411,7 +411,7 @@ func (u *udpSender) nextBatch() bool {
 		u.frames = append(u.frames, f)
 		iov := v.buildPackets(f, -1)
 		to, from := ss.dest.rtpRaw, ss.dest.rtpFrom
-		if u.gso {
+		if u.gso && !ss.dest.unsegmented {
 			gsoRuns(f, u.segment, func(i, j int) {
 				u.batch = append(u.batch, datagram{iov: iov[3*i : 3*j], to: to, from: from, segmented: j-i > 1})
 			})
@@ -455,16 +455,40 @@ func sameSocket(ds []datagram) []datagram {
 	return ds
 }
 
-// splitRuns appends ds to dst with every segmented run split into single packets (three
-// iovecs each).
-func splitRuns(dst, ds []datagram) []datagram {
+// unsegment sends single packets from now on to the destination to, whose path MTU is
+// smaller than a full packet (a multicast group on an interface with a small MTU, a viewer
+// behind a tunnel): the kernel refuses a segmented run whose segments it would have to
+// fragment (EMSGSIZE), but fragments a single packet. Its runs still in the batch are split,
+// so nothing is lost; everyone else keeps segmentation offload.
+func (u *udpSender) unsegment(to *rawAddr) {
+	for _, ss := range u.viewers {
+		if ss.dest.rtpRaw == to && !ss.dest.unsegmented {
+			ss.dest.unsegmented = true
+			u.srv.log.Warn("RTP packets are larger than the path MTU to this viewer allows; sending them one by one, for the kernel to fragment",
+				"session", ss.id, "dest", ss.dest.rtp, "packet_bytes", u.segment)
+		}
+	}
+	u.splitBatch(to)
+}
+
+// splitBatch splits the segmented runs still to send into single packets: those to to, or
+// every one if to is nil.
+func (u *udpSender) splitBatch(to *rawAddr) {
+	u.single = splitRuns(u.single[:0], u.batch[u.sent:], to)
+	u.batch = append(u.batch[:u.sent], u.single...)
+	clear(u.single)
+}
+
+// splitRuns appends ds to dst with every segmented run to to (every one, if to is nil) split
+// into single packets (three iovecs each).
+func splitRuns(dst, ds []datagram, to *rawAddr) []datagram {
 	for _, d := range ds {
-		if !d.segmented {
+		if !d.segmented || (to != nil && d.to != to) {
 			dst = append(dst, d)
 			continue
 		}
 		for k := 0; k+3 <= len(d.iov); k += 3 {
-			dst = append(dst, datagram{iov: d.iov[k : k+3], to: d.to})
+			dst = append(dst, datagram{iov: d.iov[k : k+3], to: d.to, from: d.from})
 		}
 	}
 	return dst

@@ -191,4 +191,7 @@ type udpDest struct {
 	// ports: a multicast group's own (see multicastSockets).
 	rtpFrom  *rawUDPConn
 	rtcpFrom *net.UDPConn
+	// unsegmented is set, by the UDP sender, once the path to rtp has refused a segmented run
+	// (see udpSender.unsegment).
+	unsegmented bool
 }
