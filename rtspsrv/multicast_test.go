@@ -132,15 +132,8 @@ func TestMulticast(t *testing.T) {
 	}
 
 	// A unicast viewer alongside gets its own numbering and all its packets.
-	var u *udpClient
-	if err := inNetns(ns, func() error { u = listenUDPClient(t); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	uc := ts.dial(t)
-	ports := u.ports()
-	setup := uc.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", ports[0], ports[1]))
-	uc.mustDo(StatusOK, "PLAY", ts.url+"/", "Session: "+sessionID(setup.Header.Get("Session")))
-	if p, _ := u.readRTP(t); p.SSRC == first.SSRC {
+	_, u, _, ssrc := ts.playUDP(t)
+	if ssrc == first.SSRC {
 		t.Fatal("the unicast viewer has the group's SSRC")
 	}
 	unicast := monitorUDP(t, u)

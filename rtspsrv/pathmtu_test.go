@@ -1,7 +1,6 @@
 package rtspsrv
 
 import (
-	"fmt"
 	"net"
 	"os/exec"
 	"testing"
@@ -27,15 +26,8 @@ func TestPacketsLargerThanPathMTU(t *testing.T) {
 	id, _ := setupMulticast(m, ts.url)
 	m.mustDo(StatusOK, "PLAY", ts.url+"/", "Session: "+id)
 
-	var u *udpClient
-	if err := inNetns(ns, func() error { u = listenUDPClient(t); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	_, u, _, _ := ts.playUDP(t)
 	_ = u.rtp.SetReadBuffer(4 << 20) // it waits while the group is read
-	uc := ts.dial(t)
-	ports := u.ports()
-	setup := uc.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", ports[0], ports[1]))
-	uc.mustDo(StatusOK, "PLAY", ts.url+"/", "Session: "+sessionID(setup.Header.Get("Session")))
 
 	for _, v := range []struct {
 		what     string

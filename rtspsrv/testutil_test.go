@@ -418,12 +418,18 @@ func (c *rtspClient) requireClosed() {
 	}
 }
 
-// playUDP sets up and plays a UDP session over a new connection. It returns the connection,
-// the viewer's sockets, the session ID and the SSRC of the first RTP packet received.
+// playUDP sets up and plays a UDP session over a new connection, with the viewer's sockets in
+// the server's network namespace. It returns the connection, the viewer's sockets, the
+// session ID and the SSRC of the first RTP packet received.
 func (ts *testServer) playUDP(t *testing.T) (*rtspClient, *udpClient, string, uint32) {
 	t.Helper()
 	c := ts.dial(t)
-	u := listenUDPClient(t)
+	var u *udpClient
+	if ts.ns == "" {
+		u = listenUDPClient(t)
+	} else if err := inNetns(ts.ns, func() error { u = listenUDPClient(t); return nil }); err != nil {
+		t.Fatal(err)
+	}
 	p := u.ports()
 	setup := c.mustDo(StatusOK, "SETUP", ts.url+"/trackID=0", fmt.Sprintf("Transport: RTP/AVP;unicast;client_port=%d-%d", p[0], p[1]))
 	id := sessionID(setup.Header.Get("Session"))
