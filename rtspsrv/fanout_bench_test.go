@@ -36,9 +36,11 @@ import (
 // access unit. That costs the same in both, and at high frame rates on a small VM it is a
 // large share of either (a thread wake-up costs tens of µs there). So the same source is also
 // run alone, at the same rate and for as long, and its CPU is reported: cpu-s/Gbit is the
-// whole child, fanout-cpu-s/Gbit is the child minus the source alone.
+// whole child, fanout-cpu-s/Gbit is the child minus the source alone. A third side, the
+// kernel floor (fanout_floor_bench_test.go), measures the least any server can spend on the
+// same delivery in the same run.
 const (
-	fanoutServerEnv  = "CAMERAD_FANOUT_SERVER" // "camerad", "gortsplib" or "source-only"
+	fanoutServerEnv  = "CAMERAD_FANOUT_SERVER" // "camerad", "gortsplib", "floor" or "source-only"
 	fanoutFPSEnv     = "CAMERAD_FANOUT_FPS"
 	fanoutMeasureEnv = "CAMERAD_FANOUT_MEASURE" // a duration, to measure longer than fanoutMeasure
 	fanoutWarmup     = time.Second
@@ -59,7 +61,7 @@ func BenchmarkFanout(b *testing.B) {
 			if _, ok := sourceCPU[fps]; !ok {
 				sourceCPU[fps] = measureSourceOnly(b, fps)
 			}
-			for _, server := range []string{"camerad", "gortsplib"} {
+			for _, server := range []string{"camerad", "gortsplib", "floor"} {
 				name := fmt.Sprintf("%s/viewers=%d/%s", lower, viewers, server)
 				b.Run(name, func(b *testing.B) { runFanout(b, server, lower, viewers, fps, sourceCPU[fps]) })
 			}
@@ -95,9 +97,10 @@ type fanoutChild struct {
 	url   string         // empty for the source alone
 }
 
-func startFanoutChild(b *testing.B, server string, fps int) *fanoutChild {
+func startFanoutChild(b *testing.B, server string, fps int, env ...string) *fanoutChild {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFanoutBenchServer$", "-test.v=false")
 	cmd.Env = append(os.Environ(), fanoutServerEnv+"="+server, fanoutFPSEnv+"="+strconv.Itoa(fps))
+	cmd.Env = append(cmd.Env, env...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -169,26 +172,35 @@ func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU f
 	// CPU; with it, 0.22 to 0.26.
 	runtime.GC()
 	time.Sleep(fanoutWarmup)
-	c := startFanoutChild(b, server, fps)
-	defer c.stop()
-	if c.url == "" {
-		b.Fatal("server child printed no URL")
+	var received, lost atomic.Int64
+	var c *fanoutChild
+	if server == "floor" {
+		spec, connected := startFloorViewers(b, lower, viewers, &received)
+		c = startFanoutChild(b, server, fps, fanoutFloorEnv+"="+spec)
+		connected()
+	} else {
+		c = startFanoutChild(b, server, fps)
 	}
+	defer c.stop()
 	pid := c.cmd.Process.Pid
 
-	var received, lost atomic.Int64
 	var clients []*gortsplib.Client
 	defer func() {
 		for _, c := range clients {
 			c.Close()
 		}
 	}()
-	for range viewers {
-		c, err := fanoutClient(c.url, lower, &received, &lost)
-		if err != nil {
-			b.Fatalf("viewer: %v", err)
+	if server != "floor" {
+		if c.url == "" {
+			b.Fatal("server child printed no URL")
 		}
-		clients = append(clients, c)
+		for range viewers {
+			c, err := fanoutClient(c.url, lower, &received, &lost)
+			if err != nil {
+				b.Fatalf("viewer: %v", err)
+			}
+			clients = append(clients, c)
+		}
 	}
 	time.Sleep(fanoutWarmup)
 	measure := fanoutMeasureTime()
@@ -344,6 +356,9 @@ func TestFanoutBenchServer(t *testing.T) {
 		publish = stream.Publish
 	case "source-only":
 		publish = func(au *encoder.AccessUnit) { au.Release() }
+		fmt.Println("READY")
+	case "floor":
+		publish = floorPublisher(t, os.Getenv(fanoutFloorEnv))
 		fmt.Println("READY")
 	case "gortsplib":
 		p, closeFn := startGortsplibPeer(t)

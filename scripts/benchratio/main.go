@@ -2,7 +2,10 @@
 // side with a peer (sub-benchmarks named …/camerad and …/gortsplib or …/pion), camerad's
 // figures as ratios to the peer's, against the targets of the fan-out issue. With -count N
 // each figure is the mean of the N runs. A fan-out case's whole-process ratio also shows the
-// ratio camerad would have if its fan-out cost nothing ("source alone").
+// ratio camerad would have if its fan-out cost nothing ("source alone"), and its CPU figures
+// the ratio of the kernel floor (sub-benchmark …/floor: the source and the bare system calls
+// that hand the same bytes to the same viewers) to the peer, the best any server could show
+// in that run, and camerad's cost over the floor's.
 //
 //	go test -run '^$' -bench 'Fanout|Packetize' -benchmem ./rtspsrv/ | tee bench.txt
 //	go run ./scripts/benchratio bench.txt
@@ -20,8 +23,12 @@ import (
 	"text/tabwriter"
 )
 
-// ours is the sub-benchmark name of camerad's side.
-const ours = "camerad"
+// ours is the sub-benchmark name of camerad's side; floor is the fan-out's kernel floor, a
+// reference rather than a peer.
+const (
+	ours  = "camerad"
+	floor = "floor"
+)
 
 // targets are the ratios the fan-out issue asks for (lower is better for every metric here).
 var targets = map[string]map[string]float64{
@@ -50,7 +57,11 @@ type result struct {
 	runs map[string]int
 }
 
+// mean is the metric's mean over the runs; false if there is none (or no result).
 func (r *result) mean(metric string) (float64, bool) {
+	if r == nil {
+		return 0, false
+	}
 	n := r.runs[metric]
 	if n == 0 {
 		return 0, false
@@ -132,7 +143,7 @@ func report(w io.Writer, groups map[string]map[string]*result, order []string) (
 		}
 		var peers []string
 		for side := range groups[group] {
-			if side != ours {
+			if side != ours && side != floor {
 				peers = append(peers, side)
 			}
 		}
@@ -156,8 +167,15 @@ func report(w io.Writer, groups map[string]map[string]*result, order []string) (
 						misses++
 					}
 				}
-				if floor, ok := sourceFloor(mine, b, metric); ok {
-					verdict += fmt.Sprintf(" (source alone %.2f×)", floor)
+				var notes []string
+				if f, ok := sourceFloor(mine, b, metric); ok {
+					notes = append(notes, fmt.Sprintf("source alone %.2f×", f))
+				}
+				if f, ok := groups[group][floor].mean(metric); ok && f > 0 && b > 0 && metric != "MB-peak-RSS" {
+					notes = append(notes, fmt.Sprintf("kernel floor %.2f×, camerad %.2f× the floor", f/b, a/f))
+				}
+				if len(notes) > 0 {
+					verdict += " (" + strings.Join(notes, "; ") + ")"
 				}
 				if metric == "allocs/op" && strings.HasPrefix(group, "Packetize") {
 					verdict = "0 meets"
