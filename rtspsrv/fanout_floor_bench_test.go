@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,7 +30,7 @@ import (
 // waking the reader) runs in the sender's system call and is charged to the sender, so this
 // floor is far from zero. Its CPU over the peer's is the best ratio any server could show in
 // that run: where it is near the target, the target is out of reach on that machine.
-const fanoutFloorEnv = "CAMERAD_FANOUT_FLOOR" // "udp:<addr>,<addr>..." or "tcp:<addr>"
+const fanoutFloorEnv = "CAMERAD_FANOUT_FLOOR" // "udp:<addr>,<addr>..." or "tcp:<addr>,<viewers>"
 
 // floorSegment is the datagram size of the floor's UDP sends: camerad's packet size, so both
 // put the same number of packets on the wire per frame.
@@ -112,9 +113,11 @@ func floorPublisher(t *testing.T, spec string) func(*encoder.AccessUnit) {
 		send = sender.send
 	case "tcp":
 		addr, count, _ := strings.Cut(rest, ",")
-		var n int
-		fmt.Sscan(count, &n)
 		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.Atoi(count)
 		if err != nil {
 			t.Fatal(err)
 		}
