@@ -171,7 +171,7 @@ func report(w io.Writer, groups map[string]map[string]*result, order []string) (
 				if f, ok := sourceFloor(mine, b, metric); ok {
 					notes = append(notes, fmt.Sprintf("source alone %.2f×", f))
 				}
-				if f, ok := groups[group][floor].mean(metric); ok && f > 0 && b > 0 && metric != "MB-peak-RSS" {
+				if f, ok := groups[group][floor].mean(metric); ok && f > 0 && b > 0 && strings.Contains(metric, "cpu-s") {
 					notes = append(notes, fmt.Sprintf("kernel floor %.2f×, camerad %.2f× the floor", f/b, a/f))
 				}
 				if len(notes) > 0 {
