@@ -1,12 +1,17 @@
 package rtspsrv
 
 import (
+	"bytes"
+	"encoding/binary"
+	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pion/rtcp"
 
 	"github.com/camerad/camerad/encoder"
+	"github.com/camerad/camerad/encoder/h264"
 )
 
 // TestResumeKeepsOneClock: after PAUSE and PLAY the RTP clock runs on as if there had been no
@@ -79,5 +84,55 @@ func TestSenderReportCountsWhatWentBefore(t *testing.T) {
 			sentOctets += uint32(pk.size())
 		}
 		f.au.Release()
+	}
+}
+
+// TestBuildPacketsGathersFewIovecs: an FU-A fragment goes out as two iovecs (the headers with
+// the 2-byte FU prefix copied after them, and the payload in the access unit), and a STAP-A's
+// parameter sets stay in the frame, uncopied: payload bytes are never copied per viewer. Each
+// packet's entries still read as the whole interleaved packet.
+func TestBuildPacketsGathersFewIovecs(t *testing.T) {
+	units := benchGOPUnits()
+	pool := encoder.NewPool()
+	p := packetizer{maxPayload: DefaultMaxPacketSize - rtpHeaderLen}
+	f := &frame{captured: time.Now(), keyframe: true}
+	f.au = benchAU(pool, units, 0) // the IDR: SPS and PPS in a STAP-A, then FU-A fragments
+	defer f.au.Release()
+	p.packetize(f, nil, nil)
+	v := &viewer{ssrc: 0x1234}
+	iov := v.buildPackets(f, 0)
+
+	var fragments, aggregates int
+	for i, pk := range f.packets {
+		hdr, prefix, payload := iov[3*i], iov[3*i+1], iov[3*i+2]
+		if len(hdr) < 4+rtpHeaderLen || hdr[0] != '$' || int(binary.BigEndian.Uint16(hdr[2:4])) != rtpHeaderLen+pk.size() {
+			t.Fatalf("packet %d: interleaved header % x does not frame %d bytes", i, hdr[:min(len(hdr), 4)], rtpHeaderLen+pk.size())
+		}
+		got := slices.Concat(hdr[4+rtpHeaderLen:], prefix, payload)
+		if want := slices.Concat(pk.prefix, pk.payload); !bytes.Equal(got, want) {
+			t.Fatalf("packet %d: payload differs from the packetizer's", i)
+		}
+		if len(pk.payload) > 0 && unsafe.SliceData(payload) != unsafe.SliceData(pk.payload) {
+			t.Fatalf("packet %d: payload copied", i)
+		}
+		var kind h264.NALType // of the packet's payload; a single NAL unit's has no prefix
+		if len(pk.prefix) > 0 {
+			kind = h264.NALType(pk.prefix[0] & 0x1f)
+		}
+		switch kind {
+		case h264.NALFUA:
+			fragments++
+			if len(prefix) != 0 || len(hdr) != 4+rtpHeaderLen+2 {
+				t.Errorf("FU-A packet %d: %d-byte header entry and %d-byte prefix entry, want the prefix inside an 18-byte header", i, len(hdr), len(prefix))
+			}
+		case h264.NALSTAPA:
+			aggregates++
+			if unsafe.SliceData(prefix) != unsafe.SliceData(pk.prefix) {
+				t.Errorf("STAP-A packet %d: its %d bytes of parameter sets were copied per viewer", i, len(pk.prefix))
+			}
+		}
+	}
+	if fragments == 0 || aggregates == 0 {
+		t.Fatalf("the IDR gave %d FU-A and %d STAP-A packets; the test needs both", fragments, aggregates)
 	}
 }
