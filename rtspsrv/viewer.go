@@ -77,7 +77,7 @@ const frameHeaderBytes = 4 + rtpHeaderLen + inlinePrefixMax
 // instead of giving it an iovec of its own: an FU-A indicator and header, generated framing
 // like the RTP header, not payload. Nearly every packet of a frame is an FU-A fragment, and the
 // kernel gathers each iovec separately: with two iovecs per packet instead of three, camerad
-// used 6-7% less CPU at 10 UDP viewers and at one TCP viewer (BenchmarkFanout, A/B runs). A
+// used 6-8% less CPU at 10 UDP viewers and at one TCP viewer (BenchmarkFanout, A/B runs). A
 // longer prefix (a STAP-A's parameter sets) is payload, never copied per viewer: it keeps its
 // own iovec.
 const inlinePrefixMax = 2
