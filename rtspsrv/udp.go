@@ -17,8 +17,8 @@ import (
 
 // udpSender serves every UDP viewer from one RTP/RTCP socket pair. For each frame it writes
 // all viewers' packets with sendmmsg: one system call carries many packets, and each packet is
-// iovecs (RTP header, payload prefix, payload) that point into the viewer's header scratch and
-// the frame, so nothing is copied in user space.
+// iovecs (RTP header with any FU-A prefix, a STAP-A's prefix, payload; see buildPackets) that
+// point into the viewer's header scratch and the frame, so no payload is copied in user space.
 //
 // Sending normally happens on the publishing goroutine, right after the frame enters the ring
 // (onPublish): no goroutine has to be woken for it. That call never waits: when the socket
@@ -480,7 +480,7 @@ func (u *udpSender) splitBatch(to *rawAddr) {
 }
 
 // splitRuns appends ds to dst with every segmented run to to (every one, if to is nil) split
-// into single packets (three iovecs each).
+// into single packets (buildPackets' three entries each).
 func splitRuns(dst, ds []datagram, to *rawAddr) []datagram {
 	for _, d := range ds {
 		if !d.segmented || (to != nil && d.to != to) {
