@@ -2,6 +2,7 @@ package rtspsrv
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,16 +56,12 @@ func BenchmarkFanout(b *testing.B) {
 	if testing.Short() {
 		b.Skip("fan-out benchmark spawns servers and 100 clients; skipped in -short")
 	}
-	sourceCPU := map[int]float64{} // frame rate -> CPU seconds per second of the source alone
 	for _, lower := range []string{"udp", "tcp"} {
 		for _, viewers := range []int{1, 10, 100} {
 			fps := fanoutFPS(viewers)
-			if _, ok := sourceCPU[fps]; !ok {
-				sourceCPU[fps] = measureSourceOnly(b, fps)
-			}
 			for _, server := range []string{"camerad", "gortsplib", "floor"} {
 				name := fmt.Sprintf("%s/viewers=%d/%s", lower, viewers, server)
-				b.Run(name, func(b *testing.B) { runFanout(b, server, lower, viewers, fps, sourceCPU[fps]) })
+				b.Run(name, func(b *testing.B) { runFanout(b, server, lower, viewers, fps) })
 			}
 		}
 	}
@@ -91,10 +89,43 @@ func fanoutMeasureTime() time.Duration {
 
 // fanoutChild is a running TestFanoutBenchServer process.
 type fanoutChild struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Scanner // the child's stdout
-	url   string         // empty for the source alone
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *bufio.Scanner // the child's stdout
+	url    string         // empty for the source alone
+	server string
+	log    *childLog // the child's stderr
+}
+
+// childLog holds what a child writes to stderr: written through, a line from a child (such
+// as gortsplib's "write queue is full", once per packet it drops) could land in the middle
+// of a result line, which benchratio would then not see. It counts the lines and keeps the
+// first few, which the case logs after its result.
+type childLog struct {
+	mu    sync.Mutex
+	lines int
+	head  []byte
+}
+
+const childLogHead = 512 // bytes of a child's stderr kept for the benchmark's log
+
+func (l *childLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines += bytes.Count(p, []byte{'\n'})
+	if room := childLogHead - len(l.head); room > 0 {
+		l.head = append(l.head, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// report logs the child's stderr, if it wrote any, after the case's result.
+func (c *fanoutChild) report(b *testing.B) {
+	c.log.mu.Lock()
+	defer c.log.mu.Unlock()
+	if c.log.lines > 0 {
+		b.Logf("%s wrote %d lines to stderr, beginning:\n%s", c.server, c.log.lines, c.log.head)
+	}
 }
 
 func startFanoutChild(b *testing.B, server string, fps int, env ...string) *fanoutChild {
@@ -103,11 +134,12 @@ func startFanoutChild(b *testing.B, server string, fps int, env ...string) *fano
 	cmd.Env = append(cmd.Env, env...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
+	log := &childLog{}
+	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	c := &fanoutChild{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	c := &fanoutChild{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), server: server, log: log}
 	for c.out.Scan() {
 		if u, ok := strings.CutPrefix(c.out.Text(), "URL "); ok {
 			c.url = u
@@ -120,12 +152,13 @@ func startFanoutChild(b *testing.B, server string, fps int, env ...string) *fano
 	return c
 }
 
-// stop closes the child's stdin, which ends it.
-func (c *fanoutChild) stop() {
+// stop closes the child's stdin, which ends it, and logs what it wrote to stderr.
+func (c *fanoutChild) stop(b *testing.B) {
 	c.stdin.Close()
 	for c.out.Scan() { // whatever the child still prints must not fill the pipe
 	}
 	_ = c.cmd.Wait()
+	c.report(b)
 }
 
 // childSample is what a child reports when asked: its CPU time and the frames it published.
@@ -156,7 +189,7 @@ func (c *fanoutChild) sample(b *testing.B) childSample {
 // measureSourceOnly returns the CPU seconds per second that the source alone uses at fps.
 func measureSourceOnly(b *testing.B, fps int) float64 {
 	c := startFanoutChild(b, "source-only", fps)
-	defer c.stop()
+	defer c.stop(b)
 	time.Sleep(fanoutWarmup)
 	measure := fanoutMeasureTime()
 	s0 := c.sample(b)
@@ -165,13 +198,17 @@ func measureSourceOnly(b *testing.B, fps int) float64 {
 	return (s1.cpu - s0.cpu).Seconds() / measure.Seconds()
 }
 
-func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU float64) {
+func runFanout(b *testing.B, server, lower string, viewers, fps int) {
 	// The previous case's 100 viewers, closed a moment ago, left garbage in this process;
 	// collected during this case, it would take a core from the server being measured. Without
 	// this pause, three whole runs gave UDP at 10 viewers 0.24 to 0.60 of gortsplib's fan-out
 	// CPU; with it, 0.22 to 0.26.
 	runtime.GC()
 	time.Sleep(fanoutWarmup)
+	// The source alone is measured right before each side rather than once per run: what a
+	// wake-up costs on this VM drifts over minutes, and at one viewer the source is half of
+	// camerad's process, so a figure taken minutes earlier moves the fan-out part by a tenth.
+	sourceCPU := measureSourceOnly(b, fps)
 	var received, lost atomic.Int64
 	var c *fanoutChild
 	if server == "floor" {
@@ -181,7 +218,7 @@ func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU f
 	} else {
 		c = startFanoutChild(b, server, fps)
 	}
-	defer c.stop()
+	defer c.stop(b)
 	pid := c.cmd.Process.Pid
 
 	var clients []*gortsplib.Client
@@ -205,12 +242,12 @@ func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU f
 	time.Sleep(fanoutWarmup)
 	measure := fanoutMeasureTime()
 	s0 := c.sample(b)
-	cs0, rx0, lost0 := contextSwitches(b, pid), received.Load(), lost.Load()
+	cs0, rx0, lost0, host0 := contextSwitches(b, pid), received.Load(), lost.Load(), readHostCPU()
 	b.ResetTimer()
 	time.Sleep(measure)
 	b.StopTimer()
 	s1 := c.sample(b)
-	cs1, rx1, lost1 := contextSwitches(b, pid), received.Load(), lost.Load()
+	cs1, rx1, lost1, host1 := contextSwitches(b, pid), received.Load(), lost.Load(), readHostCPU()
 	gbit := float64(rx1-rx0) * 8 / 1e9
 	if gbit <= 0 {
 		b.Fatal("viewers received nothing")
@@ -225,6 +262,38 @@ func runFanout(b *testing.B, server, lower string, viewers, fps int, sourceCPU f
 	b.ReportMetric(float64(lost1-lost0), "pkts-lost")
 	b.ReportMetric(gbit*1e3/measure.Seconds(), "Mbit/s")
 	b.ReportMetric(float64(peakRSS(b, pid))/(1<<20), "MB-peak-RSS")
+	if host1.total > host0.total {
+		b.ReportMetric(100*float64(host1.steal-host0.steal)/float64(host1.total-host0.total), "host-steal-%")
+	}
+}
+
+// hostCPU is the machine's CPU time from /proc/stat, in clock ticks: all of it, and the part
+// the hypervisor gave to other guests while this one wanted to run (steal). A case measured
+// while the host stole a large share is not comparable with one that was not; the benchmark
+// reports the share so that a reader can tell.
+type hostCPU struct{ total, steal int64 }
+
+func readHostCPU() hostCPU {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return hostCPU{}
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	fields := strings.Fields(line) // "cpu" user nice system idle iowait irq softirq steal ...
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return hostCPU{}
+	}
+	var h hostCPU
+	for i, f := range fields[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		if i < 8 { // guest time (fields 9 and 10) is already counted in user
+			h.total += v
+		}
+		if i == 7 {
+			h.steal = v
+		}
+	}
+	return h
 }
 
 func fanoutClient(url, lower string, received, lost *atomic.Int64) (*gortsplib.Client, error) {
