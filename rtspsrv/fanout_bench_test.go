@@ -119,8 +119,8 @@ func (l *childLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// report logs the child's stderr, if it wrote any, after the case's result.
-func (c *fanoutChild) report(b *testing.B) {
+// logStderr logs what the child wrote to stderr, if anything, after the case's result.
+func (c *fanoutChild) logStderr(b *testing.B) {
 	c.log.mu.Lock()
 	defer c.log.mu.Unlock()
 	if c.log.lines > 0 {
@@ -158,7 +158,7 @@ func (c *fanoutChild) stop(b *testing.B) {
 	for c.out.Scan() { // whatever the child still prints must not fill the pipe
 	}
 	_ = c.cmd.Wait()
-	c.report(b)
+	c.logStderr(b)
 }
 
 // childSample is what a child reports when asked: its CPU time and the frames it published.
