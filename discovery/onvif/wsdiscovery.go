@@ -253,10 +253,11 @@ func (st *wsdRun) update() {
 		if i >= 0 && !hasNewV4(old[i], l) {
 			continue
 		}
-		st.multicast(l, wsdActionHello)
+		// Logged before the Hello goes out, so anyone who has seen the Hello finds the line.
 		if st.started {
 			st.r.log.Info("ONVIF discovery on "+describeLink(l), "endpoint", st.r.epr)
 		}
+		st.multicast(l, wsdActionHello)
 	}
 }
 
